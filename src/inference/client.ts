@@ -1,0 +1,173 @@
+import { Worker } from 'node:worker_threads';
+import { InferenceError } from './errors';
+import type {
+  GenerateRequest,
+  GenerateResult,
+  HubOptions,
+  LoadProgress,
+  ModelInfo,
+  ModelSpec,
+  ScoreRequest,
+  ScoreResult,
+  TokenTrace,
+  WorkerRequest,
+  WorkerResponse,
+} from './protocol';
+
+export interface ClientOptions {
+  /** Path of the bundled worker script (dist/worker.js). */
+  readonly workerPath: string;
+  /** Folder that holds the bundled models; relative model sources resolve against it. */
+  readonly bundledModelsDir: string;
+  readonly hub?: HubOptions;
+  readonly onLog?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  readonly onToken?: (token: TokenTrace, textSoFar: string) => void;
+  readonly onProgress?: (progress: LoadProgress) => void;
+}
+
+interface Pending {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: InferenceError) => void;
+  readonly options: CallOptions;
+  readonly cleanup: () => void;
+}
+
+/**
+ * The extension side of the worker: starts it lazily, matches responses to requests by id,
+ * forwards cancellation, and restarts the worker after a crash (pending callers get an error).
+ */
+export class InferenceClient {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private disposed = false;
+  private hub: HubOptions;
+
+  constructor(private readonly options: ClientOptions) {
+    this.hub = options.hub ?? {};
+  }
+
+  /** Changes Hub options (cache folder, offline) for the following loads. */
+  configure(hub: HubOptions): Promise<void> {
+    this.hub = hub;
+    return this.worker ? (this.call({ type: 'configure', id: 0, hub, bundledModelsDir: this.options.bundledModelsDir }, {}) as Promise<void>) : Promise.resolve();
+  }
+
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  load(model: ModelSpec, options: CallOptions = {}): Promise<ModelInfo> {
+    return this.call({ type: 'load', id: 0, model }, options) as Promise<ModelInfo>;
+  }
+
+  generate(request: GenerateRequest, options: CallOptions = {}): Promise<GenerateResult> {
+    return this.call({ type: 'generate', id: 0, request: { ...request, stream: request.stream ?? options.onToken !== undefined } }, options) as Promise<GenerateResult>;
+  }
+
+  score(request: ScoreRequest, options: CallOptions = {}): Promise<ScoreResult> {
+    return this.call({ type: 'score', id: 0, request }, options) as Promise<ScoreResult>;
+  }
+
+  unload(model?: ModelSpec): Promise<void> {
+    if (!this.worker) return Promise.resolve();
+    return this.call({ type: 'unload', id: 0, model }, {}) as Promise<void>;
+  }
+
+  /** Kills the worker (used by tests to simulate a crash); pending calls fail with `worker-crashed`. */
+  async crashForTesting(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    this.failAll(new InferenceError('cancelled', 'The inference worker was stopped.'));
+    await worker?.terminate();
+  }
+
+  private ensureWorker(): Worker {
+    if (this.disposed) throw new InferenceError('cancelled', 'The inference client has been disposed.');
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.options.workerPath);
+    worker.on('message', (msg: WorkerResponse) => this.onMessage(msg));
+    worker.on('error', (err) => this.onExit(worker, err));
+    worker.on('exit', (code) => this.onExit(worker, new Error(`exit code ${code}`)));
+    this.worker = worker;
+    worker.postMessage({ type: 'configure', id: 0, hub: this.hub, bundledModelsDir: this.options.bundledModelsDir } satisfies WorkerRequest);
+    return worker;
+  }
+
+  private onExit(worker: Worker, err: Error): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    if (this.disposed) return;
+    this.options.onLog?.('error', `Inference worker stopped unexpectedly (${err.message}); it restarts on the next request.`);
+    this.failAll(new InferenceError('worker-crashed', `The inference worker crashed (${err.message}). It restarts on the next request.`));
+  }
+
+  private failAll(err: InferenceError): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) {
+      p.cleanup();
+      p.reject(err);
+    }
+  }
+
+  private onMessage(msg: WorkerResponse): void {
+    if (msg.type === 'log') {
+      this.options.onLog?.(msg.level, msg.message);
+      return;
+    }
+    const pending = this.pending.get(msg.id);
+    if (!pending) return;
+    switch (msg.type) {
+      case 'token':
+        pending.options.onToken?.(msg.token, msg.text);
+        break;
+      case 'progress':
+        pending.options.onProgress?.(msg.progress);
+        break;
+      case 'result':
+        this.pending.delete(msg.id);
+        pending.cleanup();
+        pending.resolve(msg.result);
+        break;
+      case 'error':
+        this.pending.delete(msg.id);
+        pending.cleanup();
+        pending.reject(InferenceError.fromInfo(msg.error));
+        break;
+    }
+  }
+
+  private call(message: WorkerRequest, options: CallOptions): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (options.signal?.aborted) {
+        reject(new InferenceError('cancelled', 'The request was cancelled.'));
+        return;
+      }
+      let worker: Worker;
+      try {
+        worker = this.ensureWorker();
+      } catch (err) {
+        reject(InferenceError.from(err));
+        return;
+      }
+      const id = this.nextId++;
+      const onAbort = (): void => {
+        this.worker?.postMessage({ type: 'cancel', id: this.nextId++, target: id } satisfies WorkerRequest);
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = (): void => options.signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, { resolve, reject, options, cleanup });
+      worker.postMessage({ ...message, id });
+    });
+  }
+}

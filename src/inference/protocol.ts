@@ -1,0 +1,216 @@
+/**
+ * The one place where the messages between the extension host (or the CLI) and the inference
+ * worker are declared. Everything that crosses the thread boundary is plain structured-clone data.
+ */
+
+/** Where a model comes from: a local folder in Hub layout, or a Hub model id. */
+export interface ModelSpec {
+  /** A folder path (absolute, or relative to the bundled models folder) or a Hub id such as `Xenova/gpt2`. */
+  readonly source: string;
+  /** Execution provider preference. `auto` tries GPU providers and falls back to CPU. */
+  readonly device?: DevicePreference;
+  /** Load the attention-tapped graph so that attention weights can be returned. */
+  readonly attentions?: boolean;
+  /** Prefer `*_quantized.onnx` files when the model folder has them. */
+  readonly quantized?: boolean;
+}
+
+export type DevicePreference = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+
+export interface HubOptions {
+  /** Folder where downloaded Hub models are cached. */
+  readonly cacheDir?: string;
+  /** Refuse any network access: only local folders and the cache are used. */
+  readonly offline?: boolean;
+  /** Base URL of the Hub (tests point it at a local server). */
+  readonly remoteHost?: string;
+}
+
+export type Architecture = 'causal-lm' | 'encoder-decoder' | 'rnn-seq2seq';
+
+export interface ModelInfo {
+  readonly key: string;
+  readonly source: string;
+  readonly folder: string;
+  readonly modelType: string;
+  readonly architecture: Architecture;
+  readonly device: string;
+  /** Why the providers tried before `device` were not used. */
+  readonly deviceNotes: readonly string[];
+  readonly maxContext: number;
+  readonly vocabSize: number;
+  readonly numLayers: number;
+  readonly numHeads: number;
+  /** Tasks declared by the model's config (`summarization`, `translation_en_to_de`, …). */
+  readonly tasks: readonly string[];
+  /** `null` when attention can be captured; otherwise the reason it cannot. */
+  readonly attentionUnavailable: string | null;
+  readonly loadMs: number;
+}
+
+export type Strategy = 'greedy' | 'sample' | 'beam';
+
+export interface DecodingOptions {
+  readonly strategy?: Strategy;
+  readonly maxNewTokens?: number;
+  readonly temperature?: number;
+  readonly topK?: number;
+  readonly topP?: number;
+  readonly seed?: number;
+  readonly numBeams?: number;
+  readonly numReturnSequences?: number;
+  readonly lengthPenalty?: number;
+  readonly earlyStopping?: boolean;
+  readonly repetitionPenalty?: number;
+  readonly noRepeatNgramSize?: number;
+  readonly stopStrings?: readonly string[];
+  /** Number of alternatives recorded per token in the trace. */
+  readonly topAlternatives?: number;
+  /** Capture attention weights (needs a model loaded with `attentions: true`). */
+  readonly attentions?: boolean;
+}
+
+export type Task =
+  | { readonly kind: 'generate' }
+  | { readonly kind: 'summarize' }
+  | { readonly kind: 'translate'; readonly to: string };
+
+export interface GenerateRequest {
+  readonly model: ModelSpec;
+  /** Prompt for a causal LM; encoder input for Seq2Seq models. */
+  readonly prompt: string;
+  /** Text after the cursor (used by fill-in-the-middle capable models; ignored otherwise). */
+  readonly suffix?: string;
+  /** Token ids to force at the start of the continuation (branching from an alternative). */
+  readonly forcedPrefixIds?: readonly number[];
+  readonly task?: Task;
+  readonly options?: DecodingOptions;
+  /** Stream `token` events while decoding. */
+  readonly stream?: boolean;
+}
+
+export interface ScoreRequest {
+  readonly model: ModelSpec;
+  /** Text to score; for Seq2Seq models the target, given `source`. */
+  readonly text: string;
+  readonly source?: string;
+  readonly topAlternatives?: number;
+  readonly attentions?: boolean;
+}
+
+export interface Alternative {
+  readonly id: number;
+  readonly text: string;
+  readonly prob: number;
+}
+
+export interface TokenTrace {
+  readonly id: number;
+  readonly text: string;
+  readonly prob: number;
+  readonly logprob: number;
+  /** 1 = the most probable token. */
+  readonly rank: number;
+  /** Entropy of the step's distribution, in nats. */
+  readonly entropy: number;
+  /** Most probable first. */
+  readonly top: readonly Alternative[];
+}
+
+export type AttentionKind = 'self' | 'encoder' | 'decoder' | 'cross' | 'alignment';
+
+export interface AttentionMap {
+  readonly kind: AttentionKind;
+  /** Token texts along the query (row) axis. */
+  readonly queryTokens: readonly string[];
+  /** Token texts along the key (column) axis. */
+  readonly keyTokens: readonly string[];
+  /** layers × heads × query × key. The RNN alignment has one layer and one head. */
+  readonly weights: number[][][][];
+}
+
+export interface Timings {
+  readonly load_ms: number;
+  readonly first_token_ms: number;
+  readonly tokens_per_s: number;
+  readonly total_ms: number;
+}
+
+export interface SequenceResult {
+  readonly text: string;
+  readonly ids: readonly number[];
+  /** Sum of log-probabilities. */
+  readonly logprob: number;
+  /** Length-normalised score that ranked the beam. */
+  readonly score: number;
+}
+
+export interface GenerateResult {
+  readonly text: string;
+  readonly promptTokens: readonly TokenTrace[] | null;
+  readonly tokens: readonly TokenTrace[];
+  readonly finishReason: 'eos' | 'length' | 'stop-string' | 'cancelled';
+  readonly device: string;
+  readonly timings: Timings;
+  readonly sequences?: readonly SequenceResult[];
+  readonly attentions?: readonly AttentionMap[];
+  readonly attentionUnavailable?: string;
+  /** Encoder input tokens (Seq2Seq) or prompt tokens (causal), as texts. */
+  readonly inputTokens: readonly string[];
+  readonly inputIds: readonly number[];
+}
+
+export interface ScoreResult {
+  readonly text: string;
+  /** Every token of `text`; the first token of a causal LM's text has no context and is scored after BOS when the model has one. */
+  readonly tokens: readonly TokenTrace[];
+  readonly totalLogprob: number;
+  readonly perplexity: number;
+  readonly device: string;
+  readonly attentions?: readonly AttentionMap[];
+  readonly attentionUnavailable?: string;
+  readonly sourceTokens?: readonly string[];
+}
+
+export interface LoadProgress {
+  readonly file: string;
+  readonly loaded: number;
+  readonly total: number;
+  readonly status: 'download' | 'done' | 'cached';
+}
+
+// ---- Messages -------------------------------------------------------------------------------
+
+export type WorkerRequest =
+  | { readonly type: 'configure'; readonly id: number; readonly hub: HubOptions; readonly bundledModelsDir: string }
+  | { readonly type: 'load'; readonly id: number; readonly model: ModelSpec }
+  | { readonly type: 'generate'; readonly id: number; readonly request: GenerateRequest }
+  | { readonly type: 'score'; readonly id: number; readonly request: ScoreRequest }
+  | { readonly type: 'unload'; readonly id: number; readonly model?: ModelSpec }
+  | { readonly type: 'cancel'; readonly id: number; readonly target: number };
+
+export type WorkerResponse =
+  | { readonly type: 'result'; readonly id: number; readonly result: unknown }
+  | { readonly type: 'error'; readonly id: number; readonly error: WorkerErrorInfo }
+  | { readonly type: 'token'; readonly id: number; readonly token: TokenTrace; readonly text: string }
+  | { readonly type: 'progress'; readonly id: number; readonly progress: LoadProgress }
+  | { readonly type: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly message: string };
+
+export type ErrorCode =
+  | 'model-not-found'
+  | 'model-corrupt'
+  | 'unsupported-model'
+  | 'unsupported-device'
+  | 'context-overflow'
+  | 'unsupported-task'
+  | 'offline'
+  | 'out-of-memory'
+  | 'cancelled'
+  | 'worker-crashed'
+  | 'bad-request'
+  | 'internal';
+
+export interface WorkerErrorInfo {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
