@@ -20,6 +20,7 @@ const nodeCommon = {
 const entries = [
   { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
   { ...nodeCommon, entryPoints: ['src/inference/worker.ts'], outfile: 'dist/worker.js' },
+  { ...nodeCommon, entryPoints: ['src/inference/index.ts'], outfile: 'dist/inference.js' },
   { ...nodeCommon, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
 ];
 for (const panel of ['tokenProbabilities', 'attentionInspector']) {

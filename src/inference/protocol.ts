@@ -68,6 +68,8 @@ export interface DecodingOptions {
   readonly topAlternatives?: number;
   /** Capture attention weights (needs a model loaded with `attentions: true`). */
   readonly attentions?: boolean;
+  /** Constrain generation to these token ids (plus EOS). */
+  readonly allowedTokenIds?: readonly number[];
 }
 
 export type Task =
@@ -85,6 +87,8 @@ export interface GenerateRequest {
   readonly forcedPrefixIds?: readonly number[];
   readonly task?: Task;
   readonly options?: DecodingOptions;
+  /** Keep only the last tokens of a prompt longer than the context instead of failing. */
+  readonly truncatePrompt?: boolean;
   /** Stream `token` events while decoding. */
   readonly stream?: boolean;
 }
@@ -162,7 +166,7 @@ export interface GenerateResult {
 
 export interface ScoreResult {
   readonly text: string;
-  /** Every token of `text`; the first token of a causal LM's text has no context and is scored after BOS when the model has one. */
+  /** The tokens of `text` that have a context: a causal LM's first token is scored only when its tokenizer adds BOS. */
   readonly tokens: readonly TokenTrace[];
   readonly totalLogprob: number;
   readonly perplexity: number;

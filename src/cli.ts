@@ -1,0 +1,130 @@
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { Engine } from './inference/engine';
+import { InferenceError } from './inference/errors';
+import type { DecodingOptions, DevicePreference, GenerateResult, ScoreResult, Strategy, Task, TokenTrace } from './inference/protocol';
+
+const USAGE = `Usage: lm-lens <command> [options]
+
+Commands:
+  generate   --prompt TEXT      continue a prompt (Seq2Seq models: text2text on the prompt)
+  translate  --to de|fr|es --text TEXT
+  summarize  --text TEXT
+  score      --text TEXT [--source TEXT]   every token's probability, rank and alternatives
+
+Options:
+  --model NAME|PATH|HUB_ID   bundled model name, model folder or Hub id (default gpt2-code; bart-translate-summarize for translate/summarize)
+  --max-new-tokens N         --strategy greedy|sample|beam   --num-beams N   --num-return-sequences N
+  --temperature T  --top-k K  --top-p P  --seed S  --repetition-penalty R  --no-repeat-ngram N
+  --stop STRING (repeatable) --top N (alternatives per token, default 10)
+  --device auto|cpu|webgpu|cuda|dml|coreml   --attentions   --json
+  --cache-dir DIR  --offline  --remote-host URL
+`;
+
+function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InferenceError('bad-request', `--${name} must be a number, got "${v}".`);
+  return n;
+}
+
+function colour(t: TokenTrace, text: string): string {
+  // GLTR buckets: top-10 green, top-100 yellow, top-1000 red, beyond purple.
+  const code = t.rank <= 10 ? 42 : t.rank <= 100 ? 43 : t.rank <= 1000 ? 41 : 45;
+  return `\x1b[30;${code}m${text}\x1b[0m`;
+}
+
+function printHuman(result: GenerateResult | ScoreResult, tty: boolean): void {
+  const out = process.stdout;
+  if ('timings' in result) {
+    out.write(tty ? result.tokens.map((t) => colour(t, t.text)).join('') : result.text);
+    out.write('\n');
+    for (const s of result.sequences ?? []) out.write(`  [score ${s.score.toFixed(3)} logprob ${s.logprob.toFixed(3)}] ${JSON.stringify(s.text)}\n`);
+    out.write(`\n${result.tokens.length} tokens on ${result.device}; first token ${result.timings.first_token_ms.toFixed(0)} ms, ${result.timings.tokens_per_s.toFixed(1)} tokens/s (${result.finishReason})\n`);
+  } else {
+    out.write(tty ? result.tokens.map((t) => colour(t, t.text)).join('') + '\n' : '');
+    for (const t of result.tokens) {
+      out.write(`${JSON.stringify(t.text).padEnd(18)} p=${t.prob.toFixed(4)} rank=${String(t.rank).padStart(5)} H=${t.entropy.toFixed(2)}  top: ${t.top.slice(0, 3).map((a) => `${JSON.stringify(a.text)} ${a.prob.toFixed(3)}`).join(', ')}\n`);
+    }
+    out.write(`\nlog-probability ${result.totalLogprob.toFixed(3)}, perplexity ${result.perplexity.toFixed(2)} on ${result.device}\n`);
+  }
+  const attention = result.attentionUnavailable;
+  if (attention) process.stderr.write(`${attention}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' }, prompt: { type: 'string' }, text: { type: 'string' }, source: { type: 'string' }, to: { type: 'string' },
+      'max-new-tokens': { type: 'string' }, strategy: { type: 'string' }, 'num-beams': { type: 'string' }, 'num-return-sequences': { type: 'string' },
+      temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
+      'repetition-penalty': { type: 'string' }, 'no-repeat-ngram': { type: 'string' }, stop: { type: 'string', multiple: true }, top: { type: 'string' },
+      device: { type: 'string' }, attentions: { type: 'boolean' }, json: { type: 'boolean' }, 'cache-dir': { type: 'string' }, offline: { type: 'boolean' },
+      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const bundled = values['models-dir'] ?? join(__dirname, '..', 'models');
+  const engine = new Engine(bundled, { cacheDir: values['cache-dir'], offline: values.offline, remoteHost: values['remote-host'] });
+  const seq2seqTask = command === 'translate' || command === 'summarize';
+  const model = { source: values.model ?? (seq2seqTask ? 'bart-translate-summarize' : 'gpt2-code'), device: (values.device ?? 'auto') as DevicePreference, attentions: values.attentions ?? false };
+  const options: DecodingOptions = {
+    maxNewTokens: num(values['max-new-tokens'], 'max-new-tokens'),
+    strategy: values.strategy as Strategy | undefined,
+    numBeams: num(values['num-beams'], 'num-beams'),
+    numReturnSequences: num(values['num-return-sequences'], 'num-return-sequences'),
+    temperature: num(values.temperature, 'temperature'),
+    topK: num(values['top-k'], 'top-k'),
+    topP: num(values['top-p'], 'top-p'),
+    seed: num(values.seed, 'seed'),
+    repetitionPenalty: num(values['repetition-penalty'], 'repetition-penalty'),
+    noRepeatNgramSize: num(values['no-repeat-ngram'], 'no-repeat-ngram'),
+    stopStrings: values.stop,
+    topAlternatives: num(values.top, 'top'),
+    attentions: values.attentions,
+  };
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as DecodingOptions;
+  let result: GenerateResult | ScoreResult;
+  try {
+    if (command === 'score') {
+      if (values.text === undefined) throw new InferenceError('bad-request', 'score needs --text.');
+      result = await engine.score({ model, text: values.text, source: values.source, topAlternatives: defined.topAlternatives, attentions: values.attentions });
+    } else if (command === 'generate' || seq2seqTask) {
+      const input = command === 'generate' ? values.prompt : values.text;
+      if (input === undefined) throw new InferenceError('bad-request', `${command} needs --${command === 'generate' ? 'prompt' : 'text'}.`);
+      let task: Task = { kind: 'generate' };
+      if (command === 'summarize') task = { kind: 'summarize' };
+      if (command === 'translate') {
+        if (!values.to) throw new InferenceError('bad-request', 'translate needs --to LANG (for example --to de).');
+        task = { kind: 'translate', to: values.to };
+      }
+      const tty = process.stdout.isTTY && !values.json;
+      result = await engine.generate(
+        { model, prompt: input, task, options: defined, stream: tty },
+        { isCancelled: () => false, onProgress: (p) => process.stderr.write(`\r${p.file} ${p.total ? Math.round((100 * p.loaded) / p.total) : 0}%`) },
+      );
+    } else {
+      throw new InferenceError('bad-request', `Unknown command "${command}".\n${USAGE}`);
+    }
+  } catch (err) {
+    const e = InferenceError.from(err);
+    if (values.json) process.stdout.write(JSON.stringify({ error: e.toInfo() }) + '\n');
+    else process.stderr.write(`error (${e.code}): ${e.message}\n`);
+    await engine.unload();
+    return 1;
+  }
+  if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+  else printHuman(result, process.stdout.isTTY);
+  await engine.unload();
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}

@@ -1,0 +1,256 @@
+import { InferenceError } from '../errors';
+import type { DecoderSession, LoadedModel, StepResult } from '../models/modelAdapter';
+import type { TokenTrace } from '../protocol';
+import { IncrementalDetokenizer } from '../loading/tokenizer';
+import { AttentionRecorder } from './attentionRecorder';
+import { argmax, logSoftmax, topKIndices } from './distribution';
+import { buildProcessors, type GenerationConfig } from './generationConfig';
+import { applyAll } from './logitsProcessors';
+import { SeededRandom } from './random';
+import { findStopString } from './stopping';
+import { traceStep } from './trace';
+
+export type FinishReason = 'eos' | 'length' | 'stop-string' | 'cancelled';
+
+export interface DecodedSequence {
+  readonly ids: number[];
+  readonly tokens: TokenTrace[];
+  readonly text: string;
+  readonly logprob: number;
+  readonly score: number;
+  readonly finishReason: FinishReason;
+  /** Row of the attention recorder that followed this sequence. */
+  readonly attentionRow: number;
+}
+
+export interface DecodeHooks {
+  readonly isCancelled: () => boolean;
+  readonly onToken?: (token: TokenTrace, textSoFar: string) => void;
+}
+
+export interface DecodeOutput {
+  readonly sequences: DecodedSequence[];
+  readonly session: DecoderSession;
+  readonly recorder: AttentionRecorder;
+  readonly firstTokenMs: number;
+}
+
+/**
+ * The one decoding loop for every architecture. The model adapter hides what a step is (a KV-cached
+ * decoder-only step, an encoder-decoder step with cross-attention, an RNN step); this loop chooses
+ * tokens, records the trace and the attention, and decides when to stop.
+ */
+export async function decode(
+  model: LoadedModel,
+  inputIds: readonly number[],
+  config: GenerationConfig,
+  forcedPrefixIds: readonly number[],
+  hooks: DecodeHooks,
+): Promise<DecodeOutput> {
+  const started = performance.now();
+  const session = await model.start(inputIds, config.attentions);
+  const recorder = new AttentionRecorder();
+  const first = await session.step([session.initialTokens]);
+  recorder.record(first.attentions);
+  const firstTokenMs = performance.now() - started;
+  const sequences =
+    config.strategy === 'beam'
+      ? await beamSearch(model, session, first, config, forcedPrefixIds, recorder, hooks)
+      : [await sampleOrGreedy(model, session, first, config, forcedPrefixIds, recorder, hooks)];
+  return { sequences, session, recorder, firstTokenMs };
+}
+
+function checkCancelled(hooks: DecodeHooks): void {
+  if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Generation was cancelled.');
+}
+
+/** History the processors see: the prompt and the output for a causal LM, the decoder tokens otherwise. */
+function historyBase(session: DecoderSession): number[] {
+  return [...session.initialTokens];
+}
+
+async function sampleOrGreedy(
+  model: LoadedModel,
+  session: DecoderSession,
+  first: StepResult,
+  config: GenerationConfig,
+  forced: readonly number[],
+  recorder: AttentionRecorder,
+  hooks: DecodeHooks,
+): Promise<DecodedSequence> {
+  const processors = buildProcessors(config);
+  const rng = new SeededRandom(config.seed);
+  const eos = new Set(model.eosTokenIds);
+  const detok = new IncrementalDetokenizer(model.tokenizer);
+  const history = historyBase(session);
+  const ids: number[] = [];
+  const tokens: TokenTrace[] = [];
+  let logprob = 0;
+  let step = first;
+  let finishReason: FinishReason = 'length';
+  let stopAt = -1;
+  for (let t = 0; t < config.maxNewTokens; t++) {
+    checkCancelled(hooks);
+    const vocab = step.vocab;
+    let chosen: number;
+    if (t < forced.length) {
+      chosen = forced[t];
+    } else {
+      const scores = Float32Array.from(step.logits.subarray(0, vocab));
+      applyAll(processors, scores, history);
+      chosen = config.strategy === 'sample' ? sample(scores, rng) : argmax(scores);
+    }
+    const before = detok.current.length;
+    const piece = eos.has(chosen) ? '' : detok.push(chosen);
+    const trace = traceStep(step.logits, 0, vocab, chosen, piece, config.topAlternatives, model.tokenizer);
+    ids.push(chosen);
+    tokens.push(trace);
+    history.push(chosen);
+    logprob += trace.logprob;
+    if (eos.has(chosen)) {
+      finishReason = 'eos';
+      break;
+    }
+    hooks.onToken?.(trace, detok.current);
+    stopAt = findStopString(detok.current, config.stopStrings, before);
+    if (stopAt >= 0) {
+      finishReason = 'stop-string';
+      break;
+    }
+    if (t + 1 === config.maxNewTokens) break;
+    step = await session.step([[chosen]]);
+    recorder.record(step.attentions);
+  }
+  const text = stopAt >= 0 ? detok.current.slice(0, stopAt) : detok.current;
+  return { ids, tokens, text, logprob, score: logprob / Math.max(1, ids.length) ** config.lengthPenalty, finishReason, attentionRow: 0 };
+}
+
+/** Draws from the softmax of `scores` (already shaped by temperature, top-k, top-p). */
+function sample(scores: Float32Array, rng: SeededRandom): number {
+  const lp = logSoftmax(scores);
+  let u = rng.next();
+  for (let i = 0; i < lp.length; i++) {
+    u -= Math.exp(lp[i]);
+    if (u <= 0) return i;
+  }
+  return argmax(scores);
+}
+
+interface Beam {
+  readonly ids: number[];
+  readonly tokens: TokenTrace[];
+  readonly sum: number;
+  readonly history: number[];
+}
+
+interface Hypothesis {
+  readonly beam: Beam;
+  readonly score: number;
+  readonly finishReason: FinishReason;
+  readonly row: number;
+}
+
+/**
+ * Beam search over the rows of the session: keeps the `numBeams` best partial sequences by summed
+ * log-probability, moves those that end with EOS to the finished hypotheses scored by
+ * `sum / length^lengthPenalty`, and stops early when no running beam can beat the finished ones.
+ */
+async function beamSearch(
+  model: LoadedModel,
+  session: DecoderSession,
+  first: StepResult,
+  config: GenerationConfig,
+  forced: readonly number[],
+  recorder: AttentionRecorder,
+  hooks: DecodeHooks,
+): Promise<DecodedSequence[]> {
+  const k = config.numBeams;
+  const processors = buildProcessors(config);
+  const eos = new Set(model.eosTokenIds);
+  const normalise = (sum: number, length: number): number => sum / Math.max(1, length) ** config.lengthPenalty;
+  let beams: Beam[] = [{ ids: [], tokens: [], sum: 0, history: historyBase(session) }];
+  const finished: Hypothesis[] = [];
+  // Finished hypotheses keep their attention history in recorder rows beyond the running beams.
+  const finishedRecorders: AttentionRecorder[] = [];
+  let step = first;
+  let finishedAll = false;
+
+  for (let t = 0; t < config.maxNewTokens && !finishedAll; t++) {
+    checkCancelled(hooks);
+    const vocab = step.vocab;
+    interface Candidate { row: number; id: number; sum: number }
+    const candidates: Candidate[] = [];
+    for (let r = 0; r < beams.length; r++) {
+      const scores = Float32Array.from(step.logits.subarray(r * vocab, (r + 1) * vocab));
+      applyAll(processors, scores, beams[r].history);
+      const lp = logSoftmax(scores);
+      const ids = t < forced.length ? [forced[t]] : topKIndices(lp, 2 * k);
+      for (const id of ids) if (lp[id] > -Infinity) candidates.push({ row: r, id, sum: beams[r].sum + lp[id] });
+    }
+    candidates.sort((a, b) => b.sum - a.sum);
+
+    const next: Candidate[] = [];
+    for (let i = 0; i < candidates.length && next.length < k; i++) {
+      const c = candidates[i];
+      if (eos.has(c.id)) {
+        if (i >= k) continue; // only EOS among the k best candidates finishes a hypothesis
+        const beam = extend(model, beams[c.row], c.id, c.sum, step, c.row * vocab, vocab, config, '');
+        finished.push({ beam, score: normalise(c.sum, beam.ids.length), finishReason: 'eos', row: finishedRecorders.length });
+        finishedRecorders.push(recorder.snapshot(c.row));
+        continue;
+      }
+      next.push(c);
+    }
+    if (next.length === 0) break;
+
+    finished.sort((a, b) => b.score - a.score);
+    if (finished.length >= k) {
+      if (config.earlyStopping) break;
+      const bestRunning = normalise(next[0].sum, t + 1);
+      if (finished[k - 1].score >= bestRunning && config.lengthPenalty >= 0) finishedAll = true;
+    }
+    const detoks = next.map((c) => beamText(model, beams[c.row], c.id));
+    beams = next.map((c, i) => extend(model, beams[c.row], c.id, c.sum, step, c.row * vocab, vocab, config, detoks[i]));
+    if (finishedAll || t + 1 === config.maxNewTokens) break;
+    const rows = next.map((c) => c.row);
+    session.reorder(rows);
+    recorder.reorder(rows);
+    step = await session.step(next.map((c) => [c.id]));
+    recorder.record(step.attentions);
+  }
+
+  const running: Hypothesis[] = beams.map((beam, r) => ({ beam, score: normalise(beam.sum, beam.ids.length), finishReason: 'length', row: -1 - r }));
+  const all = [...finished, ...running].sort((a, b) => b.score - a.score).slice(0, Math.max(k, config.numReturnSequences));
+  const out: DecodedSequence[] = [];
+  const finalRecorder = new AttentionRecorder();
+  for (const h of all.slice(0, config.numReturnSequences)) {
+    const source = h.row >= 0 ? finishedRecorders[h.row] : recorder.snapshot(-1 - h.row);
+    const row = finalRecorder.adopt(source);
+    const text = model.tokenizer.decode(h.beam.ids, { skip_special_tokens: true });
+    out.push({ ids: h.beam.ids, tokens: h.beam.tokens, text, logprob: h.beam.sum, score: h.score, finishReason: h.finishReason, attentionRow: row });
+  }
+  recorder.replaceWith(finalRecorder);
+  return out;
+}
+
+function beamText(model: LoadedModel, beam: Beam, id: number): string {
+  if (model.eosTokenIds.includes(id)) return '';
+  const before = model.tokenizer.decode(beam.ids, { skip_special_tokens: true });
+  const after = model.tokenizer.decode([...beam.ids, id], { skip_special_tokens: true });
+  return after.startsWith(before) ? after.slice(before.length) : after;
+}
+
+function extend(
+  model: LoadedModel,
+  beam: Beam,
+  id: number,
+  sum: number,
+  step: StepResult,
+  offset: number,
+  vocab: number,
+  config: GenerationConfig,
+  text: string,
+): Beam {
+  const trace = traceStep(step.logits, offset, vocab, id, text, config.topAlternatives, model.tokenizer);
+  return { ids: [...beam.ids, id], tokens: [...beam.tokens, trace], sum, history: [...beam.history, id] };
+}

@@ -1,0 +1,206 @@
+import { InferenceError } from './errors';
+import type { LoadedModel } from './models/modelAdapter';
+import { loadModelFolder, modelKey } from './loading/modelLoader';
+import { resolveLocalFolder } from './loading/modelFolder';
+import { downloadFromHub } from './loading/hub';
+import { tokenText } from './loading/tokenizer';
+import { decode } from './decoding/decode';
+import { resolveGenerationConfig } from './decoding/generationConfig';
+import { AttentionRecorder, singleMap } from './decoding/attentionRecorder';
+import { traceStep } from './decoding/trace';
+import { setUpTask } from './tasks';
+import type {
+  AttentionMap,
+  GenerateRequest,
+  GenerateResult,
+  HubOptions,
+  LoadProgress,
+  ModelInfo,
+  ModelSpec,
+  ScoreRequest,
+  ScoreResult,
+  TokenTrace,
+} from './protocol';
+
+export interface RequestHooks {
+  readonly isCancelled: () => boolean;
+  readonly onToken?: (token: TokenTrace, textSoFar: string) => void;
+  readonly onProgress?: (progress: LoadProgress) => void;
+}
+
+const NEVER_CANCELLED: RequestHooks = { isCancelled: () => false };
+
+/**
+ * The engine: loads models once (by folder, device and attention capture), and runs generation and
+ * scoring requests on them. It is used by the worker and directly by the CLI and the tests.
+ */
+export class Engine {
+  private readonly models = new Map<string, Promise<LoadedModel>>();
+
+  constructor(
+    private bundledModelsDir: string,
+    private hub: HubOptions = {},
+  ) {}
+
+  configure(bundledModelsDir: string, hub: HubOptions): void {
+    this.bundledModelsDir = bundledModelsDir;
+    this.hub = hub;
+  }
+
+  async load(spec: ModelSpec, hooks: RequestHooks = NEVER_CANCELLED): Promise<LoadedModel> {
+    if (typeof spec?.source !== 'string' || spec.source.trim() === '') throw new InferenceError('bad-request', 'No model was given.');
+    const folder = resolveLocalFolder(spec.source, this.bundledModelsDir) ?? (await downloadFromHub(spec.source, this.hub, hooks.onProgress));
+    const key = modelKey(spec, folder);
+    let pending = this.models.get(key);
+    if (!pending) {
+      pending = loadModelFolder(folder, spec, key);
+      this.models.set(key, pending);
+      pending.catch(() => this.models.delete(key));
+    }
+    return pending;
+  }
+
+  async info(spec: ModelSpec, hooks?: RequestHooks): Promise<ModelInfo> {
+    return (await this.load(spec, hooks)).info;
+  }
+
+  async unload(spec?: ModelSpec): Promise<void> {
+    const entries = [...this.models.entries()];
+    for (const [key, pending] of entries) {
+      if (spec && !key.startsWith(resolveLocalFolder(spec.source, this.bundledModelsDir) ?? '\0')) continue;
+      this.models.delete(key);
+      await (await pending.catch(() => undefined))?.dispose();
+    }
+  }
+
+  async generate(request: GenerateRequest, hooks: RequestHooks = NEVER_CANCELLED): Promise<GenerateResult> {
+    const model = await this.load(request.model, hooks);
+    const { info, tokenizer } = model;
+    if (typeof request.prompt !== 'string') throw new InferenceError('bad-request', 'The prompt must be a string.');
+    const task = setUpTask(model, request.task, request.prompt);
+    const config = resolveGenerationConfig({ ...task.defaults, ...request.options }, model.folder.generationConfig);
+    const wantAttentions = config.attentions && info.attentionUnavailable === null;
+    let inputIds = tokenizer.encode(task.input) as number[];
+    let maxNewTokens = config.maxNewTokens;
+    if (info.architecture === 'causal-lm') {
+      if (inputIds.length === 0) {
+        if (model.bosIds.length === 0) throw new InferenceError('bad-request', 'The prompt is empty and the model has no BOS token to start from.');
+        inputIds = [...model.bosIds];
+      }
+      if (inputIds.length >= info.maxContext) {
+        if (!request.truncatePrompt) {
+          throw new InferenceError('context-overflow', `The prompt is ${inputIds.length} tokens long; the model "${request.model.source}" has a context of ${info.maxContext} tokens.`);
+        }
+        inputIds = inputIds.slice(inputIds.length - Math.max(1, info.maxContext - maxNewTokens));
+      }
+      maxNewTokens = Math.min(maxNewTokens, info.maxContext - inputIds.length);
+    } else if (inputIds.length > info.maxContext) {
+      if (!request.truncatePrompt) {
+        throw new InferenceError('context-overflow', `The source is ${inputIds.length} tokens long; the encoder of "${request.model.source}" takes at most ${info.maxContext} tokens.`);
+      }
+      inputIds = [...inputIds.slice(0, info.maxContext - 1), inputIds[inputIds.length - 1]];
+    }
+
+    const started = performance.now();
+    const out = await decode(model, inputIds, { ...config, maxNewTokens, attentions: wantAttentions }, request.forcedPrefixIds ?? [], {
+      isCancelled: hooks.isCancelled,
+      onToken: request.stream ? hooks.onToken : undefined,
+    });
+    const totalMs = performance.now() - started;
+    const best = out.sequences[0];
+    const decodeMs = totalMs - out.firstTokenMs;
+    const tokensPerS = best.ids.length > 1 && decodeMs > 0 ? ((best.ids.length - 1) * 1000) / decodeMs : 0;
+
+    let attentions: AttentionMap[] | undefined;
+    if (wantAttentions) {
+      const label = (ids: readonly number[]): string[] => ids.map((id) => tokenText(tokenizer, id));
+      const sourceLabels = label(inputIds);
+      const decoderLabels = label([...out.session.initialTokens, ...best.ids]);
+      attentions = [
+        ...singleMap(out.session.encoderAttentions, sourceLabels),
+        ...out.recorder.build(best.attentionRow, (kind) =>
+          kind === 'alignment' ? { query: label(best.ids), key: sourceLabels } : { query: decoderLabels, key: kind === 'cross' ? sourceLabels : decoderLabels },
+        ),
+      ];
+    }
+    return {
+      text: best.text,
+      promptTokens: null,
+      tokens: best.tokens,
+      finishReason: best.finishReason,
+      device: info.device,
+      timings: { load_ms: info.loadMs, first_token_ms: out.firstTokenMs, tokens_per_s: tokensPerS, total_ms: totalMs },
+      sequences: config.strategy === 'beam' ? out.sequences.map((s) => ({ text: s.text, ids: s.ids, logprob: s.logprob, score: s.score })) : undefined,
+      attentions,
+      attentionUnavailable: config.attentions ? (info.attentionUnavailable ?? undefined) : undefined,
+      inputTokens: inputIds.map((id) => tokenText(tokenizer, id)),
+      inputIds,
+    };
+  }
+
+  /** GLTR-style inspection of existing text: every token's probability, rank and alternatives in one pass. */
+  async score(request: ScoreRequest, hooks: RequestHooks = NEVER_CANCELLED): Promise<ScoreResult> {
+    const model = await this.load(request.model, hooks);
+    const { info, tokenizer } = model;
+    if (typeof request.text !== 'string' || request.text.length === 0) throw new InferenceError('bad-request', 'There is no text to score.');
+    const topN = request.topAlternatives ?? 10;
+    const wantAttentions = (request.attentions ?? false) && info.attentionUnavailable === null;
+    let contextIds: number[];
+    let targetIds: number[];
+    let sourceIds: number[] = [];
+    if (info.architecture === 'causal-lm') {
+      // As a prompt is tokenized: a tokenizer that adds BOS gives the first text token a context;
+      // otherwise the first token has none and is not scored (as in the reference implementation).
+      contextIds = tokenizer.encode(request.text) as number[];
+      const added = contextIds.length - (tokenizer.encode(request.text, { add_special_tokens: false }) as number[]).length;
+      targetIds = contextIds.slice(Math.max(1, added));
+      if (targetIds.length === 0) throw new InferenceError('bad-request', 'The text is a single token: there is nothing to score after it.');
+      if (contextIds.length > info.maxContext) {
+        throw new InferenceError('context-overflow', `The text is ${contextIds.length} tokens long; the model "${request.model.source}" has a context of ${info.maxContext} tokens.`);
+      }
+    } else {
+      if (typeof request.source !== 'string') throw new InferenceError('bad-request', 'Scoring with a Seq2Seq model needs the source text.');
+      sourceIds = tokenizer.encode(request.source) as number[];
+      if (sourceIds.length > info.maxContext) throw new InferenceError('context-overflow', `The source is ${sourceIds.length} tokens long; the encoder takes at most ${info.maxContext}.`);
+      targetIds = tokenizer.encode(request.text, { add_special_tokens: false }) as number[];
+      contextIds = [];
+    }
+    if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Scoring was cancelled.');
+    const session = await model.start(info.architecture === 'causal-lm' ? contextIds.slice(0, 1) : sourceIds, wantAttentions);
+    const fed = info.architecture === 'causal-lm' ? contextIds.slice(0, contextIds.length - 1) : [...session.initialTokens, ...targetIds.slice(0, -1)];
+    const step = await session.step([fed], true);
+    const all = step.allLogits!;
+    const offset = fed.length - targetIds.length;
+    const tokens: TokenTrace[] = [];
+    let text = '';
+    let total = 0;
+    targetIds.forEach((id, i) => {
+      const piece = tokenizer.decode([...targetIds.slice(0, i + 1)], { skip_special_tokens: false }).slice(text.length);
+      text += piece;
+      const trace = traceStep(all, (offset + i) * step.vocab, step.vocab, id, piece, topN, tokenizer);
+      total += trace.logprob;
+      tokens.push(trace);
+    });
+    let attentions: AttentionMap[] | undefined;
+    if (wantAttentions) {
+      const label = (ids: readonly number[]): string[] => ids.map((id) => tokenText(tokenizer, id));
+      const sourceLabels = label(sourceIds);
+      const recorder = new AttentionRecorder();
+      recorder.record(step.attentions);
+      attentions = [
+        ...singleMap(session.encoderAttentions, sourceLabels),
+        ...recorder.build(0, (kind) => (kind === 'alignment' ? { query: label(targetIds), key: sourceLabels } : { query: label(fed), key: kind === 'cross' ? sourceLabels : label(fed) })),
+      ];
+    }
+    return {
+      text: request.text,
+      tokens,
+      totalLogprob: total,
+      perplexity: tokens.length ? Math.exp(-total / tokens.length) : NaN,
+      device: info.device,
+      attentions,
+      attentionUnavailable: request.attentions ? (info.attentionUnavailable ?? undefined) : undefined,
+      sourceTokens: sourceIds.length ? sourceIds.map((id) => tokenText(tokenizer, id)) : undefined,
+    };
+  }
+}

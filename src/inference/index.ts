@@ -1,0 +1,12 @@
+/** The engine's public API, for the CLI, tests and benchmarks (the extension talks to the worker). */
+export { Engine } from './engine';
+export { InferenceClient } from './client';
+export { InferenceError } from './errors';
+export { providerOrder } from './loading/executionProviders';
+export { tapAttention, layerOf, kindOf } from './loading/attentionTap';
+export { readModelFolder } from './loading/modelFolder';
+export { resolveGenerationConfig } from './decoding/generationConfig';
+export { logSoftmax, topKIndices, rankOf, entropy } from './decoding/distribution';
+export * from './decoding/logitsProcessors';
+export { SeededRandom } from './decoding/random';
+export type * from './protocol';

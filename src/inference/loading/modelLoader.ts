@@ -1,0 +1,148 @@
+import type * as ort from 'onnxruntime-node';
+import { basename } from 'node:path';
+import { InferenceError } from '../errors';
+import type { DecoderSession, LoadedModel } from '../models/modelAdapter';
+import { CausalDecoderSession, describeCausalGraph } from '../models/causalLM';
+import { EncoderDecoderSession, describeEncoderDecoder, type TappedSession } from '../models/encoderDecoder';
+import { RnnSeq2SeqSession } from '../models/rnnSeq2Seq';
+import type { DevicePreference, ModelInfo, ModelSpec } from '../protocol';
+import { tapAttention } from './attentionTap';
+import { createSessionWithFallback } from './executionProviders';
+import { configNumber, eosIds, readModelFolder, type ModelFolder } from './modelFolder';
+import { loadTokenizer } from './tokenizer';
+
+interface DeviceState {
+  device: string;
+  notes: string[];
+}
+
+/** Creates a session for one graph, tapping attention when asked and possible. */
+async function openGraph(
+  path: string,
+  role: 'causal' | 'encoder' | 'decoder',
+  spec: ModelSpec,
+  state: DeviceState | undefined,
+): Promise<{ tapped: TappedSession; unavailable: string | null; state: DeviceState }> {
+  const preference: DevicePreference = (state?.device as DevicePreference | undefined) ?? spec.device ?? 'auto';
+  let model: string | Uint8Array = path;
+  let outputs: TappedSession['attentionOutputs'] = [];
+  let unavailable: string | null = null;
+  if (spec.attentions) {
+    const tap = tapAttention(path, role);
+    unavailable = tap.unavailable;
+    if (tap.bytes) {
+      model = tap.bytes;
+      outputs = tap.outputs;
+    }
+  }
+  const created = await createSessionWithFallback(model, preference, { graphOptimizationLevel: 'all' } satisfies ort.InferenceSession.SessionOptions);
+  return {
+    tapped: { session: created.session, attentionOutputs: outputs },
+    unavailable,
+    state: state ?? { device: created.device, notes: created.notes },
+  };
+}
+
+function decoderStartIds(folder: ModelFolder): number[] {
+  const raw = folder.generationConfig.decoder_start_token_id ?? folder.config.decoder_start_token_id ?? folder.config.bos_token_id ?? folder.config.pad_token_id;
+  if (typeof raw !== 'number') throw new InferenceError('unsupported-model', `${folder.folder}: config.json has no decoder_start_token_id.`);
+  return [raw];
+}
+
+function declaredTasks(config: Record<string, unknown>): string[] {
+  const params = config.task_specific_params;
+  return params && typeof params === 'object' ? Object.keys(params) : [];
+}
+
+/** Loads a model folder into sessions and a tokenizer, ready for the decoding loop. */
+export async function loadModelFolder(folderPath: string, spec: ModelSpec, key: string): Promise<LoadedModel> {
+  const started = performance.now();
+  const folder = readModelFolder(folderPath, spec.quantized ?? false);
+  const tokenizer = loadTokenizer(folderPath);
+  const { config } = folder;
+  const eos = eosIds(config, folder.generationConfig);
+  const sessions: ort.InferenceSession[] = [];
+  let start: (inputIds: readonly number[], attentions: boolean) => Promise<DecoderSession>;
+  let deviceState: DeviceState;
+  let unavailable: string | null = spec.attentions ? null : 'The model was loaded without attention capture.';
+  let maxContext: number;
+  let numLayers: number;
+  let numHeads: number;
+  let bosIds: number[] = [];
+
+  const files = folder.files;
+  if (files.kind === 'causal-lm') {
+    const opened = await openGraph(files.decoder, 'causal', spec, undefined);
+    deviceState = opened.state;
+    if (spec.attentions) unavailable = opened.unavailable;
+    sessions.push(opened.tapped.session);
+    const graph = describeCausalGraph(opened.tapped.session, config, opened.tapped.attentionOutputs);
+    start = async (inputIds, attentions) => new CausalDecoderSession(graph, inputIds, attentions && graph.attentionOutputs.length > 0);
+    maxContext = configNumber(config, ['max_position_embeddings', 'n_positions', 'n_ctx', 'seq_length'], 2048);
+    numLayers = graph.numLayers;
+    numHeads = configNumber(config, ['num_attention_heads', 'n_head', 'num_heads']);
+    const bos = config.bos_token_id;
+    if (typeof bos === 'number') bosIds = [bos];
+  } else if (files.kind === 'rnn-seq2seq') {
+    const enc = await openGraph(files.encoder, 'encoder', { ...spec, attentions: false }, undefined);
+    const dec = await openGraph(files.decoderStep, 'decoder', { ...spec, attentions: false }, enc.state);
+    deviceState = enc.state;
+    unavailable = null; // the step graph always returns its alignment
+    sessions.push(enc.tapped.session, dec.tapped.session);
+    const graphs = { encoder: enc.tapped.session, decoderStep: dec.tapped.session };
+    const startIds = decoderStartIds(folder);
+    start = (inputIds) => RnnSeq2SeqSession.start(graphs, inputIds, startIds);
+    maxContext = configNumber(config, ['max_source_length', 'max_position_embeddings'], 256);
+    numLayers = 1;
+    numHeads = 1;
+  } else {
+    const enc = await openGraph(files.encoder, 'encoder', spec, undefined);
+    const dec = await openGraph(files.decoder, 'decoder', spec, enc.state);
+    const withPast = files.kind === 'encoder-decoder-split' ? await openGraph(files.decoderWithPast, 'decoder', spec, enc.state) : undefined;
+    deviceState = enc.state;
+    if (spec.attentions) unavailable = enc.unavailable ?? dec.unavailable ?? withPast?.unavailable ?? null;
+    sessions.push(enc.tapped.session, dec.tapped.session, ...(withPast ? [withPast.tapped.session] : []));
+    const graphs = describeEncoderDecoder(config, enc.tapped, dec.tapped, withPast?.tapped);
+    const startIds = decoderStartIds(folder);
+    start = (inputIds, attentions) => EncoderDecoderSession.start(graphs, inputIds, startIds, attentions && unavailable === null);
+    maxContext = configNumber(config, ['max_position_embeddings', 'n_positions'], 512);
+    numLayers = configNumber(config, ['decoder_layers', 'num_decoder_layers', 'num_layers']);
+    numHeads = graphs.heads;
+  }
+
+  const info: ModelInfo = {
+    key,
+    source: spec.source,
+    folder: folderPath,
+    modelType: config.model_type,
+    architecture: folder.architecture,
+    device: deviceState.device,
+    deviceNotes: deviceState.notes,
+    maxContext,
+    vocabSize: configNumber(config, ['vocab_size'], 0),
+    numLayers,
+    numHeads,
+    tasks: declaredTasks(config),
+    attentionUnavailable: unavailable,
+    loadMs: performance.now() - started,
+  };
+  return {
+    info,
+    folder,
+    tokenizer,
+    eosTokenIds: eos,
+    bosIds,
+    start,
+    async dispose() {
+      await Promise.all(sessions.map((s) => s.release()));
+    },
+  };
+}
+
+export function modelKey(spec: ModelSpec, folder: string): string {
+  return `${folder}|${spec.device ?? 'auto'}|${spec.attentions ? 'attn' : 'plain'}|${spec.quantized ? 'q' : 'f'}`;
+}
+
+export function modelLabel(folder: string): string {
+  return basename(folder);
+}

@@ -1,0 +1,92 @@
+import * as ort from 'onnxruntime-node';
+import { configNumber } from '../loading/modelFolder';
+import type { AttentionOutput } from '../loading/attentionTap';
+import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
+import { declaredDim, emptyFloat, gatherRows, int64Tensor } from './tensors';
+
+/** What the decoder-only graph declares and needs, read once at load time. */
+export interface CausalGraph {
+  readonly session: ort.InferenceSession;
+  readonly attentionOutputs: readonly AttentionOutput[];
+  readonly numLayers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly pastNames: readonly string[];
+  readonly hasPositionIds: boolean;
+  readonly hasAttentionMask: boolean;
+  readonly hasCacheBranch: boolean;
+  readonly hasLogitsToKeep: boolean;
+}
+
+export function describeCausalGraph(session: ort.InferenceSession, config: Record<string, unknown>, attentionOutputs: readonly AttentionOutput[]): CausalGraph {
+  const inputs = new Set(session.inputNames);
+  const pastNames = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
+  const numLayers = configNumber(config, ['num_hidden_layers', 'n_layer', 'num_layers'], pastNames.length / 2);
+  const heads = configNumber(config, ['num_attention_heads', 'n_head', 'num_heads']);
+  const hidden = configNumber(config, ['hidden_size', 'n_embd', 'd_model']);
+  const firstPast = pastNames[0];
+  const kvHeads = ((firstPast && declaredDim(session, firstPast, 1)) || undefined) ?? configNumber(config, ['num_key_value_heads', 'multi_query_group_num'], heads);
+  const headDim = ((firstPast && declaredDim(session, firstPast, 3)) || undefined) ?? configNumber(config, ['head_dim'], hidden / heads);
+  return {
+    session,
+    attentionOutputs,
+    numLayers,
+    kvHeads,
+    headDim,
+    pastNames,
+    hasPositionIds: inputs.has('position_ids'),
+    hasAttentionMask: inputs.has('attention_mask'),
+    hasCacheBranch: inputs.has('use_cache_branch'),
+    hasLogitsToKeep: inputs.has('num_logits_to_keep') || inputs.has('logits_to_keep'),
+  };
+}
+
+/** A decoding run of a decoder-only model with a KV cache. */
+export class CausalDecoderSession implements DecoderSession {
+  readonly encoderAttentions: readonly StepAttention[] = [];
+  private past = new Map<string, ort.Tensor>();
+  private pastLength = 0;
+  private rows = 1;
+
+  constructor(
+    private readonly graph: CausalGraph,
+    readonly initialTokens: readonly number[],
+    private readonly withAttentions: boolean,
+  ) {}
+
+  async step(tokens: readonly (readonly number[])[], allPositions = false): Promise<StepResult> {
+    const g = this.graph;
+    const q = tokens[0].length;
+    const feeds: Record<string, ort.Tensor> = { input_ids: int64Tensor(tokens) };
+    if (g.hasAttentionMask) feeds.attention_mask = int64Tensor(tokens.map(() => new Array<number>(this.pastLength + q).fill(1)));
+    if (g.hasPositionIds) feeds.position_ids = int64Tensor(tokens.map(() => Array.from({ length: q }, (_, i) => this.pastLength + i)));
+    if (g.hasCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', [this.pastLength > 0], [1]);
+    if (g.hasLogitsToKeep) {
+      const name = g.session.inputNames.includes('num_logits_to_keep') ? 'num_logits_to_keep' : 'logits_to_keep';
+      feeds[name] = new ort.Tensor('int64', BigInt64Array.of(BigInt(allPositions ? q : 1)), []);
+    }
+    for (const name of g.pastNames) feeds[name] = this.past.get(name) ?? emptyFloat([tokens.length, g.kvHeads, 0, g.headDim]);
+
+    const fetches = ['logits', ...g.pastNames.map((n) => n.replace('past_key_values', 'present')), ...(this.withAttentions ? g.attentionOutputs.map((a) => a.name) : [])];
+    const out = await g.session.run(feeds, fetches);
+    for (const name of g.pastNames) this.past.set(name, out[name.replace('past_key_values', 'present')]);
+    this.pastLength += q;
+    this.rows = tokens.length;
+
+    const logitsTensor = out.logits;
+    const [, positions, vocab] = logitsTensor.dims as [number, number, number];
+    const all = logitsTensor.data as Float32Array;
+    const logits = new Float32Array(this.rows * vocab);
+    for (let r = 0; r < this.rows; r++) logits.set(all.subarray((r * positions + positions - 1) * vocab, (r * positions + positions) * vocab), r * vocab);
+    const attentions = this.withAttentions
+      ? g.attentionOutputs.map((output) => ({ output, data: out[output.name].data as Float32Array, dims: out[output.name].dims }))
+      : [];
+    return { logits, allLogits: allPositions ? all.subarray(0, positions * vocab) : undefined, vocab, attentions };
+  }
+
+  reorder(rows: readonly number[]): void {
+    if (rows.length === this.rows && rows.every((r, i) => r === i)) return;
+    for (const [name, t] of this.past) this.past.set(name, gatherRows(t, rows));
+    this.rows = rows.length;
+  }
+}

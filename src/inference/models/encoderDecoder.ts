@@ -1,0 +1,110 @@
+import * as ort from 'onnxruntime-node';
+import { configNumber } from '../loading/modelFolder';
+import type { AttentionOutput } from '../loading/attentionTap';
+import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
+import { declaredDim, emptyFloat, filledInt64, gatherRows, int64Tensor } from './tensors';
+
+export interface TappedSession {
+  readonly session: ort.InferenceSession;
+  readonly attentionOutputs: readonly AttentionOutput[];
+}
+
+/** The graphs of a transformer encoder-decoder: merged decoder, or the older split pair. */
+export interface EncoderDecoderGraphs {
+  readonly encoder: TappedSession;
+  /** Runs the first step (no past), and every step for a merged decoder. */
+  readonly decoder: TappedSession;
+  /** Runs the steps with a past, in the split layout. */
+  readonly decoderWithPast?: TappedSession;
+  readonly heads: number;
+  readonly headDim: number;
+}
+
+export function describeEncoderDecoder(
+  config: Record<string, unknown>,
+  encoder: TappedSession,
+  decoder: TappedSession,
+  decoderWithPast?: TappedSession,
+): EncoderDecoderGraphs {
+  const pastSession = (decoderWithPast ?? decoder).session;
+  const firstPast = pastSession.inputNames.find((n) => n.startsWith('past_key_values.'));
+  const dModel = configNumber(config, ['d_model', 'hidden_size']);
+  const heads = ((firstPast && declaredDim(pastSession, firstPast, 1)) || undefined) ?? configNumber(config, ['decoder_attention_heads', 'num_heads', 'num_attention_heads']);
+  const headDim = ((firstPast && declaredDim(pastSession, firstPast, 3)) || undefined) ?? configNumber(config, ['d_kv', 'head_dim'], dModel / heads);
+  return { encoder, decoder, decoderWithPast, heads, headDim };
+}
+
+/** A decoding run of an encoder-decoder: the encoder runs once, the decoder step by step with its caches. */
+export class EncoderDecoderSession implements DecoderSession {
+  private encoderHidden!: ort.Tensor;
+  private encoderMask!: ort.Tensor;
+  private past = new Map<string, ort.Tensor>();
+  private pastLength = 0;
+  private rows = 1;
+  encoderAttentions: readonly StepAttention[] = [];
+
+  private constructor(
+    private readonly graphs: EncoderDecoderGraphs,
+    readonly initialTokens: readonly number[],
+    private readonly withAttentions: boolean,
+  ) {}
+
+  static async start(graphs: EncoderDecoderGraphs, inputIds: readonly number[], decoderStart: readonly number[], withAttentions: boolean): Promise<EncoderDecoderSession> {
+    const s = new EncoderDecoderSession(graphs, decoderStart, withAttentions);
+    const enc = graphs.encoder;
+    const feeds: Record<string, ort.Tensor> = { input_ids: int64Tensor([inputIds]) };
+    s.encoderMask = filledInt64([1, inputIds.length], 1);
+    if (enc.session.inputNames.includes('attention_mask')) feeds.attention_mask = s.encoderMask;
+    const fetches = ['last_hidden_state', ...(withAttentions ? enc.attentionOutputs.map((a) => a.name) : [])];
+    const out = await enc.session.run(feeds, fetches);
+    s.encoderHidden = out.last_hidden_state;
+    if (withAttentions) {
+      s.encoderAttentions = enc.attentionOutputs.map((output) => ({ output, data: out[output.name].data as Float32Array, dims: out[output.name].dims }));
+    }
+    return s;
+  }
+
+  async step(tokens: readonly (readonly number[])[], allPositions = false): Promise<StepResult> {
+    const { graphs } = this;
+    const usePast = this.pastLength > 0 && graphs.decoderWithPast !== undefined;
+    const run = usePast ? graphs.decoderWithPast! : graphs.decoder;
+    const inputs = new Set(run.session.inputNames);
+    const rows = tokens.length;
+    const feeds: Record<string, ort.Tensor> = { input_ids: int64Tensor(tokens) };
+    if (inputs.has('encoder_attention_mask')) feeds.encoder_attention_mask = this.encoderMask;
+    if (inputs.has('encoder_hidden_states')) feeds.encoder_hidden_states = this.encoderHidden;
+    if (inputs.has('use_cache_branch')) feeds.use_cache_branch = new ort.Tensor('bool', [this.pastLength > 0], [1]);
+    for (const name of run.session.inputNames) {
+      if (name.startsWith('past_key_values.')) feeds[name] = this.past.get(name) ?? emptyFloat([rows, graphs.heads, 0, graphs.headDim]);
+    }
+    const presents = run.session.outputNames.filter((n) => n.startsWith('present.'));
+    const fetches = ['logits', ...presents, ...(this.withAttentions ? run.attentionOutputs.map((a) => a.name) : [])];
+    const out = await run.session.run(feeds, fetches);
+    for (const p of presents) {
+      const pastName = p.replace('present', 'past_key_values');
+      // The cross-attention cache is computed on the first step and reused after (as transformers.js does).
+      if (p.includes('.encoder.') && this.past.has(pastName)) continue;
+      this.past.set(pastName, out[p]);
+    }
+    this.pastLength += tokens[0].length;
+    this.rows = rows;
+
+    const logitsTensor = out.logits;
+    const [, positions, vocab] = logitsTensor.dims as [number, number, number];
+    const all = logitsTensor.data as Float32Array;
+    const logits = new Float32Array(rows * vocab);
+    for (let r = 0; r < rows; r++) logits.set(all.subarray((r * positions + positions - 1) * vocab, (r * positions + positions) * vocab), r * vocab);
+    const attentions = this.withAttentions
+      ? run.attentionOutputs.map((output) => ({ output, data: out[output.name].data as Float32Array, dims: out[output.name].dims }))
+      : [];
+    return { logits, allLogits: allPositions ? all.subarray(0, positions * vocab) : undefined, vocab, attentions };
+  }
+
+  reorder(rows: readonly number[]): void {
+    if (rows.length === this.rows && rows.every((r, i) => r === i)) return;
+    for (const [name, t] of this.past) this.past.set(name, gatherRows(t, rows));
+    this.encoderHidden = gatherRows(this.encoderHidden, rows);
+    this.encoderMask = gatherRows(this.encoderMask, rows);
+    this.rows = rows.length;
+  }
+}

@@ -1,0 +1,50 @@
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { ModelFolder } from '../loading/modelFolder';
+import type { AttentionMap, ModelInfo } from '../protocol';
+import type { AttentionOutput } from '../loading/attentionTap';
+
+/** Attention probabilities returned by one step: `[batch, heads, query, key]` per tapped output. */
+export interface StepAttention {
+  readonly output: AttentionOutput;
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+export interface StepResult {
+  /** Logits of the last position of every row: `rows × vocab`. */
+  readonly logits: Float32Array;
+  /** Logits of every position of row 0 (only when asked): `positions × vocab`. */
+  readonly allLogits?: Float32Array;
+  readonly vocab: number;
+  readonly attentions: readonly StepAttention[];
+}
+
+/**
+ * One decoding run of a model: the loop feeds tokens, the session keeps the model's state (KV cache,
+ * encoder output, RNN state) and can reorder its rows when beams are selected.
+ */
+export interface DecoderSession {
+  /** Tokens the decoder starts from: the prompt (causal LM) or the decoder start token (Seq2Seq). */
+  readonly initialTokens: readonly number[];
+  /** Attention computed once before decoding (the encoder's self-attention). */
+  readonly encoderAttentions: readonly StepAttention[];
+  /** Feeds `tokens[row]` to every row; all rows feed the same number of tokens. */
+  step(tokens: readonly (readonly number[])[], allPositions?: boolean): Promise<StepResult>;
+  /** Keeps rows `rows[i]` as the new row `i` (beam selection; may grow from 1 row to k). */
+  reorder(rows: readonly number[]): void;
+}
+
+export interface LoadedModel {
+  readonly info: ModelInfo;
+  readonly folder: ModelFolder;
+  readonly tokenizer: PreTrainedTokenizer;
+  readonly eosTokenIds: readonly number[];
+  /** Ids to start from when the prompt is empty (BOS), if the model has one. */
+  readonly bosIds: readonly number[];
+  /** Starts a run: `inputIds` is the prompt (causal LM) or the encoder input (Seq2Seq). */
+  start(inputIds: readonly number[], attentions: boolean): Promise<DecoderSession>;
+  /** Releases the ONNX sessions. */
+  dispose(): Promise<void>;
+}
+
+export type { AttentionMap };

@@ -1,0 +1,65 @@
+// Shared test helpers: paths of the bundled models and fixtures, and the built engine.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const modelsDir = join(root, 'models');
+export const fixturesDir = join(root, 'test', 'fixtures');
+export const engineModule = join(root, 'dist', 'inference.js');
+
+export const { Engine, InferenceClient, InferenceError } = await import(engineModule);
+
+export function modelPath(name) {
+  const bundled = join(modelsDir, name);
+  return existsSync(join(bundled, 'config.json')) ? bundled : join(fixturesDir, name);
+}
+
+export function reference(name) {
+  return JSON.parse(readFileSync(join(modelPath(name), 'reference.json'), 'utf8'));
+}
+
+export function newEngine() {
+  return new Engine(modelsDir, { offline: true });
+}
+
+/** Asserts that every number of `actual` is within `tol` of `expected` (nested arrays). */
+export function assertClose(actual, expected, tol, where = '') {
+  if (Array.isArray(expected)) {
+    assert.equal(actual.length, expected.length, `${where}: length`);
+    expected.forEach((e, i) => assertClose(actual[i], e, tol, `${where}[${i}]`));
+    return;
+  }
+  assert.ok(Math.abs(actual - expected) <= tol, `${where}: ${actual} vs ${expected} (tolerance ${tol})`);
+}
+
+/** Every attention row sums to 1 (within tol). */
+export function assertRowsSumToOne(weights, tol = 1e-4) {
+  for (const layer of weights) for (const head of layer) for (const row of head) {
+    const sum = row.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) <= tol, `attention row sums to ${sum}`);
+  }
+}
+
+export async function rejectsWithCode(promise, code, messagePattern) {
+  await assert.rejects(promise, (err) => {
+    assert.equal(err.code, code, `expected code ${code}, got ${err.code}: ${err.message}`);
+    if (messagePattern) assert.match(err.message, messagePattern);
+    return true;
+  });
+}
+
+/**
+ * Each step's reference top-5 tokens appear among the engine's alternatives with the same
+ * log-probability (within 1e-4); order may differ only between near-ties.
+ */
+export function assertTop5(tokens, top5, tol = 1e-4) {
+  top5.forEach((step, i) => {
+    const top = new Map(tokens[i].top.map((a) => [a.id, Math.log(a.prob)]));
+    for (const s of step) {
+      assert.ok(top.has(s.id), `step ${i}: reference token ${s.id} is among the alternatives`);
+      assertClose(top.get(s.id), s.logprob, tol, `step ${i} token ${s.id}`);
+    }
+  });
+}
