@@ -4,7 +4,7 @@ import type { TokenTrace } from '../protocol';
 import { IncrementalDetokenizer } from '../loading/tokenizer';
 import { AttentionRecorder } from './attentionRecorder';
 import { argmax, logSoftmax, topKIndices } from './distribution';
-import { buildProcessors, type GenerationConfig } from './generationConfig';
+import { buildProcessors, forcedTokenAt, type GenerationConfig } from './generationConfig';
 import { applyAll } from './logitsProcessors';
 import { SeededRandom } from './random';
 import { findStopString } from './stopping';
@@ -92,10 +92,8 @@ async function sampleOrGreedy(
   for (let t = 0; t < config.maxNewTokens; t++) {
     checkCancelled(hooks);
     const vocab = step.vocab;
-    let chosen: number;
-    if (t < forced.length) {
-      chosen = forced[t];
-    } else {
+    let chosen = forcedTokenAt(config, forced, t);
+    if (chosen === undefined) {
       const scores = Float32Array.from(step.logits.subarray(0, vocab));
       applyAll(processors, scores, history);
       chosen = config.strategy === 'sample' ? sample(scores, rng) : argmax(scores);
@@ -184,7 +182,8 @@ async function beamSearch(
       const scores = Float32Array.from(step.logits.subarray(r * vocab, (r + 1) * vocab));
       applyAll(processors, scores, beams[r].history);
       const lp = logSoftmax(scores);
-      const ids = t < forced.length ? [forced[t]] : topKIndices(lp, 2 * k);
+      const must = forcedTokenAt(config, forced, t);
+      const ids = must !== undefined ? [must] : topKIndices(lp, 2 * k);
       for (const id of ids) if (lp[id] > -Infinity) candidates.push({ row: r, id, sum: beams[r].sum + lp[id] });
     }
     candidates.sort((a, b) => b.sum - a.sum);
@@ -226,7 +225,7 @@ async function beamSearch(
   for (const h of all.slice(0, config.numReturnSequences)) {
     const source = h.row >= 0 ? finishedRecorders[h.row] : recorder.snapshot(-1 - h.row);
     const row = finalRecorder.adopt(source);
-    const text = model.tokenizer.decode(h.beam.ids, { skip_special_tokens: true });
+    const text = h.beam.ids.length ? model.tokenizer.decode(h.beam.ids, { skip_special_tokens: true }) : '';
     out.push({ ids: h.beam.ids, tokens: h.beam.tokens, text, logprob: h.beam.sum, score: h.score, finishReason: h.finishReason, attentionRow: row });
   }
   recorder.replaceWith(finalRecorder);
@@ -235,7 +234,7 @@ async function beamSearch(
 
 function beamText(model: LoadedModel, beam: Beam, id: number): string {
   if (model.eosTokenIds.includes(id)) return '';
-  const before = model.tokenizer.decode(beam.ids, { skip_special_tokens: true });
+  const before = beam.ids.length ? model.tokenizer.decode(beam.ids, { skip_special_tokens: true }) : '';
   const after = model.tokenizer.decode([...beam.ids, id], { skip_special_tokens: true });
   return after.startsWith(before) ? after.slice(before.length) : after;
 }

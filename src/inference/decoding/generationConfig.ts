@@ -20,6 +20,10 @@ export interface GenerationConfig {
   readonly topAlternatives: number;
   readonly attentions: boolean;
   readonly allowedTokenIds: readonly number[] | undefined;
+  /** Token forced as the first generated token (generation_config `forced_bos_token_id`). */
+  readonly forcedBosTokenId: number | undefined;
+  /** Token forced when the length limit is reached (generation_config `forced_eos_token_id`). */
+  readonly forcedEosTokenId: number | undefined;
 }
 
 function check(ok: boolean, message: string): void {
@@ -48,6 +52,8 @@ export function resolveGenerationConfig(options: DecodingOptions = {}, modelDefa
     topAlternatives: options.topAlternatives ?? 10,
     attentions: options.attentions ?? false,
     allowedTokenIds: options.allowedTokenIds,
+    forcedBosTokenId: num(modelDefaults.forced_bos_token_id),
+    forcedEosTokenId: num(modelDefaults.forced_eos_token_id),
   };
   check(['greedy', 'sample', 'beam'].includes(c.strategy), `Unknown strategy "${c.strategy}": use greedy, sample or beam.`);
   check(Number.isInteger(c.maxNewTokens) && c.maxNewTokens >= 1, 'maxNewTokens must be a positive integer.');
@@ -73,4 +79,12 @@ export function buildProcessors(c: GenerationConfig): LogitsProcessor[] {
     if (c.topP < 1) list.push(topP(c.topP));
   }
   return list;
+}
+
+/** The token that step `t` must produce, if any: a branch's prefix, then forced BOS/EOS. */
+export function forcedTokenAt(c: GenerationConfig, prefix: readonly number[], t: number): number | undefined {
+  if (t < prefix.length) return prefix[t];
+  if (t === 0 && c.forcedBosTokenId !== undefined) return c.forcedBosTokenId;
+  if (t === c.maxNewTokens - 1 && c.forcedEosTokenId !== undefined) return c.forcedEosTokenId;
+  return undefined;
 }

@@ -1,0 +1,66 @@
+// The worker host: streaming, concurrency, cancellation within a step, crash and restart.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { InferenceClient, modelPath, modelsDir, rejectsWithCode, root } from '../helpers.mjs';
+
+const client = new InferenceClient({ workerPath: join(root, 'dist', 'worker.js'), bundledModelsDir: modelsDir, hub: { offline: true } });
+after(() => client.dispose());
+const model = { source: modelPath('tiny-llama-gqa') };
+const prompt = 'def __init__(self';
+
+test('loads a model in the worker and reports it', async () => {
+  const info = await client.load(model);
+  assert.equal(info.modelType, 'llama');
+  assert.equal(info.architecture, 'causal-lm');
+  assert.equal(info.numLayers, 2);
+});
+
+test('streams tokens as they come, ending with the same text as the result', async () => {
+  const streamed = [];
+  const r = await client.generate({ model, prompt, options: { maxNewTokens: 10 } }, { onToken: (t, text) => streamed.push([t.id, text]) });
+  assert.equal(streamed.length, r.tokens.length);
+  assert.deepEqual(streamed.map(([id]) => id), r.tokens.map((t) => t.id));
+  assert.equal(streamed.at(-1)[1], r.text);
+});
+
+test('a short request does not wait behind a long one', async () => {
+  const order = [];
+  const long = client.generate({ model, prompt, options: { maxNewTokens: 400 } }).then(() => order.push('long'));
+  const short = client.generate({ model, prompt: 'x', options: { maxNewTokens: 3 } }).then(() => order.push('short'));
+  await Promise.all([long, short]);
+  assert.deepEqual(order, ['short', 'long']);
+});
+
+test('cancellation stops a running generation within one decode step', async () => {
+  const controller = new AbortController();
+  let seen = 0;
+  let atAbort = 0;
+  const pending = client.generate({ model, prompt, options: { maxNewTokens: 400 } }, {
+    signal: controller.signal,
+    onToken: () => {
+      seen++;
+      if (seen === 5) {
+        atAbort = seen;
+        controller.abort();
+      }
+    },
+  });
+  await rejectsWithCode(pending, 'cancelled');
+  // Tokens already in flight when the cancel message arrives: at most one more step.
+  assert.ok(seen <= atAbort + 2, `stopped after ${seen - atAbort} more tokens`);
+  const again = await client.generate({ model, prompt, options: { maxNewTokens: 2 } });
+  assert.equal(again.tokens.length, 2, 'the worker keeps serving after a cancel');
+});
+
+test('a killed worker fails its callers and is restarted for the next request', async () => {
+  const pending = client.generate({ model, prompt, options: { maxNewTokens: 400 } }, { onToken: () => {} });
+  setTimeout(() => client.crashForTesting(), 30);
+  await rejectsWithCode(pending, 'worker-crashed', /restarts/);
+  const r = await client.generate({ model, prompt, options: { maxNewTokens: 3 } });
+  assert.equal(r.tokens.length, 3);
+});
+
+test('errors from the worker keep their code', async () => {
+  await rejectsWithCode(client.generate({ model: { source: '/no/such/folder' }, prompt }), 'model-not-found');
+});
