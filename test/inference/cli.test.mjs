@@ -1,0 +1,65 @@
+// The CLI: generate, translate, summarize and score with --json, and errors with exit codes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { assertRowsSumToOne, modelPath, root } from '../helpers.mjs';
+
+const run = promisify(execFile);
+const cli = join(root, 'dist', 'cli.js');
+const llama = modelPath('tiny-llama-gqa');
+const bart = modelPath('tiny-bart-random');
+
+async function json(args) {
+  const { stdout } = await run(process.execPath, [cli, ...args, '--json']);
+  return JSON.parse(stdout);
+}
+
+test('generate --json has text, traced tokens, device and timings', async () => {
+  const r = await json(['generate', '--model', llama, '--prompt', 'def __init__(self', '--max-new-tokens', '6', '--top', '4']);
+  assert.equal(typeof r.text, 'string');
+  assert.equal(r.tokens.length, 6);
+  for (const t of r.tokens) {
+    for (const key of ['id', 'text', 'prob', 'logprob', 'rank', 'entropy']) assert.ok(key in t, `token has ${key}`);
+    assert.equal(t.top.length, 4);
+    assert.deepEqual(Object.keys(t.top[0]).sort(), ['id', 'prob', 'text']);
+  }
+  assert.equal(r.device, 'cpu');
+  for (const key of ['load_ms', 'first_token_ms', 'tokens_per_s']) assert.ok(r.timings[key] >= 0, key);
+});
+
+test('beam search --json returns the n best sequences with scores', async () => {
+  const r = await json(['generate', '--model', llama, '--prompt', 'x = ', '--strategy', 'beam', '--num-beams', '3', '--num-return-sequences', '3', '--max-new-tokens', '5']);
+  assert.equal(r.sequences.length, 3);
+  assert.ok(r.sequences[0].score >= r.sequences[1].score && r.sequences[1].score >= r.sequences[2].score);
+  assert.equal(r.text, r.sequences[0].text);
+});
+
+test('translate --attentions on a Seq2Seq model returns encoder, decoder and cross maps with token labels', async () => {
+  const r = await json(['translate', '--model', bart, '--to', 'de', '--text', 'Open file', '--max-new-tokens', '5', '--attentions']);
+  const kinds = r.attentions.map((a) => a.kind).sort();
+  assert.deepEqual(kinds, ['cross', 'decoder', 'encoder']);
+  const cross = r.attentions.find((a) => a.kind === 'cross');
+  assert.equal(cross.keyTokens.length, r.inputIds.length);
+  assert.equal(cross.weights.length, 2, 'layers from the config');
+  assert.equal(cross.weights[0].length, 4, 'heads from the config');
+  assert.equal(cross.weights[0][0].length, cross.queryTokens.length);
+  assertRowsSumToOne(cross.weights);
+});
+
+test('score --json gives every token a probability and rank, and a perplexity', async () => {
+  const r = await json(['score', '--model', llama, '--text', 'def __init__(self, name):']);
+  assert.ok(r.tokens.length >= 3);
+  assert.ok(r.perplexity > 1);
+  assert.ok(r.tokens.every((t) => t.rank >= 1 && t.prob > 0));
+});
+
+test('errors exit with status 1 and name the problem', async () => {
+  await assert.rejects(run(process.execPath, [cli, 'translate', '--model', llama, '--to', 'de', '--text', 'Open file']), (err) => {
+    assert.equal(err.code, 1);
+    assert.match(err.stderr, /unsupported-task.*declares no translation task/);
+    return true;
+  });
+  await assert.rejects(run(process.execPath, [cli, 'generate', '--model', llama, '--prompt', 'x', '--temperature', 'hot']), /--temperature must be a number/);
+});
