@@ -1,18 +1,30 @@
 // Decoder-only models reproduce the reference outputs their recipe computed in PyTorch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertClose, assertTop5, assertRowsSumToOne, modelPath, newEngine, reference } from '../helpers.mjs';
 
-const models = ['gpt2-code', 'tiny-llama-gqa'].filter((m) => existsSync(join(modelPath(m), 'reference.json')));
+/** The same model with only `onnx/decoder_model_merged.onnx`, the other Hub layout of decoder-only exports. */
+function mergedLayout(folder) {
+  const dir = mkdtempSync(join(tmpdir(), 'merged-'));
+  for (const f of readdirSync(folder)) if (f !== 'onnx') symlinkSync(join(folder, f), join(dir, f));
+  mkdirSync(join(dir, 'onnx'));
+  symlinkSync(join(folder, 'onnx', 'decoder_model_merged.onnx'), join(dir, 'onnx', 'decoder_model_merged.onnx'));
+  return dir;
+}
+
+const cases = ['gpt2-code', 'tiny-llama-gqa'].filter((m) => existsSync(join(modelPath(m), 'reference.json'))).map((name) => ({ name, label: name, source: modelPath(name) }));
+if (existsSync(join(modelPath('tiny-llama-gqa'), 'onnx', 'decoder_model_merged.onnx'))) {
+  cases.push({ name: 'tiny-llama-gqa', label: 'tiny-llama-gqa (decoder_model_merged layout)', source: mergedLayout(modelPath('tiny-llama-gqa')) });
+}
 const engine = newEngine();
 
-for (const name of models) {
+for (const { name, label, source } of cases) {
   const ref = reference(name);
-  const source = modelPath(name);
 
-  test(`${name}: greedy ids and top-5 log-probabilities equal the PyTorch reference`, async () => {
+  test(`${label}: greedy ids and top-5 log-probabilities equal the PyTorch reference`, async () => {
     for (const p of ref.prompts) {
       const r = await engine.generate({ model: { source }, prompt: p.text, options: { maxNewTokens: p.greedy_ids.length, topAlternatives: 10 } });
       assert.deepEqual(r.inputIds, p.input_ids, `tokenization of ${JSON.stringify(p.text)}`);
@@ -21,7 +33,7 @@ for (const name of models) {
     }
   });
 
-  test(`${name}: score gives the reference log-probability of every token`, async () => {
+  test(`${label}: score gives the reference log-probability of every token`, async () => {
     for (const p of ref.prompts) {
       const r = await engine.score({ model: { source }, text: p.text });
       const logprobs = r.tokens.map((t) => t.logprob);
@@ -31,7 +43,7 @@ for (const name of models) {
     }
   });
 
-  test(`${name}: captured attention equals the reference, rows sum to 1, causal zeros`, async () => {
+  test(`${label}: captured attention equals the reference, rows sum to 1, causal zeros`, async () => {
     const r = await engine.score({ model: { source, attentions: true }, text: ref.attention.text, attentions: true });
     const self = r.attentions.find((a) => a.kind === 'self');
     assert.ok(self, 'self-attention returned');

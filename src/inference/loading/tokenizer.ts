@@ -63,7 +63,13 @@ export class IncrementalDetokenizer {
   }
 }
 
-/** The display text of a single token (its own decoding, special tokens included). */
+const tokenTexts = new WeakMap<transformers.PreTrainedTokenizer, Map<number, string>>();
+
+/** The display text of a single token (its own decoding, special tokens included); cached per tokenizer. */
 export function tokenText(tokenizer: transformers.PreTrainedTokenizer, id: number): string {
-  return tokenizer.decode([id], { skip_special_tokens: false });
+  let cache = tokenTexts.get(tokenizer);
+  if (!cache) tokenTexts.set(tokenizer, (cache = new Map()));
+  let text = cache.get(id);
+  if (text === undefined) cache.set(id, (text = tokenizer.decode([id], { skip_special_tokens: false })));
+  return text;
 }
