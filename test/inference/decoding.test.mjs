@@ -110,52 +110,78 @@ test('invalid decoding options are refused with a message naming the option', ()
 
 // ---- Beam search against brute force ---------------------------------------------------------
 
-/** Log-probabilities of the next token after `ids`, renormalised over `allowed`, straight from onnxruntime. */
-async function nextLogprobs(session, ids, allowed) {
-  const feeds = {
-    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]),
-    attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
-    position_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [1, ids.length]),
-  };
-  for (const name of session.inputNames.filter((n) => n.startsWith('past_key_values.'))) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, 2, 0, 24]);
-  const out = await session.run(feeds);
-  const vocab = out.logits.dims[2];
-  const last = out.logits.data.subarray((ids.length - 1) * vocab, ids.length * vocab);
-  const max = Math.max(...allowed.map((a) => last[a]));
-  const z = allowed.reduce((s, a) => s + Math.exp(last[a] - max), 0);
-  return new Map(allowed.map((a) => [a, last[a] - max - Math.log(z)]));
-}
-
-test('beam search returns the best length-normalised sequence that brute force finds', async () => {
-  const session = await ort.InferenceSession.create(join(llama, 'onnx', 'model.onnx'));
-  const promptIds = (await engine.generate({ model: { source: llama }, prompt, options: { maxNewTokens: 1 } })).inputIds;
-  const eos = 0;
-  const first = await nextLogprobs(session, promptIds, [...Array(4096).keys()]);
-  const words = [...first.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id]) => id);
-  const allowed = [...words, eos];
-  const maxLen = 3;
+/** Every sequence over `allowed` up to `maxLen` tokens, ending at EOS or at the limit, with its normalised score. */
+async function bruteForce(next, allowed, eos, maxLen, forcedEos) {
   const candidates = [];
   async function expand(seq, sum) {
-    const lp = await nextLogprobs(session, [...promptIds, ...seq], allowed);
+    const lp = await next(seq);
     for (const [id, l] of lp) {
-      const next = [...seq, id];
-      if (id === eos || next.length === maxLen) candidates.push({ ids: next, score: (sum + l) / next.length });
-      else await expand(next, sum + l);
+      // A model whose generation config forces EOS at the length limit ends every sequence with it.
+      if (forcedEos && seq.length === maxLen - 1 && id !== eos) continue;
+      const ids = [...seq, id];
+      if (id === eos || ids.length === maxLen) candidates.push({ ids, score: (sum + l) / ids.length });
+      else await expand(ids, sum + l);
     }
   }
   await expand([], 0);
-  candidates.sort((a, b) => b.score - a.score);
+  return candidates.sort((a, b) => b.score - a.score);
+}
 
-  const r = await engine.generate({ model: { source: llama }, prompt, options: { strategy: 'beam', numBeams: 16, numReturnSequences: 3, maxNewTokens: maxLen, allowedTokenIds: allowed, lengthPenalty: 1 } });
+async function checkBeamAgainstBruteForce(source, promptText, next, eos, forcedEos = false) {
+  const first = await next([], null);
+  const words = [...first.entries()].filter(([id]) => id !== eos).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id]) => id);
+  const allowed = [...words, eos];
+  const maxLen = 3;
+  const candidates = await bruteForce((seq) => next(seq, allowed), allowed, eos, maxLen, forcedEos);
+  const r = await engine.generate({ model: { source }, prompt: promptText, options: { strategy: 'beam', numBeams: 16, numReturnSequences: 3, maxNewTokens: maxLen, allowedTokenIds: allowed, lengthPenalty: 1 } });
   assert.equal(r.sequences.length, 3);
   assert.deepEqual(r.sequences[0].ids, candidates[0].ids, 'beam search finds the brute-force optimum');
-  assert.ok(Math.abs(r.sequences[0].score - candidates[0].score) < 1e-4, 'with the same score');
-  r.sequences.forEach((s, i) => assert.ok(Math.abs(s.score - candidates[i].score) < 1e-4, `n-best ${i} in brute-force order`));
-  for (let i = 1; i < r.sequences.length; i++) assert.ok(r.sequences[i - 1].score >= r.sequences[i].score, 'n best sorted');
-
-  const narrow = await engine.generate({ model: { source: llama }, prompt, options: { strategy: 'beam', numBeams: 2, maxNewTokens: maxLen, allowedTokenIds: allowed } });
+  r.sequences.forEach((s, i) => assert.ok(Math.abs(s.score - candidates[i].score) < 1e-4, `n-best ${i} has the brute-force score`));
+  const narrow = await engine.generate({ model: { source }, prompt: promptText, options: { strategy: 'beam', numBeams: 2, maxNewTokens: maxLen, allowedTokenIds: allowed } });
   const found = candidates.find((c) => c.ids.join() === narrow.sequences[0].ids.join());
   assert.ok(found, 'a narrow beam returns a real candidate');
   assert.ok(Math.abs(found.score - narrow.sequences[0].score) < 1e-4, 'and scores it as brute force does');
+}
+
+/** Log-softmax of `last` over `allowed` (all tokens when null). */
+function renormalised(last, allowed) {
+  const ids = allowed ?? [...last.keys()];
+  const max = Math.max(...ids.map((a) => last[a]));
+  const z = ids.reduce((s, a) => s + Math.exp(last[a] - max), 0);
+  return new Map(ids.map((a) => [a, last[a] - max - Math.log(z)]));
+}
+
+const int64 = (ids) => new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
+
+test('beam search on a GPT returns the best length-normalised sequence that brute force finds', async () => {
+  const session = await ort.InferenceSession.create(join(llama, 'onnx', 'model.onnx'));
+  const promptIds = (await engine.generate({ model: { source: llama }, prompt, options: { maxNewTokens: 1 } })).inputIds;
+  const next = async (seq, allowed) => {
+    const ids = [...promptIds, ...seq];
+    const feeds = { input_ids: int64(ids), attention_mask: int64(ids.map(() => 1)), position_ids: int64(ids.map((_, i) => i)) };
+    for (const name of session.inputNames.filter((n) => n.startsWith('past_key_values.'))) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, 2, 0, 24]);
+    const out = await session.run(feeds);
+    const vocab = out.logits.dims[2];
+    return renormalised(out.logits.data.subarray((ids.length - 1) * vocab, ids.length * vocab), allowed);
+  };
+  await checkBeamAgainstBruteForce(llama, prompt, next, 0);
   await session.release();
+});
+
+test('beam search on a Seq2Seq model returns the best sequence that brute force finds', async () => {
+  const bart = modelPath('tiny-bart-random');
+  const encoder = await ort.InferenceSession.create(join(bart, 'onnx', 'encoder_model.onnx'));
+  const decoder = await ort.InferenceSession.create(join(bart, 'onnx', 'decoder_model.onnx'));
+  const source = 'translate English to German: Open file';
+  const sourceIds = (await engine.generate({ model: { source: bart }, prompt: source, options: { maxNewTokens: 1 } })).inputIds;
+  const mask = int64(sourceIds.map(() => 1));
+  const { last_hidden_state } = await encoder.run({ input_ids: int64(sourceIds), attention_mask: mask });
+  const next = async (seq, allowed) => {
+    const ids = [2, ...seq]; // decoder_start_token_id
+    const out = await decoder.run({ input_ids: int64(ids), encoder_attention_mask: mask, encoder_hidden_states: last_hidden_state });
+    const vocab = out.logits.dims[2];
+    return renormalised(out.logits.data.subarray((ids.length - 1) * vocab, ids.length * vocab), allowed);
+  };
+  await checkBeamAgainstBruteForce(bart, source, next, 2, true); // forced_eos_token_id = 2
+  await Promise.all([encoder.release(), decoder.release()]);
 });

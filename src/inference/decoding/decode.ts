@@ -200,7 +200,10 @@ async function beamSearch(
       }
       next.push(c);
     }
-    if (next.length === 0) break;
+    if (next.length === 0) {
+      beams = []; // every beam ended: only the finished hypotheses remain
+      break;
+    }
 
     finished.sort((a, b) => b.score - a.score);
     if (finished.length >= k) {
