@@ -6,7 +6,7 @@ export { providerOrder } from './loading/executionProviders';
 export { tapAttention, layerOf, kindOf } from './loading/attentionTap';
 export { readModelFolder } from './loading/modelFolder';
 export { resolveGenerationConfig } from './decoding/generationConfig';
-export { logSoftmax, topKIndices, rankOf, entropy } from './decoding/distribution';
+export { logSoftmax, topKIndices } from './decoding/distribution';
 export * from './decoding/logitsProcessors';
 export { SeededRandom } from './decoding/random';
 export type * from './protocol';

@@ -30,21 +30,3 @@ export function topKIndices(values: ArrayLike<number>, k: number): number[] {
   }
   return idx;
 }
-
-/** 1 + the number of entries strictly greater than `values[index]`. */
-export function rankOf(values: ArrayLike<number>, index: number): number {
-  const v = values[index];
-  let rank = 1;
-  for (let i = 0; i < values.length; i++) if (values[i] > v) rank++;
-  return rank;
-}
-
-/** Entropy in nats of the distribution given as log-probabilities. */
-export function entropy(logprobs: Float64Array): number {
-  let h = 0;
-  for (let i = 0; i < logprobs.length; i++) {
-    const lp = logprobs[i];
-    if (lp > -Infinity) h -= Math.exp(lp) * lp;
-  }
-  return Math.max(0, h);
-}
