@@ -17,7 +17,7 @@ Options:
   --max-new-tokens N         --strategy greedy|sample|beam   --num-beams N   --num-return-sequences N
   --temperature T  --top-k K  --top-p P  --seed S  --repetition-penalty R  --no-repeat-ngram N
   --stop STRING (repeatable) --top N (alternatives per token, default 10)
-  --device auto|cpu|webgpu|cuda|dml|coreml   --attentions   --json
+  --device auto|cpu|webgpu|cuda|dml|coreml   --quantized (prefer *_quantized.onnx)   --attentions   --json
   --cache-dir DIR  --offline  --remote-host URL
 `;
 
@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
       'repetition-penalty': { type: 'string' }, 'no-repeat-ngram': { type: 'string' }, stop: { type: 'string', multiple: true }, top: { type: 'string' },
       device: { type: 'string' }, attentions: { type: 'boolean' }, json: { type: 'boolean' }, 'cache-dir': { type: 'string' }, offline: { type: 'boolean' },
-      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, quantized: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const command = positionals[0];
@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   const bundled = values['models-dir'] ?? join(__dirname, '..', 'models');
   const engine = new Engine(bundled, { cacheDir: values['cache-dir'], offline: values.offline, remoteHost: values['remote-host'] });
   const seq2seqTask = command === 'translate' || command === 'summarize';
-  const model = { source: values.model ?? (seq2seqTask ? 'bart-translate-summarize' : 'gpt2-code'), device: (values.device ?? 'auto') as DevicePreference, attentions: values.attentions ?? false };
+  const model = { source: values.model ?? (seq2seqTask ? 'bart-translate-summarize' : 'gpt2-code'), device: (values.device ?? 'auto') as DevicePreference, attentions: values.attentions ?? false, quantized: values.quantized ?? false };
   const options: DecodingOptions = {
     maxNewTokens: num(values['max-new-tokens'], 'max-new-tokens'),
     strategy: values.strategy as Strategy | undefined,

@@ -46,6 +46,8 @@ export interface ModelInfo {
   /** `null` when attention can be captured; otherwise the reason it cannot. */
   readonly attentionUnavailable: string | null;
   readonly loadMs: number;
+  /** The ONNX files that were loaded, relative to the folder. */
+  readonly onnxFiles: readonly string[];
 }
 
 export type Strategy = 'greedy' | 'sample' | 'beam';

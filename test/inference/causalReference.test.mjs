@@ -59,3 +59,14 @@ for (const { name, label, source } of cases) {
     for (const head of self.weights[0]) head.forEach((row, i) => row.forEach((v, j) => { if (j > i) assert.equal(v, 0, 'no attention to the future'); }));
   });
 }
+
+test('a quantized export (model_quantized.onnx) loads when asked and stays close to fp32', async () => {
+  const source = modelPath('tiny-llama-gqa');
+  const fp32 = await engine.generate({ model: { source }, prompt: 'def __init__(self', options: { maxNewTokens: 3 } });
+  const info = await engine.info({ source, quantized: true });
+  assert.deepEqual(info.onnxFiles, ['onnx/model_quantized.onnx']);
+  const q8 = await engine.generate({ model: { source, quantized: true }, prompt: 'def __init__(self', options: { maxNewTokens: 3 } });
+  assert.equal(q8.tokens[0].id, fp32.tokens[0].id, 'same first token');
+  assert.ok(Math.abs(q8.tokens[0].logprob - fp32.tokens[0].logprob) < 0.1, 'close log-probability');
+  assert.notEqual(q8.tokens[0].logprob, fp32.tokens[0].logprob, 'but computed by another graph');
+});

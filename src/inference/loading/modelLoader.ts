@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { basename } from 'node:path';
+import { basename, relative } from 'node:path';
 import { InferenceError } from '../errors';
 import type { DecoderSession, LoadedModel } from '../models/modelAdapter';
 import { CausalDecoderSession, describeCausalGraph } from '../models/causalLM';
@@ -125,6 +125,7 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec, key: 
     tasks: declaredTasks(config),
     attentionUnavailable: unavailable,
     loadMs: performance.now() - started,
+    onnxFiles: Object.values(files).filter((v) => v !== files.kind).map((f) => relative(folderPath, f)),
   };
   return {
     info,
