@@ -2,7 +2,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { InferenceClient, modelPath, modelsDir, rejectsWithCode, root } from '../helpers.mjs';
+import { InferenceClient, modelPath, modelsDir, newEngine, rejectsWithCode, root } from '../helpers.mjs';
 
 const client = new InferenceClient({ workerPath: join(root, 'dist', 'worker.js'), bundledModelsDir: modelsDir, hub: { offline: true } });
 after(() => client.dispose());
@@ -32,23 +32,34 @@ test('a short request does not wait behind a long one', async () => {
   assert.deepEqual(order, ['short', 'long']);
 });
 
-test('cancellation stops a running generation within one decode step', async () => {
-  const controller = new AbortController();
+test('the engine stops within one decode step of a cancellation', async () => {
+  const engine = newEngine();
   let seen = 0;
-  let atAbort = 0;
-  const pending = client.generate({ model, prompt, options: { maxNewTokens: 400 } }, {
-    signal: controller.signal,
+  let cancelled = false;
+  const pending = engine.generate({ model, prompt, stream: true, options: { maxNewTokens: 400 } }, {
+    isCancelled: () => cancelled,
     onToken: () => {
-      seen++;
-      if (seen === 5) {
-        atAbort = seen;
-        controller.abort();
-      }
+      if (++seen === 5) cancelled = true;
     },
   });
   await rejectsWithCode(pending, 'cancelled');
-  // Tokens already in flight when the cancel message arrives: at most one more step.
-  assert.ok(seen <= atAbort + 2, `stopped after ${seen - atAbort} more tokens`);
+  assert.equal(seen, 5, 'no step runs after the cancellation is seen');
+});
+
+test('cancelling through the worker rejects the call and the worker keeps serving', async () => {
+  const controller = new AbortController();
+  let seen = 0;
+  const pending = client.generate({ model, prompt, options: { maxNewTokens: 400 } }, {
+    signal: controller.signal,
+    onToken: () => {
+      if (++seen === 5) controller.abort();
+    },
+  });
+  await rejectsWithCode(pending, 'cancelled');
+  const tokensAtReject = seen;
+  assert.ok(seen < 400, `stopped after ${seen} of 400 tokens`);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(seen, tokensAtReject, 'no tokens arrive after the call is rejected');
   const again = await client.generate({ model, prompt, options: { maxNewTokens: 2 } });
   assert.equal(again.tokens.length, 2, 'the worker keeps serving after a cancel');
 });
