@@ -1,0 +1,89 @@
+/** Small pieces several commands share: the editor text they act on, decoding options, output placement. */
+import * as vscode from 'vscode';
+import type { OutputMode } from '../config';
+import type { Ctx } from '../context';
+import { InferenceError } from '../inference/errors';
+import type { DecodingOptions, ScoreRequest, ScoreResult } from '../inference/protocol';
+
+export { languageName, translationTargets } from './languages';
+
+/** The active editor, or a warning when there is none. */
+export function requireEditor(what: string): vscode.TextEditor | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) void vscode.window.showWarningMessage(`Local LM Lens: open a file to ${what}.`);
+  return editor;
+}
+
+/** The selection, or the whole document when nothing is selected. */
+export function selectedOrAll(editor: vscode.TextEditor): { text: string; range: vscode.Range } {
+  const doc = editor.document;
+  const range = editor.selection.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)) : editor.selection;
+  return { text: doc.getText(range), range };
+}
+
+/** Decoding options for a causal LM: the configured defaults, then `overrides`. */
+export function decoding(ctx: Ctx, overrides: DecodingOptions = {}): DecodingOptions {
+  return { ...ctx.config.decoding, ...overrides };
+}
+
+/** Decoding options for a Seq2Seq task: the model's task defaults stay unless the user changed a setting. */
+export function taskDecoding(ctx: Ctx, overrides: DecodingOptions = {}): DecodingOptions {
+  return { topAlternatives: ctx.config.decoding.topAlternatives, ...ctx.config.decodingOverrides, ...overrides };
+}
+
+/** Replaces `range` with `text`, or inserts it on new lines after the range. Returns the range written. */
+export async function placeOutput(editor: vscode.TextEditor, range: vscode.Range, text: string, mode: OutputMode): Promise<vscode.Range | undefined> {
+  const doc = editor.document;
+  let start: vscode.Position;
+  let ok: boolean;
+  if (mode === 'replace') {
+    start = range.start;
+    ok = await editor.edit((e) => e.replace(range, text));
+  } else {
+    const end = doc.lineAt(range.end.line).range.end;
+    const insert = `\n\n${text}`;
+    ok = await editor.edit((e) => e.insert(end, insert));
+    start = new vscode.Position(end.line + 2, 0);
+  }
+  if (!ok) return undefined;
+  const endPos = doc.positionAt(doc.offsetAt(start) + text.length);
+  editor.selection = new vscode.Selection(start, endPos);
+  editor.revealRange(new vscode.Range(start, endPos));
+  return new vscode.Range(start, endPos);
+}
+
+/** Runs `task` under a cancellable notification; cancelling it stops the generation. */
+export async function withCancellableProgress<T>(ctx: Ctx, title: string, task: () => Promise<T>): Promise<T> {
+  return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) => {
+    const sub = token.onCancellationRequested(() => ctx.gate.stop());
+    return task().finally(() => sub.dispose());
+  });
+}
+
+/**
+ * Scores a request, shortening the text (or a Seq2Seq source) while it is longer than the model's
+ * context, keeping its start (or its end: a generation is at the end of prompt + output). Returns the result and whether anything was cut.
+ */
+export async function scoreFitting(
+  ctx: Ctx,
+  request: ScoreRequest,
+  signal: AbortSignal,
+  keep: 'start' | 'end' = 'start',
+): Promise<{ result: ScoreResult; truncated: boolean }> {
+  let current = request;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return { result: await ctx.score(current, { signal }), truncated: current !== request };
+    } catch (err) {
+      if (attempt >= 6 || !(err instanceof InferenceError) || err.code !== 'context-overflow') throw err;
+      // "… is 812 tokens long; … context of 256 tokens": cut in proportion, with a margin.
+      const m = /(\d+) tokens long.*?(\d+)/.exec(err.message);
+      const ratio = m ? Math.min(0.9, (0.9 * Number(m[2])) / Number(m[1])) : 0.6;
+      const cut = (s: string): string => {
+        const n = Math.max(1, Math.floor(s.length * ratio));
+        return keep === 'start' ? s.slice(0, n) : s.slice(s.length - n);
+      };
+      current = current.source !== undefined && /source/i.test(err.message) ? { ...current, source: cut(current.source) } : { ...current, text: cut(current.text) };
+    }
+  }
+}

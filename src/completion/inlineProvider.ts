@@ -1,0 +1,86 @@
+/**
+ * Ghost text from the completion model. Requests are debounced (VS Code cancels a request when
+ * the user types on, which ends the wait), a newer request aborts an older generation in the
+ * worker, and a prefix cache answers typing that follows a suggestion without a new generation.
+ */
+import * as vscode from 'vscode';
+import { inlineEnabled } from '../config';
+import type { Ctx } from '../context';
+import { InferenceError } from '../inference/errors';
+import { trimCompletion } from './completionText';
+import { PrefixCache } from './prefixCache';
+import { delay } from './scheduler';
+
+export class InlineCompletionProvider implements vscode.InlineCompletionItemProvider {
+  private readonly cache = new PrefixCache();
+  private lastErrorCode: string | undefined;
+
+  constructor(private readonly ctx: Ctx) {
+    ctx.onDidChangeConfig(() => this.cache.clear());
+  }
+
+  async provideInlineCompletionItems(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    if (!inlineEnabled(document)) return undefined;
+    const cfg = this.ctx.config.inline;
+    // Only the text around the cursor is read: a large file costs nothing extra per keystroke.
+    const offset = document.offsetAt(position);
+    const prefix = document.getText(new vscode.Range(document.positionAt(Math.max(0, offset - cfg.contextChars)), position));
+    if (!prefix.trim()) return undefined;
+    const suffix = document.getText(new vscode.Range(position, document.positionAt(offset + Math.floor(cfg.contextChars / 4))));
+    const lineSuffix = document.lineAt(position.line).text.slice(position.character);
+    const spec = this.ctx.spec('completion');
+    const key = `${spec.source}\u0000${document.languageId}\u0000${lineSuffix.trim() ? 'line' : 'block'}`;
+    const cached = this.cache.get(key, prefix);
+    if (cached) return [new vscode.InlineCompletionItem(cached, new vscode.Range(position, position))];
+
+    const abort = new AbortController();
+    const sub = token.onCancellationRequested(() => abort.abort());
+    try {
+      if (context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic && !(await delay(cfg.debounceMs, abort.signal))) return undefined;
+      await this.ctx.load(spec, { silent: true });
+      if (abort.signal.aborted) return undefined;
+      const stopStrings = cfg.multiline && !lineSuffix.trim() ? ['\n\n'] : ['\n'];
+      const result = await this.ctx.exclusive(
+        'inline',
+        'Inline completion',
+        (lease) =>
+          this.ctx.generate(
+            {
+              model: spec,
+              prompt: prefix,
+              suffix,
+              truncatePrompt: true,
+              task: { kind: 'generate' },
+              options: { strategy: 'greedy', maxNewTokens: cfg.maxNewTokens, topAlternatives: 0, stopStrings },
+            },
+            { signal: lease.signal },
+          ),
+        abort.signal,
+      );
+      if (!result || result.finishReason === 'cancelled') return undefined;
+      const text = trimCompletion(result.text, { multiline: cfg.multiline, lineSuffix, stopStrings });
+      if (!text) return undefined;
+      this.cache.set(key, prefix, text);
+      this.lastErrorCode = undefined;
+      return [new vscode.InlineCompletionItem(text, new vscode.Range(position, position))];
+    } catch (err) {
+      const e = InferenceError.from(err);
+      if (e.code === 'cancelled') return undefined;
+      // Typing must not raise the same error on every keystroke.
+      if (e.code !== this.lastErrorCode) {
+        this.lastErrorCode = e.code;
+        this.ctx.reportError(e, 'Inline completion');
+      } else {
+        this.ctx.log.warn(`Inline completion failed again [${e.code}]: ${e.message}`);
+      }
+      return undefined;
+    } finally {
+      sub.dispose();
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Arithmetic behind the attention inspector: averaging heads, the colour ramp, turning a matrix
+ * into RGBA pixels, and the step view of a generation. No DOM dependency, so it is unit-tested.
+ */
+import type { AttentionMap } from '../inference/protocol';
+
+export type Matrix = readonly (readonly number[])[];
+
+export interface MapShape {
+  readonly layers: number;
+  readonly heads: number;
+  readonly queries: number;
+  readonly keys: number;
+}
+
+export function mapShape(map: Pick<AttentionMap, 'weights'>): MapShape {
+  const layers = map.weights.length;
+  const heads = map.weights[0]?.length ?? 0;
+  const queries = map.weights[0]?.[0]?.length ?? 0;
+  const keys = map.weights[0]?.[0]?.[0]?.length ?? 0;
+  return { layers, heads, queries, keys };
+}
+
+/** Element-wise mean of the heads of one layer. */
+export function averageHeads(heads: readonly Matrix[]): number[][] {
+  if (heads.length === 0) return [];
+  const first = heads[0]!;
+  const out = first.map((row) => row.map(() => 0));
+  for (const head of heads) {
+    head.forEach((row, q) => row.forEach((v, k) => (out[q]![k]! += v)));
+  }
+  const n = heads.length;
+  return out.map((row) => row.map((v) => v / n));
+}
+
+export function matrixMax(m: Matrix): number {
+  let max = 0;
+  for (const row of m) for (const v of row) if (v > max) max = v;
+  return max;
+}
+
+// Viridis, sampled at five stops: readable on dark and light themes and for colour-blind users.
+const RAMP: readonly (readonly [number, number, number])[] = [
+  [68, 1, 84],
+  [59, 82, 139],
+  [33, 145, 140],
+  [94, 201, 98],
+  [253, 231, 37],
+];
+
+/** Colour of a value in [0, 1]. */
+export function rampColor(value: number): [number, number, number] {
+  const v = Math.min(1, Math.max(0, Number.isFinite(value) ? value : 0));
+  const x = v * (RAMP.length - 1);
+  const i = Math.min(RAMP.length - 2, Math.floor(x));
+  const f = x - i;
+  const a = RAMP[i]!;
+  const b = RAMP[i + 1]!;
+  return [Math.round(a[0] + (b[0] - a[0]) * f), Math.round(a[1] + (b[1] - a[1]) * f), Math.round(a[2] + (b[2] - a[2]) * f)];
+}
+
+export interface RenderOptions {
+  /** Rows from this query index on are drawn faint: the step view (what the model has not reached yet). */
+  readonly rowsShown?: number;
+  /** Scale: values are divided by this (defaults to the matrix maximum). */
+  readonly scale?: number;
+  /**
+   * Exponent applied to the scaled value. Below 1 it lifts weak weights: attention often puts most
+   * of its mass on one token (the first), which would leave every other cell dark.
+   */
+  readonly gamma?: number;
+}
+
+/** Opacity of the rows after the current step. */
+export const FUTURE_ALPHA = 40;
+
+/** RGBA pixels for `m`, one pixel per cell, width = keys and height = queries. */
+export function matrixToRgba(m: Matrix, options: RenderOptions = {}): Uint8ClampedArray {
+  const height = m.length;
+  const width = m[0]?.length ?? 0;
+  const pixels = new Uint8ClampedArray(width * height * 4);
+  const scale = options.scale ?? (matrixMax(m) || 1);
+  const rows = Math.min(height, options.rowsShown ?? height);
+  const gamma = options.gamma ?? 0.5;
+  for (let q = 0; q < height; q++) {
+    const alpha = q < rows ? 255 : FUTURE_ALPHA;
+    for (let k = 0; k < width; k++) {
+      const o = (q * width + k) * 4;
+      const [r, g, b] = rampColor(Math.pow(Math.max(0, (m[q]![k] ?? 0) / scale), gamma));
+      pixels[o] = r;
+      pixels[o + 1] = g;
+      pixels[o + 2] = b;
+      pixels[o + 3] = alpha;
+    }
+  }
+  return pixels;
+}
+
+/** The `count` keys with the largest weight in row `q`, heaviest first. */
+export function topKeys(m: Matrix, q: number, count: number): { key: number; weight: number }[] {
+  const row = m[q] ?? [];
+  return row
+    .map((weight, key) => ({ key, weight }))
+    .sort((a, b) => b.weight - a.weight)
+    .slice(0, count);
+}
+
+/** The matrix a view shows: one head, or the mean of the layer's heads when `head` is 'avg'. */
+export function selectMatrix(map: Pick<AttentionMap, 'weights'>, layer: number, head: number | 'avg'): Matrix {
+  const heads = map.weights[layer];
+  if (!heads) return [];
+  if (head === 'avg') return averageHeads(heads);
+  return heads[head] ?? [];
+}
+
+/** A JSON document for export: the map with its shape, so other tools need not infer it. */
+export function attentionExport(map: AttentionMap, meta: { model: string; title: string }): string {
+  return JSON.stringify({ ...meta, kind: map.kind, shape: mapShape(map), queryTokens: map.queryTokens, keyTokens: map.keyTokens, weights: map.weights });
+}
