@@ -45,6 +45,7 @@ export class InferenceClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private disposed = false;
+  private onIdle: (() => void) | undefined;
   private hub: HubOptions;
 
   constructor(private readonly options: ClientOptions) {
@@ -78,17 +79,32 @@ export class InferenceClient {
     return this.call({ type: 'unload', id: 0, model }, {}) as Promise<void>;
   }
 
-  /** Kills the worker (used by tests to simulate a crash); pending calls fail with `worker-crashed`. */
+  /** Kills the worker at once (tests use it to simulate a crash); pending calls fail with `worker-crashed`. */
   async crashForTesting(): Promise<void> {
     await this.worker?.terminate();
   }
 
-  async dispose(): Promise<void> {
+  /**
+   * Stops the worker. In-flight requests are cancelled and allowed to finish their current decode
+   * step first: terminating a thread inside an onnxruntime run would abort the whole process.
+   */
+  async dispose(graceMs = 5000): Promise<void> {
     this.disposed = true;
     const worker = this.worker;
+    if (!worker) return;
+    for (const target of this.pending.keys()) worker.postMessage({ type: 'cancel', id: this.nextId++, target } satisfies WorkerRequest);
+    if (this.pending.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
     this.worker = undefined;
     this.failAll(new InferenceError('cancelled', 'The inference worker was stopped.'));
-    await worker?.terminate();
+    await worker.terminate();
   }
 
   private ensureWorker(): Worker {
@@ -145,6 +161,7 @@ export class InferenceClient {
         pending.reject(InferenceError.fromInfo(msg.error));
         break;
     }
+    if (this.pending.size === 0) this.onIdle?.();
   }
 
   private call(message: WorkerRequest, options: CallOptions): Promise<unknown> {

@@ -1,6 +1,9 @@
 // The worker host: streaming, concurrency, cancellation within a step, crash and restart.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceClient, modelPath, modelsDir, newEngine, rejectsWithCode, root } from '../helpers.mjs';
 
@@ -44,6 +47,7 @@ test('the engine stops within one decode step of a cancellation', async () => {
   });
   await rejectsWithCode(pending, 'cancelled');
   assert.equal(seen, 5, 'no step runs after the cancellation is seen');
+  await engine.unload();
 });
 
 test('cancelling through the worker rejects the call and the worker keeps serving', async () => {
@@ -65,11 +69,39 @@ test('cancelling through the worker rejects the call and the worker keeps servin
 });
 
 test('a killed worker fails its callers and is restarted for the next request', async () => {
-  const pending = client.generate({ model, prompt, options: { maxNewTokens: 400 } }, { onToken: () => {} });
-  setTimeout(() => client.crashForTesting(), 30);
-  await rejectsWithCode(pending, 'worker-crashed', /restarts/);
-  const r = await client.generate({ model, prompt, options: { maxNewTokens: 3 } });
-  assert.equal(r.tokens.length, 3);
+  // A request that waits in the worker without running onnxruntime: a Hub download from a server that never answers.
+  const requests = [];
+  const server = createServer((req) => requests.push(req));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const hubClient = new InferenceClient({
+    workerPath: join(root, 'dist', 'worker.js'),
+    bundledModelsDir: modelsDir,
+    hub: { cacheDir: mkdtempSync(join(tmpdir(), 'hub-')), remoteHost: `http://127.0.0.1:${server.address().port}/` },
+  });
+  try {
+    const pending = hubClient.load({ source: 'test-org/never-answers' });
+    while (requests.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await hubClient.crashForTesting();
+    await rejectsWithCode(pending, 'worker-crashed', /restarts/);
+    const r = await hubClient.generate({ model, prompt, options: { maxNewTokens: 3 } });
+    assert.equal(r.tokens.length, 3, 'the next request runs on a new worker');
+  } finally {
+    for (const req of requests) req.socket.destroy();
+    server.close();
+    await hubClient.dispose();
+  }
+});
+
+test('dispose lets a running generation finish its step, then stops the worker', async () => {
+  const other = new InferenceClient({ workerPath: join(root, 'dist', 'worker.js'), bundledModelsDir: modelsDir });
+  let seen = 0;
+  const pending = other.generate({ model, prompt, options: { maxNewTokens: 400 } }, { onToken: () => seen++ });
+  while (seen < 3) await new Promise((r) => setTimeout(r, 1));
+  const outcome = rejectsWithCode(pending, 'cancelled');
+  await other.dispose();
+  await outcome;
+  assert.equal(other.running, false);
+  await rejectsWithCode(other.generate({ model, prompt }), 'cancelled', /disposed/);
 });
 
 test('errors from the worker keep their code', async () => {
