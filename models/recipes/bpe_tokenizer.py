@@ -158,7 +158,9 @@ class Tokenizer:
 
         specials = set(self.special_tokens)
         for i in ids:
-            t = self.id_to_tok[int(i)]
+            t = self.id_to_tok.get(int(i))
+            if t is None:  # id outside the vocabulary (e.g. a model with a larger vocab_size): no text
+                continue
             if t in specials:
                 flush()
                 if not skip_special_tokens:

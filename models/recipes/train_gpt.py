@@ -1,0 +1,458 @@
+"""Train the bundled GPT (models/gpt2-code) from offline sources. Run with /usr/bin/python3.
+
+Steps (each a subcommand; make_gpt.sh runs them in order):
+    corpus     -> models/.work/corpus/{train,val}.txt, sources.json  (documents joined by <|endoftext|>)
+    tokenizer  -> models/.work/tokenizer/ (byte-level BPE, vocab 4096) + models/.work/corpus/{train,val}.npy
+    train      -> models/.work/ckpt.pt (+ train.log), wall-clock budget TRAIN_MINUTES (default 22)
+    export     -> models/gpt2-code/{onnx/model.onnx,config.json,generation_config.json,tokenizer*.json,
+                  reference.json,metrics.json}
+    card       -> models/gpt2-code/README.md
+"""
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import random
+import sys
+import time
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+WORK = os.path.join(ROOT, "models", ".work")
+OUT = os.environ.get("GPT_OUT", os.path.join(ROOT, "models", "gpt2-code"))
+CORPUS = os.path.join(WORK, "corpus")
+EOT = "<|endoftext|>"
+VOCAB = 4096
+MODEL_CFG = dict(vocab_size=VOCAB, n_positions=512, n_embd=192, n_layer=4, n_head=6)
+SEED = 1234
+
+PROMPTS = [  # end on a non-blank token: the BPE splits "\n    x" as "\n   " + " x", so a trailing "\n" is rare
+    "def __init__(self",
+    "import os\nimport sys\n\n\ndef main():\n    parser =",
+    "export function isString(value: unknown): value is string {\n    return",
+    "interface Array<T> {\n    /**\n     * Returns",
+    "To install the package, run",
+]
+ATTN_TEXT = "def add(a, b):\n    return a + b\n"
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (UnicodeDecodeError, OSError):
+        return None
+
+
+def _is_minified(text):
+    lines = text.split("\n")
+    return max(len(l) for l in lines) > 1000 or len(text) / max(1, len(lines)) > 150
+
+
+def cmd_corpus():
+    random.seed(SEED)
+    groups = {}
+    py = sorted(p for p in glob.glob("/usr/lib/python3.11/**/*.py", recursive=True)
+                if "site-packages" not in p and "dist-packages" not in p)
+    groups["python-stdlib"] = py
+    groups["typescript-lib"] = sorted(glob.glob(os.path.join(ROOT, "node_modules/typescript/lib/lib.*.d.ts")))
+    nm = os.path.join(ROOT, "node_modules")
+    md, code = [], []
+    for dirpath, dirnames, filenames in os.walk(nm):
+        dirnames.sort()
+        if os.path.basename(dirpath) in (".bin", ".cache"):
+            dirnames[:] = []
+            continue
+        for fn in sorted(filenames):
+            p = os.path.join(dirpath, fn)
+            if fn.lower().endswith(".md"):
+                md.append(p)
+            elif fn.endswith((".js", ".mjs", ".cjs", ".ts", ".mts", ".cts")) and not fn.endswith(".min.js") \
+                    and "/typescript/lib/lib." not in p:
+                code.append(p)
+    groups["node_modules-md"] = md
+    groups["node_modules-js-ts"] = code
+    caps = {"python-stdlib": 12e6, "typescript-lib": 5e6, "node_modules-md": 4.5e6, "node_modules-js-ts": 8e6}
+    train, val, stats = [], [], {}
+    seen = set()
+    for g, paths in groups.items():
+        paths = list(paths)
+        random.shuffle(paths)
+        total, nfiles = 0, 0
+        for p in paths:
+            try:
+                if os.path.getsize(p) > (2_000_000 if g == "typescript-lib" else 300_000) or os.path.getsize(p) < 200:
+                    continue
+            except OSError:
+                continue
+            t = _read(p)
+            if not t or (g != "typescript-lib" and _is_minified(t)) or EOT in t:
+                continue
+            h = zlib.crc32(t.encode("utf-8"))
+            if h in seen:  # duplicate file content (packages vendored twice)
+                continue
+            seen.add(h)
+            if total + len(t) > caps[g]:
+                continue
+            total += len(t)
+            nfiles += 1
+            (val if h % 100 < 3 else train).append(t)
+        stats[g] = {"files": nfiles, "chars": total}
+        print(g, stats[g], flush=True)
+    random.shuffle(train)
+    random.shuffle(val)
+    os.makedirs(CORPUS, exist_ok=True)
+    for name, docs in (("train", train), ("val", val)):
+        with open(os.path.join(CORPUS, f"{name}.txt"), "w", encoding="utf-8") as f:
+            f.write(EOT.join(docs) + EOT)
+    stats["train_docs"], stats["val_docs"] = len(train), len(val)
+    stats["train_chars"], stats["val_chars"] = sum(map(len, train)), sum(map(len, val))
+    with open(os.path.join(CORPUS, "sources.json"), "w") as f:
+        json.dump(stats, f, indent=2)
+    print(stats, flush=True)
+
+
+def tokenizer_config():
+    return {
+        "tokenizer_class": "GPT2Tokenizer",
+        "model_max_length": MODEL_CFG["n_positions"],
+        "bos_token": EOT,
+        "eos_token": EOT,
+        "unk_token": EOT,
+        "pad_token": EOT,
+        "add_prefix_space": False,
+        "add_bos_token": False,
+        "clean_up_tokenization_spaces": False,
+        "errors": "replace",
+        "added_tokens_decoder": {"0": {"content": EOT, "lstrip": False, "normalized": False, "rstrip": False,
+                                       "single_word": False, "special": True}},
+    }
+
+
+def cmd_tokenizer():
+    import numpy as np
+    from bpe_tokenizer import train_bpe
+
+    t0 = time.time()
+    text = open(os.path.join(CORPUS, "train.txt"), encoding="utf-8").read()
+    docs = text.split(EOT)
+    tok = train_bpe(docs, VOCAB, [EOT])
+    tok.save(os.path.join(WORK, "tokenizer"), tokenizer_config())
+    t1 = time.time()
+    for name in ("train", "val"):
+        t = open(os.path.join(CORPUS, f"{name}.txt"), encoding="utf-8").read()
+        ids = np.array(tok.encode(t), dtype=np.uint16)
+        np.save(os.path.join(CORPUS, f"{name}.npy"), ids)
+        print(f"{name}: {len(t)} chars -> {len(ids)} tokens ({len(t) / len(ids):.2f} chars/token)", flush=True)
+    with open(os.path.join(WORK, "tokenizer_timing.json"), "w") as f:
+        json.dump({"train_bpe_s": round(t1 - t0, 1), "encode_s": round(time.time() - t1, 1)}, f)
+
+
+def _setup_torch():
+    import torch
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED)
+    random.seed(SEED)
+    return torch
+
+
+def _eval_loss(model, data, T, n_windows=None, batch=8):
+    import torch
+    n = (len(data) - 1) // T
+    if n_windows is not None:
+        n = min(n, n_windows)
+    tot, cnt = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, n, batch):
+            idx = range(s, min(n, s + batch))
+            x = torch.stack([torch.from_numpy(data[i * T:i * T + T].astype("int64")) for i in idx])
+            y = torch.stack([torch.from_numpy(data[i * T + 1:i * T + T + 1].astype("int64")) for i in idx])
+            logits, _, _ = model(x)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                                    reduction="sum")
+            tot += float(loss)
+            cnt += y.numel()
+    model.train()
+    return tot / cnt, cnt
+
+
+def cmd_train():
+    import numpy as np
+    torch = _setup_torch()
+    from common import GPT, GPTConfig, count_params
+
+    minutes = float(os.environ.get("TRAIN_MINUTES", "22"))
+    budget = minutes * 60
+    train = np.load(os.path.join(CORPUS, "train.npy"))
+    val = np.load(os.path.join(CORPUS, "val.npy"))
+    cfg = GPTConfig(**MODEL_CFG)
+    model = GPT(cfg)
+    init = os.environ.get("INIT_CKPT")  # continue from a checkpoint (fresh optimizer and lr schedule)
+    prev = None
+    if init:
+        prev = torch.load(init, map_location="cpu")
+        model.load_state_dict(prev["model"])
+        print(f"continuing from {init} (step {prev['step']}, {prev['tokens']} tokens)", flush=True)
+    print(f"params {count_params(model)} train tokens {len(train)} val tokens {len(val)} budget {budget}s", flush=True)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    lr_max = float(os.environ.get("LR", "3e-3"))
+    lr_min = float(os.environ.get("LR_MIN", "2e-4"))
+    warm = int(os.environ.get("WARMUP", "150"))
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=lr_max, betas=(0.9, 0.95), eps=1e-8)
+    B = int(os.environ.get("BATCH", "16"))
+    rng = np.random.default_rng(SEED)
+    ckpt_path = os.environ.get("CKPT_OUT", os.path.join(WORK, "ckpt.pt"))
+    t0 = time.time()
+    last_ckpt = t0
+    step, tokens = 0, 0
+    ema = None
+    history = []
+    phases = []
+    step0, tokens0, secs0 = 0, 0, 0.0
+    if prev is not None:
+        step0, tokens0, secs0 = prev["step"], prev["tokens"], prev["seconds"]
+        history = list(prev.get("history", []))
+        phases = list(prev.get("phases", [{"steps": prev["step"], "tokens": prev["tokens"], "seconds": round(prev["seconds"]),
+                                            "lr_max": prev.get("lr_max", 3e-3), "lr_min": 2e-4}]))
+    while True:
+        el = time.time() - t0
+        if el >= budget:
+            break
+        frac = el / budget
+        T = 256 if frac < 0.6 else 512
+        bsz = B if T == 256 else B // 2
+        lr = lr_max * min(1.0, (step + 1) / warm)
+        lr = lr_min + (lr - lr_min) * 0.5 * (1 + math.cos(math.pi * frac)) if step >= warm else lr
+        for g in opt.param_groups:
+            g["lr"] = lr
+        offs = rng.integers(0, len(train) - T - 1, size=bsz)
+        x = torch.from_numpy(np.stack([train[o:o + T] for o in offs]).astype("int64"))
+        y = torch.from_numpy(np.stack([train[o + 1:o + T + 1] for o in offs]).astype("int64"))
+        logits, _, _ = model(x)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        tokens += x.numel()
+        ema = float(loss) if ema is None else 0.98 * ema + 0.02 * float(loss)
+        if step % 25 == 0:
+            el = time.time() - t0
+            print(f"step {step} T {T} lr {lr:.2e} loss {float(loss):.3f} ema {ema:.3f} tok {tokens} "
+                  f"{tokens / el:.0f} tok/s {el:.0f}s", flush=True)
+        if time.time() - last_ckpt > 150:
+            vl, _ = _eval_loss(model, val, 512, n_windows=24)
+            history.append({"step": step0 + step, "tokens": tokens0 + tokens, "seconds": round(secs0 + time.time() - t0),
+                            "val_loss": vl})
+            print(f"[eval] step {step} val_loss {vl:.3f} ppl {math.exp(vl):.1f}", flush=True)
+            torch.save({"model": model.state_dict(), "cfg": MODEL_CFG, "step": step0 + step, "tokens": tokens0 + tokens,
+                        "seconds": secs0 + time.time() - t0, "history": history, "phases": phases,
+                        "batch": B, "lr_max": lr_max}, ckpt_path + ".tmp")
+            os.replace(ckpt_path + ".tmp", ckpt_path)
+            last_ckpt = time.time()
+    secs = time.time() - t0
+    vl, _ = _eval_loss(model, val, 512, n_windows=24)
+    history.append({"step": step0 + step, "tokens": tokens0 + tokens, "seconds": round(secs0 + secs), "val_loss": vl})
+    phases.append({"steps": step, "tokens": tokens, "seconds": round(secs), "lr_max": lr_max, "lr_min": lr_min})
+    print(f"[final] step {step0 + step} tokens {tokens0 + tokens} {secs0 + secs:.0f}s val_loss(24x512) {vl:.3f}", flush=True)
+    torch.save({"model": model.state_dict(), "cfg": MODEL_CFG, "step": step0 + step, "tokens": tokens0 + tokens,
+                "seconds": secs0 + secs, "history": history, "phases": phases, "batch": B, "lr_max": lr_max},
+               ckpt_path + ".tmp")
+    os.replace(ckpt_path + ".tmp", ckpt_path)
+    print("done", flush=True)
+
+
+def load_model(ckpt=None):
+    torch = _setup_torch()
+    from common import GPT, GPTConfig
+    ck = torch.load(ckpt or os.path.join(WORK, "ckpt.pt"), map_location="cpu")
+    model = GPT(GPTConfig(**ck["cfg"]))
+    model.load_state_dict(ck["model"])
+    return model.eval(), ck
+
+
+def _metrics_path():
+    # kept out of the model folder (not shipped); a test export elsewhere keeps its own
+    return os.path.join(WORK, "metrics.json") if OUT.endswith("gpt2-code") else os.path.join(OUT, "metrics.json")
+
+
+def cmd_export():
+    import numpy as np
+    torch = _setup_torch()
+    from bpe_tokenizer import Tokenizer
+    from common import count_params, export_decoder_onnx, greedy_step_logits, make_reference, write_json
+
+    model, ck = load_model(os.environ.get("CKPT"))
+    tok = Tokenizer.load(os.path.join(WORK, "tokenizer"))
+    eot = tok.token_to_id(EOT)
+    os.makedirs(OUT, exist_ok=True)
+    t0 = time.time()
+    softmax = export_decoder_onnx(model, os.path.join(OUT, "onnx", "model.onnx"), model.cfg.n_layer,
+                                  model.cfg.n_head, model.cfg.head_dim)
+    t_export = time.time() - t0
+    print("export", round(t_export, 2), "s; Softmax nodes:", softmax, flush=True)
+    write_json(os.path.join(OUT, "config.json"), model.hf_config(eot, eot))
+    write_json(os.path.join(OUT, "generation_config.json"),
+               {"bos_token_id": eot, "eos_token_id": eot, "pad_token_id": eot, "max_length": MODEL_CFG["n_positions"]})
+    tok.save(OUT, tokenizer_config())
+    ref = make_reference(model, tok, "gpt2-code", PROMPTS, ATTN_TEXT, eos_id=eot)
+    write_json(os.path.join(OUT, "reference.json"), ref, indent=None)
+    for p in ref["prompts"]:
+        print(repr(p["text"]), "->", repr(p["greedy_text"]), flush=True)
+    write_json(os.path.join(WORK, os.path.basename(OUT) + ".logits.json"),
+               [greedy_step_logits(model, p["input_ids"], p["greedy_ids"]) for p in ref["prompts"]], indent=None)
+    # held-out metrics
+    train = np.load(os.path.join(CORPUS, "train.npy"))
+    val = np.load(os.path.join(CORPUS, "val.npy"))
+    n_eval = int(os.environ.get("EVAL_WINDOWS", "400"))
+    vl, cnt = _eval_loss(model, val, 512, n_windows=n_eval)
+    counts = np.bincount(train.astype(np.int64), minlength=VOCAB).astype(np.float64) + 1.0
+    logp = np.log(counts / counts.sum())
+    ev = val[: cnt // 512 * 512 + 1][1:]  # the same target tokens as the model evaluation
+    uni = float(-logp[ev.astype(np.int64)].mean())
+    val_text_chars = None
+    metrics = {
+        "params": count_params(model), "train_steps": ck["step"], "train_tokens": ck["tokens"],
+        "train_seconds": round(ck["seconds"]), "history": ck.get("history"),
+        "heldout_tokens": cnt, "heldout_loss": vl, "heldout_ppl": math.exp(vl),
+        "unigram_loss": uni, "unigram_ppl": math.exp(uni), "softmax_nodes": softmax,
+        "val_chars_per_token": None, "lr_max": ck.get("lr_max", 3e-3), "batch": ck.get("batch", 16),
+        "train_corpus_tokens": int(len(train)), "export_seconds": round(t_export, 2),
+        "phases": ck.get("phases"),
+    }
+    vt = open(os.path.join(CORPUS, "val.txt"), encoding="utf-8").read()
+    metrics["val_chars_per_token"] = len(vt) / len(val)
+    # sampled continuations for the card (temperature 0.8, top-k 40, seeded)
+    g = torch.Generator().manual_seed(SEED)
+    samples = []
+    with torch.no_grad():
+        for p in ["def __init__(self", "export function isString(value: unknown): value is string {\n    return"]:
+            seq = tok.encode(p)
+            for _ in range(40):
+                lg = model(torch.tensor([seq]))[0][0, -1] / 0.8
+                v, ix = torch.topk(lg, 40)
+                nxt = int(ix[torch.multinomial(torch.softmax(v, -1), 1, generator=g)])
+                if nxt == eot:
+                    break
+                seq.append(nxt)
+            samples.append({"prompt": p, "text": tok.decode(seq[len(tok.encode(p)):])})
+    metrics["samples"] = samples
+    metrics["heldout_bits_per_char"] = vl / math.log(2) / metrics["val_chars_per_token"]
+    write_json(_metrics_path(), metrics)
+    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1), flush=True)
+
+
+def cmd_card():
+    torch = _setup_torch()
+    met = json.load(open(_metrics_path()))
+    src = json.load(open(os.path.join(CORPUS, "sources.json")))
+    ref = json.load(open(os.path.join(OUT, "reference.json")))
+    tokt = json.load(open(os.path.join(WORK, "tokenizer_timing.json")))
+    size = sum(os.path.getsize(p) for p in glob.glob(os.path.join(OUT, "**"), recursive=True) if os.path.isfile(p))
+    onnx_size = os.path.getsize(os.path.join(OUT, "onnx", "model.onnx"))
+    c = MODEL_CFG
+    samples = "\n".join(
+        f"- prompt `{json.dumps(p['text'])}` → greedy `{json.dumps(p['greedy_text'])}`" for p in ref["prompts"])
+    sampled = "\n\n".join(f"```\n{x['prompt']}{x['text']}\n```" for x in met.get("samples", []))
+    phases = met.get("phases") or [{"steps": met["train_steps"], "tokens": met["train_tokens"],
+                                     "seconds": met["train_seconds"], "lr_max": met["lr_max"], "lr_min": 2e-4}]
+    phase_text = "\n".join(
+        f"- phase {i + 1}{' (continued from phase 1 with a fresh optimizer)' if i else ''}: {p['seconds'] / 60:.1f} min, "
+        f"{p['steps']} steps, {p['tokens']:,} tokens, lr {p['lr_max']:g} → {p['lr_min']:g}"
+        for i, p in enumerate(phases))
+    hist = "\n".join(f"| {h['step']} | {h['tokens']:,} | {h['seconds']} | {h['val_loss']:.3f} |" for h in met["history"])
+    card = f"""---
+license: other
+language: [en, code]
+tags: [gpt2, onnx, code, tiny]
+---
+# gpt2-code (tiny GPT-2 for code, bundled)
+
+A small GPT-2 trained from scratch on this machine, offline, for the extension's built-in model.
+It is a toy: good enough to show plausible Python/TypeScript continuations, attention maps and
+token log-probabilities, not to write real code.
+
+## Architecture
+GPT-2 (`model_type: gpt2`, `GPT2LMHeadModel` layout), implemented in PyTorch in
+`models/recipes/common.py`: token + learned position embeddings, {c['n_layer']} pre-LayerNorm blocks,
+causal multi-head attention ({c['n_head']} heads × {c['n_embd'] // c['n_head']}), tanh-GELU MLP (4×), final LayerNorm,
+LM head tied to the token embeddings.
+
+| | |
+|---|---|
+| layers / width / heads | {c['n_layer']} / {c['n_embd']} / {c['n_head']} |
+| context (n_positions) | {c['n_positions']} |
+| vocabulary | {c['vocab_size']} (byte-level BPE, `<|endoftext|>` = id 0 as bos/eos/pad) |
+| parameters | {met['params']:,} (tied embeddings counted once) |
+| ONNX | `onnx/model.onnx`, fp32, opset 14, {onnx_size / 2**20:.1f} MiB; folder {size / 2**20:.1f} MiB |
+
+ONNX I/O (Hub decoder-only layout): inputs `input_ids`, `attention_mask`, `position_ids`
+(int64), `past_key_values.{{i}}.key/value` `[batch_size, {c['n_head']}, past_sequence_length, {c['n_embd'] // c['n_head']}]`;
+outputs `logits`, `present.{{i}}.key/value`. Each layer's attention probabilities are the single
+`Softmax` node of that layer (`{met['softmax_nodes'][0]}` …), shape `[batch, heads, q, k]`.
+
+## Data and licences
+Documents joined with `<|endoftext|>`; ~3% of files (by content hash) held out for validation.
+
+| source | files | characters | licence |
+|---|---|---|---|
+| CPython 3.11 standard library (`/usr/lib/python3.11/**/*.py`) | {src['python-stdlib']['files']} | {src['python-stdlib']['chars']:,} | PSF License v2 |
+| TypeScript `lib.*.d.ts` | {src['typescript-lib']['files']} | {src['typescript-lib']['chars']:,} | Apache-2.0 |
+| `.md` docs in the project's `node_modules` | {src['node_modules-md']['files']} | {src['node_modules-md']['chars']:,} | each package's licence (mostly MIT, ISC, BSD, Apache-2.0) |
+| `.js`/`.ts` sources in `node_modules` (not minified) | {src['node_modules-js-ts']['files']} | {src['node_modules-js-ts']['chars']:,} | each package's licence (mostly MIT, ISC, BSD, Apache-2.0) |
+
+Train: {src['train_docs']} documents, {src['train_chars']:,} characters; held-out: {src['val_docs']} documents,
+{src['val_chars']:,} characters ({met['val_chars_per_token']:.2f} characters per token).
+
+## Training
+Byte-level BPE trained with `models/recipes/bpe_tokenizer.py` in {tokt['train_bpe_s']} s.
+AdamW (β 0.9/0.95, weight decay 0.1, gradient clipping 1.0, no dropout), random windows of 256 tokens
+(batch 16) for the first 60% of each phase's time, then 512 (batch 8); learning rate warm-up then cosine decay
+over the wall-clock budget.
+{phase_text}
+In total {met['train_seconds'] / 60:.1f} minutes of wall clock on this machine (2-core AMD EPYC VM, CPU only,
+one PyTorch/OpenBLAS thread while other jobs shared the machine): {met['train_steps']} steps,
+{met['train_tokens']:,} tokens ({met['train_tokens'] / met['train_corpus_tokens']:.2f} epochs of the {met['train_corpus_tokens']:,}-token training split,
+{met['train_tokens'] / met['train_seconds']:.0f} tokens/s). Export to ONNX took {met['export_seconds']} s.
+
+| step | tokens | seconds | held-out loss (24×512 tokens) |
+|---|---|---|---|
+{hist}
+
+## Held-out evaluation
+On {met['heldout_tokens']:,} held-out tokens (non-overlapping 512-token windows):
+
+| model | loss (nats/token) | perplexity | bits/char |
+|---|---|---|---|
+| gpt2-code | {met['heldout_loss']:.3f} | {met['heldout_ppl']:.1f} | {met['heldout_bits_per_char']:.2f} |
+| unigram baseline (train token frequencies, add-one) | {met['unigram_loss']:.3f} | {met['unigram_ppl']:.1f} | {met['unigram_loss'] / math.log(2) / met['val_chars_per_token']:.2f} |
+
+## Samples (greedy, 20 new tokens, from `reference.json`)
+{samples}
+
+Greedy decoding of a model this small falls into loops; sampling reads better. Sampled
+(temperature 0.8, top-k 40, 40 tokens, seed {SEED}):
+
+{sampled}
+
+## Files
+`config.json`, `generation_config.json`, `tokenizer.json`, `tokenizer_config.json`, `onnx/model.onnx`,
+`reference.json` (PyTorch-computed greedy ids, top-5 log-probs, prompt log-probs and attention maps,
+for tests). Reproduce with `models/recipes/make_gpt.sh` (see `models/recipes/README.md`).
+"""
+    with open(os.path.join(OUT, "README.md"), "w", encoding="utf-8") as f:
+        f.write(card)
+    print("card written", size, flush=True)
+
+
+if __name__ == "__main__":
+    {"corpus": cmd_corpus, "tokenizer": cmd_tokenizer, "train": cmd_train, "export": cmd_export,
+     "card": cmd_card}[sys.argv[1]]()
