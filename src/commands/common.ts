@@ -2,7 +2,6 @@
 import * as vscode from 'vscode';
 import type { OutputMode } from '../config';
 import type { Ctx } from '../context';
-import { InferenceError } from '../inference/errors';
 import type { DecodingOptions, ScoreRequest, ScoreResult } from '../inference/protocol';
 
 export { languageName, translationTargets } from './languages';
@@ -64,26 +63,8 @@ export async function withCancellableProgress<T>(ctx: Ctx, title: string, task: 
  * Scores a request, shortening the text (or a Seq2Seq source) while it is longer than the model's
  * context, keeping its start (or its end: a generation is at the end of prompt + output). Returns the result and whether anything was cut.
  */
-export async function scoreFitting(
-  ctx: Ctx,
-  request: ScoreRequest,
-  signal: AbortSignal,
-  keep: 'start' | 'end' = 'start',
-): Promise<{ result: ScoreResult; truncated: boolean }> {
-  let current = request;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return { result: await ctx.score(current, { signal }), truncated: current !== request };
-    } catch (err) {
-      if (attempt >= 6 || !(err instanceof InferenceError) || err.code !== 'context-overflow') throw err;
-      // "… is 812 tokens long; … context of 256 tokens": cut in proportion, with a margin.
-      const m = /(\d+) tokens long.*?(\d+)/.exec(err.message);
-      const ratio = m ? Math.min(0.9, (0.9 * Number(m[2])) / Number(m[1])) : 0.6;
-      const cut = (s: string): string => {
-        const n = Math.max(1, Math.floor(s.length * ratio));
-        return keep === 'start' ? s.slice(0, n) : s.slice(s.length - n);
-      };
-      current = current.source !== undefined && /source/i.test(err.message) ? { ...current, source: cut(current.source) } : { ...current, text: cut(current.text) };
-    }
-  }
+/** Scores a text, keeping only its start when it is longer than the model's context. */
+export async function scoreFitting(ctx: Ctx, request: ScoreRequest, signal: AbortSignal): Promise<{ result: ScoreResult; truncated: boolean }> {
+  const result = await ctx.score({ ...request, truncate: true }, { signal });
+  return { result, truncated: result.truncated };
 }

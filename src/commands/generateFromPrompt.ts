@@ -1,11 +1,9 @@
 /** Generate from a prompt: asks for one, opens a new document with it and streams the continuation there. */
 import * as vscode from 'vscode';
 import type { Ctx } from '../context';
-import { isCancelled } from '../inference/errors';
 import type { DecodingOptions, GenerateRequest } from '../inference/protocol';
-import { decoding, withCancellableProgress } from './common';
-import { remember } from './continueAtCursor';
-import { EditorStream } from './editorStream';
+import { decoding } from './common';
+import { streamGeneration } from './streamGeneration';
 
 export interface GenerateArgs {
   readonly prompt?: string;
@@ -22,28 +20,5 @@ export async function generateFromPrompt(ctx: Ctx, args: GenerateArgs = {}): Pro
   const request: GenerateRequest = { model: spec, prompt, truncatePrompt: true, task: { kind: 'generate' }, options: decoding(ctx, args.options) };
   const doc = await vscode.workspace.openTextDocument({ content: prompt, language: 'plaintext' });
   const editor = await vscode.window.showTextDocument(doc, { preview: false });
-  const stream = new EditorStream(editor, prompt.length);
-  let streamed = '';
-  try {
-    const info = await ctx.load(spec);
-    const result = await ctx.exclusive('command', 'Generating', (lease) =>
-      withCancellableProgress(ctx, 'Local LM Lens: generating…', () =>
-        ctx.generate(request, {
-          signal: lease.signal,
-          onToken: (_t, text) => {
-            streamed = text;
-            stream.update(text);
-          },
-        }),
-      ),
-    );
-    if (!result) return undefined;
-    await stream.finish(result.text);
-    remember(ctx, 'Generation', request, result, info);
-    return result.text;
-  } catch (err) {
-    await stream.finish();
-    ctx.reportError(err, 'Generate');
-    return isCancelled(err) ? streamed : undefined;
-  }
+  return streamGeneration(ctx, editor, prompt.length, request, { activity: 'Generating', progress: 'Local LM Lens: generating…', title: 'Generation', command: 'Generate' });
 }

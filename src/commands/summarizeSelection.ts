@@ -3,7 +3,7 @@ import type { OutputMode } from '../config';
 import type { Ctx } from '../context';
 import type { GenerateRequest } from '../inference/protocol';
 import { taskDecoding, placeOutput, requireEditor, selectedOrAll, withCancellableProgress } from './common';
-import { remember } from './continueAtCursor';
+import { remember } from './streamGeneration';
 
 export interface SummarizeArgs {
   readonly mode?: OutputMode;

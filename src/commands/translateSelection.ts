@@ -4,7 +4,7 @@ import type { OutputMode } from '../config';
 import type { Ctx } from '../context';
 import type { GenerateRequest } from '../inference/protocol';
 import { taskDecoding, languageName, placeOutput, requireEditor, selectedOrAll, translationTargets, withCancellableProgress } from './common';
-import { remember } from './continueAtCursor';
+import { remember } from './streamGeneration';
 
 export interface TranslateArgs {
   /** Target language code (`de`, `fr`, …); asked for when absent and the model offers several. */

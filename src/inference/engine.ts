@@ -148,21 +148,33 @@ export class Engine {
     let contextIds: number[];
     let targetIds: number[];
     let sourceIds: number[] = [];
+    let truncated = false;
     if (info.architecture === 'causal-lm') {
       // As a prompt is tokenized: a tokenizer that adds BOS gives the first text token a context;
       // otherwise the first token has none and is not scored (as in the reference implementation).
       contextIds = tokenizer.encode(request.text) as number[];
       const added = contextIds.length - (tokenizer.encode(request.text, { add_special_tokens: false }) as number[]).length;
+      if (contextIds.length > info.maxContext) {
+        if (!request.truncate) {
+          throw new InferenceError('context-overflow', `The text is ${contextIds.length} tokens long; the model "${request.model.source}" has a context of ${info.maxContext} tokens.`);
+        }
+        contextIds = contextIds.slice(0, info.maxContext);
+        truncated = true;
+      }
       targetIds = contextIds.slice(Math.max(1, added));
       if (targetIds.length === 0) throw new InferenceError('bad-request', 'The text is a single token: there is nothing to score after it.');
-      if (contextIds.length > info.maxContext) {
-        throw new InferenceError('context-overflow', `The text is ${contextIds.length} tokens long; the model "${request.model.source}" has a context of ${info.maxContext} tokens.`);
-      }
     } else {
       if (typeof request.source !== 'string') throw new InferenceError('bad-request', 'Scoring with a Seq2Seq model needs the source text.');
       sourceIds = tokenizer.encode(request.source) as number[];
-      if (sourceIds.length > info.maxContext) throw new InferenceError('context-overflow', `The source is ${sourceIds.length} tokens long; the encoder takes at most ${info.maxContext}.`);
       targetIds = tokenizer.encode(request.text, { add_special_tokens: false }) as number[];
+      if (sourceIds.length > info.maxContext || targetIds.length >= info.maxContext) {
+        if (!request.truncate) {
+          throw new InferenceError('context-overflow', `The source is ${sourceIds.length} and the text ${targetIds.length} tokens long; "${request.model.source}" takes at most ${info.maxContext} of each.`);
+        }
+        if (sourceIds.length > info.maxContext) sourceIds = [...sourceIds.slice(0, info.maxContext - 1), sourceIds[sourceIds.length - 1]];
+        targetIds = targetIds.slice(0, info.maxContext - 1);
+        truncated = true;
+      }
       contextIds = [];
     }
     if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Scoring was cancelled.');
@@ -193,7 +205,8 @@ export class Engine {
       ];
     }
     return {
-      text: request.text,
+      text: truncated ? tokenizer.decode(info.architecture === 'causal-lm' ? contextIds : targetIds, { skip_special_tokens: true }) : request.text,
+      truncated,
       tokens,
       totalLogprob: total,
       perplexity: tokens.length ? Math.exp(-total / tokens.length) : NaN,

@@ -102,6 +102,8 @@ export interface ScoreRequest {
   readonly source?: string;
   readonly topAlternatives?: number;
   readonly attentions?: boolean;
+  /** Score only the start of a text (or source) longer than the context instead of failing. */
+  readonly truncate?: boolean;
 }
 
 export interface Alternative {
@@ -167,7 +169,9 @@ export interface GenerateResult {
 }
 
 export interface ScoreResult {
+  /** The text that was scored: the request's text, or its start when `truncate` cut it. */
   readonly text: string;
+  readonly truncated: boolean;
   /** The tokens of `text` that have a context: a causal LM's first token is scored only when its tokenizer adds BOS. */
   readonly tokens: readonly TokenTrace[];
   readonly totalLogprob: number;

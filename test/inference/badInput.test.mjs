@@ -103,3 +103,15 @@ test('a model whose attention is fused gets a clear message, not an empty map', 
   assert.equal(tapped.bytes, null);
   assert.match(tapped.unavailable, /fused into com\.microsoft\.MultiHeadAttention/);
 });
+
+test('score: a text longer than the context fails, or with truncate scores its start', async () => {
+  const long = 'word '.repeat(700);
+  await rejectsWithCode(engine.score({ model: { source: llama }, text: long }), 'context-overflow', /context of 512 tokens/);
+  const r = await engine.score({ model: { source: llama }, text: long, truncate: true });
+  assert.equal(r.truncated, true);
+  assert.ok(long.startsWith(r.text) && r.text.length < long.length);
+  assert.ok(r.tokens.length >= 500 && r.tokens.length <= 512);
+  const short = await engine.score({ model: { source: llama }, text: 'def f(x): return x', truncate: true });
+  assert.equal(short.truncated, false);
+  await rejectsWithCode(engine.score({ model: { source: bart }, source: 'word '.repeat(200), text: 'Wort', attentions: false }), 'context-overflow', /at most 64/);
+});
