@@ -14,7 +14,7 @@ const engine = new Engine('');
 const cancelled = new Set<number>();
 const post = (msg: WorkerResponse): void => port.postMessage(msg);
 
-async function handle(msg: WorkerRequest): Promise<unknown> {
+async function handle(msg: Exclude<WorkerRequest, { type: 'cancel' }>): Promise<unknown> {
   const hooks = {
     isCancelled: () => cancelled.has(msg.id),
     onToken: (token: import('./protocol').TokenTrace, text: string) => post({ type: 'token', id: msg.id, token, text }),
@@ -35,9 +35,6 @@ async function handle(msg: WorkerRequest): Promise<unknown> {
       return engine.score(msg.request, hooks);
     case 'unload':
       return engine.unload(msg.model);
-    case 'cancel':
-      cancelled.add(msg.target);
-      return undefined;
     default:
       throw new InferenceError('bad-request', `Unknown request type ${(msg as { type: string }).type}`);
   }
