@@ -1,8 +1,16 @@
 import type { StepAttention } from '../models/modelAdapter';
 import type { AttentionMap } from '../protocol';
 
-/** One step's attention rows for one sequence: `[heads][query][key]` per tapped output index. */
-type StepRows = number[][][][];
+/** One step's attention for one sequence and one tapped output: `heads × query × key`, as returned. */
+interface StepBlock {
+  readonly data: Float32Array;
+  readonly heads: number;
+  readonly queries: number;
+  readonly keys: number;
+}
+
+/** One step's blocks, by tapped output index. */
+type StepRows = StepBlock[];
 
 /**
  * Collects the attention rows of each step for every row (beam) of a run, follows beam reordering,
@@ -58,33 +66,34 @@ export class AttentionRecorder {
     return kinds.map((kind) => {
       const indices = this.outputs.map((o, i) => [o, i] as const).filter(([o]) => o.kind === kind).sort(([a], [b]) => a.layer - b.layer);
       const { query, key } = labels(kind);
-      const rowsOf = (i: number, h: number): number[][] => steps.flatMap((step) => step[i][h]);
-      const count = Math.min(query.length, rowsOf(indices[0][1], 0).length);
+      const totalRows = steps.reduce((n, step) => n + step[indices[0][1]].queries, 0);
+      const count = Math.min(query.length, totalRows);
       const square = kind !== 'cross' && kind !== 'alignment';
       const keys = square ? query.slice(0, count) : key;
-      const weights = indices.map(([, i]) => Array.from({ length: steps[0][i].length }, (_, h) => rowsOf(i, h).slice(0, count).map((r) => pad(r, keys.length))));
+      // One pass per head straight from the recorded blocks into rows padded to the key axis.
+      const headRows = (i: number, h: number): number[][] => {
+        const rows: number[][] = [];
+        for (const { [i]: b } of steps) {
+          for (let q = 0; q < b.queries && rows.length < count; q++) {
+            const row = new Array<number>(keys.length).fill(0);
+            const base = (h * b.queries + q) * b.keys;
+            for (let j = 0, n = Math.min(b.keys, keys.length); j < n; j++) row[j] = b.data[base + j];
+            rows.push(row);
+          }
+        }
+        return rows;
+      };
+      const weights = indices.map(([, i]) => Array.from({ length: steps[0][i].heads }, (_, h) => headRows(i, h)));
       return { kind, queryTokens: query.slice(0, count), keyTokens: keys, weights };
     });
   }
 }
 
-function pad(row: number[], length: number): number[] {
-  if (row.length >= length) return row.slice(0, length);
-  return row.concat(new Array<number>(length - row.length).fill(0));
-}
-
-function slice(a: StepAttention, row: number): number[][][] {
-  const [, heads, q, k] = a.dims as [number, number, number, number];
-  const out: number[][][] = [];
-  for (let h = 0; h < heads; h++) {
-    const rows: number[][] = [];
-    for (let i = 0; i < q; i++) {
-      const start = ((row * heads + h) * q + i) * k;
-      rows.push(Array.from(a.data.subarray(start, start + k)));
-    }
-    out.push(rows);
-  }
-  return out;
+/** Copies one row's block out of a step's output (the output buffers are not kept by onnxruntime). */
+function slice(a: StepAttention, row: number): StepBlock {
+  const [, heads, queries, keys] = a.dims as [number, number, number, number];
+  const size = heads * queries * keys;
+  return { data: a.data.slice(row * size, (row + 1) * size), heads, queries, keys };
 }
 
 /** A map from a single run of a graph (the encoder's self-attention). */
