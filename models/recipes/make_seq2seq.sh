@@ -7,9 +7,10 @@
 # Summarization data needs `Acquire::Languages "en";` in /etc/apt/apt.conf.d/ and `apt-get update` (done below
 # when run as root).
 #
-# Env: TRAIN_MINUTES (BART wall clock, default 60: stage 1 = 22/60 of it from scratch, stage 2 = 16/60 continuing
-#      with peak LR 1e-3 on a UI-weighted mix, stages 3 (13/60, LR 1e-3) and 4 (the rest, LR 7e-4) on mostly short
-#      UI strings; see train_bart.py), RNN_MINUTES (default 44: stage 1 = 16/44 of it, stages 2 (9/44) and 3 (the rest) continue with peak LR 1e-3), EVAL_N (test examples per
+# Env: TRAIN_MINUTES (BART wall clock of stages 1-4, default 60: stage 1 = 22/60 of it from scratch, stage 2 = 16/60
+#      continuing with peak LR 1e-3 on a UI-weighted mix, stages 3 (13/60, LR 1e-3) and 4 (the rest, LR 7e-4) on mostly
+#      short UI strings; see train_bart.py), STAGE5_MINUTES (default 33: warm restart from stage 4, peak LR 6e-4,
+#      short strings twice, 5000-token batches, label smoothing off for the last 40%, 2 OpenBLAS threads), RNN_MINUTES (default 44: stage 1 = 16/44 of it, stages 2 (9/44) and 3 (the rest) continue with peak LR 1e-3), EVAL_N (test examples per
 #      task, default 300), SKIP_APT=1 to skip the apt configuration.
 # The bundled models were trained with the defaults on a 2-core machine shared with other jobs; the RNN ran at the
 # same time as the BART runs (here it runs after them), so timings/results differ somewhat.
@@ -19,14 +20,16 @@ ROOT=$(pwd)
 PY=/usr/bin/python3
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 W=models/.work/seq2seq
-TRAIN_MINUTES=${TRAIN_MINUTES:-51}
+TRAIN_MINUTES=${TRAIN_MINUTES:-60}
+STAGE5_MINUTES=${STAGE5_MINUTES:-33}
 RNN_MINUTES=${RNN_MINUTES:-44}
 RSTAGE1=$(awk "BEGIN{print $RNN_MINUTES*16/44}")
 RSTAGE2=$(awk "BEGIN{print $RNN_MINUTES*9/44}")
 RSTAGE3=$(awk "BEGIN{print $RNN_MINUTES-$RSTAGE1-$RSTAGE2}")
-STAGE1=$(awk "BEGIN{print $TRAIN_MINUTES*22/51}")
-STAGE2=$(awk "BEGIN{print $TRAIN_MINUTES*16/51}")
-STAGE3=$(awk "BEGIN{print $TRAIN_MINUTES-$STAGE1-$STAGE2}")
+STAGE1=$(awk "BEGIN{print $TRAIN_MINUTES*22/60}")
+STAGE2=$(awk "BEGIN{print $TRAIN_MINUTES*16/60}")
+STAGE3=$(awk "BEGIN{print $TRAIN_MINUTES*13/60}")
+STAGE4=$(awk "BEGIN{print $TRAIN_MINUTES-$STAGE1-$STAGE2-$STAGE3}")
 mkdir -p $W
 
 if [ "${SKIP_APT:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
@@ -44,7 +47,7 @@ rm -rf $W/bart/tokenizer $W/rnn/tokenizer
 cp -r $W/tokenizer $W/bart/tokenizer
 cp -r $W/tokenizer $W/rnn/tokenizer
 
-echo "== train BART-style model ($STAGE1 + $STAGE2 + $STAGE3 + $STAGE4 min)"
+echo "== train BART-style model ($STAGE1 + $STAGE2 + $STAGE3 + $STAGE4 + $STAGE5_MINUTES min)"
 $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE1" > $W/bart/stdout.log 2>&1
 tail -1 $W/bart/stdout.log
 mv $W/bart/bart_final.pt $W/bart/bart_stage1.pt
@@ -59,6 +62,11 @@ mv $W/bart/bart_final.pt $W/bart/bart_stage3.pt
 INIT_CKPT=$W/bart/bart_stage3.pt PEAK_LR=7e-4 WARMUP=20 MIX=ui2 \
   $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE4" > $W/bart/stdout4.log 2>&1
 tail -1 $W/bart/stdout4.log
+mv $W/bart/bart_final.pt $W/bart/bart_stage4.pt
+# stage 5: one torch thread + 2 OpenBLAS threads measured fastest on the 2-core machine (torch.set_num_threads(2) was slower)
+OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 INIT_CKPT=$W/bart/bart_stage4.pt PEAK_LR=6e-4 WARMUP=100 MIX=ui3 MAX_TOKENS=5000 \
+  LS_OFF_FRAC=0.6 $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE5_MINUTES" > $W/bart/stdout5.log 2>&1
+tail -1 $W/bart/stdout5.log
 
 echo "== train attention GRU ($RSTAGE1 + $RSTAGE2 + $RSTAGE3 min)"
 $PY models/recipes/train_rnn.py train $W/data $W/rnn "$RSTAGE1" > $W/rnn/stdout.log 2>&1
