@@ -3,7 +3,7 @@ import type { DecoderSession, LoadedModel, StepResult } from '../models/modelAda
 import type { TokenTrace } from '../protocol';
 import { IncrementalDetokenizer } from '../loading/tokenizer';
 import { AttentionRecorder } from './attentionRecorder';
-import { argmax, logSoftmax, topKIndices } from './distribution';
+import { argmax, logSoftmax, logSumExp, topKIndices } from './distribution';
 import { buildProcessors, forcedTokenAt, type GenerationConfig } from './generationConfig';
 import { applyAll } from './logitsProcessors';
 import { SeededRandom } from './random';
@@ -136,7 +136,8 @@ function sample(scores: Float32Array, rng: SeededRandom): number {
 
 interface Beam {
   readonly ids: number[];
-  readonly tokens: TokenTrace[];
+  /** The raw logits row each token was chosen from: traces are computed only for returned sequences. */
+  readonly rows: Float32Array[];
   readonly sum: number;
   readonly history: number[];
 }
@@ -166,7 +167,7 @@ async function beamSearch(
   const processors = buildProcessors(config);
   const eos = new Set(model.eosTokenIds);
   const normalise = (sum: number, length: number): number => sum / Math.max(1, length) ** config.lengthPenalty;
-  let beams: Beam[] = [{ ids: [], tokens: [], sum: 0, history: historyBase(session) }];
+  let beams: Beam[] = [{ ids: [], rows: [], sum: 0, history: historyBase(session) }];
   const finished: Hypothesis[] = [];
   // Finished hypotheses keep their attention history in recorder rows beyond the running beams.
   const finishedRecorders: AttentionRecorder[] = [];
@@ -181,10 +182,11 @@ async function beamSearch(
     for (let r = 0; r < beams.length; r++) {
       const scores = Float32Array.from(step.logits.subarray(r * vocab, (r + 1) * vocab));
       applyAll(processors, scores, beams[r].history);
-      const lp = logSoftmax(scores);
+      const logZ = logSumExp(scores);
       const must = forcedTokenAt(config, forced, t);
-      const ids = must !== undefined ? [must] : topKIndices(lp, 2 * k);
-      for (const id of ids) if (lp[id] > -Infinity) candidates.push({ row: r, id, sum: beams[r].sum + lp[id] });
+      // The best candidates by score are the best by log-probability: log p = score - logZ.
+      const ids = must !== undefined ? [must] : topKIndices(scores, 2 * k);
+      for (const id of ids) if (scores[id] > -Infinity) candidates.push({ row: r, id, sum: beams[r].sum + scores[id] - logZ });
     }
     candidates.sort((a, b) => b.sum - a.sum);
 
@@ -193,7 +195,7 @@ async function beamSearch(
       const c = candidates[i];
       if (eos.has(c.id)) {
         if (i >= k) continue; // only EOS among the k best candidates finishes a hypothesis
-        const beam = extend(model, beams[c.row], c.id, c.sum, step, c.row * vocab, vocab, config, '');
+        const beam = extend(beams[c.row], c.id, c.sum, step.logits.subarray(c.row * vocab, (c.row + 1) * vocab));
         finished.push({ beam, score: normalise(c.sum, beam.ids.length), finishReason: 'eos', row: finishedRecorders.length });
         finishedRecorders.push(recorder.snapshot(c.row));
         continue;
@@ -211,8 +213,7 @@ async function beamSearch(
       const bestRunning = normalise(next[0].sum, t + 1);
       if (finished[k - 1].score >= bestRunning && config.lengthPenalty >= 0) finishedAll = true;
     }
-    const detoks = next.map((c) => beamText(model, beams[c.row], c.id));
-    beams = next.map((c, i) => extend(model, beams[c.row], c.id, c.sum, step, c.row * vocab, vocab, config, detoks[i]));
+    beams = next.map((c) => extend(beams[c.row], c.id, c.sum, step.logits.subarray(c.row * vocab, (c.row + 1) * vocab)));
     if (finishedAll || t + 1 === config.maxNewTokens) break;
     const rows = next.map((c) => c.row);
     session.reorder(rows);
@@ -228,31 +229,24 @@ async function beamSearch(
   for (const h of all.slice(0, config.numReturnSequences)) {
     const source = h.row >= 0 ? finishedRecorders[h.row] : recorder.snapshot(-1 - h.row);
     const row = finalRecorder.adopt(source);
-    const text = h.beam.ids.length ? model.tokenizer.decode(h.beam.ids, { skip_special_tokens: true }) : '';
-    out.push({ ids: h.beam.ids, tokens: h.beam.tokens, text, logprob: h.beam.sum, score: h.score, finishReason: h.finishReason, attentionRow: row });
+    const { tokens, text } = traceSequence(model, h.beam, config);
+    out.push({ ids: h.beam.ids, tokens, text, logprob: h.beam.sum, score: h.score, finishReason: h.finishReason, attentionRow: row });
   }
   recorder.replaceWith(finalRecorder);
   return out;
 }
 
-function beamText(model: LoadedModel, beam: Beam, id: number): string {
-  if (model.eosTokenIds.includes(id)) return '';
-  const before = beam.ids.length ? model.tokenizer.decode(beam.ids, { skip_special_tokens: true }) : '';
-  const after = model.tokenizer.decode([...beam.ids, id], { skip_special_tokens: true });
-  return after.startsWith(before) ? after.slice(before.length) : after;
+/** The trace and text of a returned sequence, from the logits rows its tokens were chosen from. */
+function traceSequence(model: LoadedModel, beam: Beam, config: GenerationConfig): { tokens: TokenTrace[]; text: string } {
+  const detok = new IncrementalDetokenizer(model.tokenizer);
+  const eos = new Set(model.eosTokenIds);
+  const tokens = beam.ids.map((id, i) => {
+    const row = beam.rows[i];
+    return traceStep(row, 0, row.length, id, eos.has(id) ? '' : detok.push(id), config.topAlternatives, model.tokenizer);
+  });
+  return { tokens, text: detok.current };
 }
 
-function extend(
-  model: LoadedModel,
-  beam: Beam,
-  id: number,
-  sum: number,
-  step: StepResult,
-  offset: number,
-  vocab: number,
-  config: GenerationConfig,
-  text: string,
-): Beam {
-  const trace = traceStep(step.logits, offset, vocab, id, text, config.topAlternatives, model.tokenizer);
-  return { ids: [...beam.ids, id], tokens: [...beam.tokens, trace], sum, history: [...beam.history, id] };
+function extend(beam: Beam, id: number, sum: number, row: Float32Array): Beam {
+  return { ids: [...beam.ids, id], rows: [...beam.rows, row], sum, history: [...beam.history, id] };
 }

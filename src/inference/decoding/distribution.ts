@@ -10,6 +10,16 @@ export function logSoftmax(logits: Float32Array, offset = 0, size = logits.lengt
   return out;
 }
 
+/** log Σ exp(x): the log of the softmax's normaliser. */
+export function logSumExp(values: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += Math.exp(values[i] - max);
+  return max + Math.log(sum);
+}
+
 export function argmax(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
