@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { configNumber } from '../loading/modelFolder';
 import type { AttentionOutput } from '../loading/attentionTap';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
-import { declaredDim, emptyFloat, gatherRows, int64Tensor } from './tensors';
+import { declaredDim, emptyFloat, gatherRows, int64Tensor, stepResult } from './tensors';
 
 /** What the decoder-only graph declares and needs, read once at load time. */
 export interface CausalGraph {
@@ -73,15 +73,7 @@ export class CausalDecoderSession implements DecoderSession {
     this.pastLength += q;
     this.rows = tokens.length;
 
-    const logitsTensor = out.logits;
-    const [, positions, vocab] = logitsTensor.dims as [number, number, number];
-    const all = logitsTensor.data as Float32Array;
-    const logits = new Float32Array(this.rows * vocab);
-    for (let r = 0; r < this.rows; r++) logits.set(all.subarray((r * positions + positions - 1) * vocab, (r * positions + positions) * vocab), r * vocab);
-    const attentions = this.withAttentions
-      ? g.attentionOutputs.map((output) => ({ output, data: out[output.name].data as Float32Array, dims: out[output.name].dims }))
-      : [];
-    return { logits, allLogits: allPositions ? all.subarray(0, positions * vocab) : undefined, vocab, attentions };
+    return stepResult(out, this.withAttentions ? g.attentionOutputs : [], allPositions);
   }
 
   reorder(rows: readonly number[]): void {

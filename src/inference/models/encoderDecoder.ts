@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { configNumber } from '../loading/modelFolder';
 import type { AttentionOutput } from '../loading/attentionTap';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
-import { declaredDim, emptyFloat, filledInt64, gatherRows, int64Tensor } from './tensors';
+import { declaredDim, emptyFloat, filledInt64, gatherRows, int64Tensor, stepResult } from './tensors';
 
 export interface TappedSession {
   readonly session: ort.InferenceSession;
@@ -89,15 +89,7 @@ export class EncoderDecoderSession implements DecoderSession {
     this.pastLength += tokens[0].length;
     this.rows = rows;
 
-    const logitsTensor = out.logits;
-    const [, positions, vocab] = logitsTensor.dims as [number, number, number];
-    const all = logitsTensor.data as Float32Array;
-    const logits = new Float32Array(rows * vocab);
-    for (let r = 0; r < rows; r++) logits.set(all.subarray((r * positions + positions - 1) * vocab, (r * positions + positions) * vocab), r * vocab);
-    const attentions = this.withAttentions
-      ? run.attentionOutputs.map((output) => ({ output, data: out[output.name].data as Float32Array, dims: out[output.name].dims }))
-      : [];
-    return { logits, allLogits: allPositions ? all.subarray(0, positions * vocab) : undefined, vocab, attentions };
+    return stepResult(out, this.withAttentions ? run.attentionOutputs : [], allPositions);
   }
 
   reorder(rows: readonly number[]): void {

@@ -1,4 +1,6 @@
 import * as ort from 'onnxruntime-node';
+import type { AttentionOutput } from '../loading/attentionTap';
+import type { StepResult } from './modelAdapter';
 
 export function int64Tensor(rows: readonly (readonly number[])[]): ort.Tensor {
   const width = rows[0]?.length ?? 0;
@@ -32,4 +34,22 @@ export function declaredDim(session: ort.InferenceSession, input: string, axis: 
   if (!meta || !meta.isTensor) return undefined;
   const d = meta.shape[axis];
   return typeof d === 'number' && d > 0 ? d : undefined;
+}
+
+/**
+ * A decoder run's outputs as the loop wants them: the last position's logits of every row, the
+ * logits of every position of row 0 when asked (scoring), and the tapped attention outputs.
+ */
+export function stepResult(
+  out: Record<string, ort.Tensor>,
+  attentionOutputs: readonly AttentionOutput[],
+  allPositions: boolean,
+): StepResult {
+  const logitsTensor = out.logits;
+  const [rows, positions, vocab] = logitsTensor.dims as [number, number, number];
+  const all = logitsTensor.data as Float32Array;
+  const logits = new Float32Array(rows * vocab);
+  for (let r = 0; r < rows; r++) logits.set(all.subarray((r * positions + positions - 1) * vocab, (r * positions + positions) * vocab), r * vocab);
+  const attentions = attentionOutputs.map((output) => ({ output, data: out[output.name].data as Float32Array, dims: out[output.name].dims }));
+  return { logits, allLogits: allPositions ? all.subarray(0, positions * vocab) : undefined, vocab, attentions };
 }
