@@ -22,7 +22,6 @@ export async function continueAtCursor(ctx: Ctx, args: ContinueArgs = {}): Promi
   const request: GenerateRequest = {
     model: spec,
     prompt: all.slice(Math.max(0, offset - window), offset),
-    suffix: all.slice(offset, offset + window),
     truncatePrompt: true,
     task: { kind: 'generate' },
     options: decoding(ctx, args.maxNewTokens ? { maxNewTokens: args.maxNewTokens } : {}),

@@ -73,7 +73,7 @@ function fromGeneration(last: LastGeneration, model: string): TokenPanelData {
     model,
     mode: 'generate',
     prompt: request.prompt,
-    promptTokens: result.promptTokens ?? [],
+    promptTokens: [], // a generation's trace covers the generated tokens only
     sequences: [{ id: 0, tokens: result.tokens, prompt: request.prompt, forcedIds: request.forcedPrefixIds ?? [], contextCount: 0, status: 'done' }],
     branchUnavailable: result.tokens.length === 0 ? 'Nothing was generated.' : undefined,
     branchModel: request.model.source,

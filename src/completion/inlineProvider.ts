@@ -31,7 +31,6 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     const offset = document.offsetAt(position);
     const prefix = document.getText(new vscode.Range(document.positionAt(Math.max(0, offset - cfg.contextChars)), position));
     if (!prefix.trim()) return undefined;
-    const suffix = document.getText(new vscode.Range(position, document.positionAt(offset + Math.floor(cfg.contextChars / 4))));
     const lineSuffix = document.lineAt(position.line).text.slice(position.character);
     const spec = this.ctx.spec('completion');
     const key = `${spec.source}\u0000${document.languageId}\u0000${lineSuffix.trim() ? 'line' : 'block'}`;
@@ -53,7 +52,6 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
             {
               model: spec,
               prompt: prefix,
-              suffix,
               truncatePrompt: true,
               task: { kind: 'generate' },
               options: { strategy: 'greedy', maxNewTokens: cfg.maxNewTokens, topAlternatives: 0, stopStrings },

@@ -125,7 +125,6 @@ export class Engine {
     }
     return {
       text: best.text,
-      promptTokens: null,
       tokens: best.tokens,
       finishReason: best.finishReason,
       device: info.device,

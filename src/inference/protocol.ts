@@ -83,8 +83,6 @@ export interface GenerateRequest {
   readonly model: ModelSpec;
   /** Prompt for a causal LM; encoder input for Seq2Seq models. */
   readonly prompt: string;
-  /** Text after the cursor (used by fill-in-the-middle capable models; ignored otherwise). */
-  readonly suffix?: string;
   /** Token ids to force at the start of the continuation (branching from an alternative). */
   readonly forcedPrefixIds?: readonly number[];
   readonly task?: Task;
@@ -155,7 +153,6 @@ export interface SequenceResult {
 
 export interface GenerateResult {
   readonly text: string;
-  readonly promptTokens: readonly TokenTrace[] | null;
   readonly tokens: readonly TokenTrace[];
   readonly finishReason: 'eos' | 'length' | 'stop-string' | 'cancelled';
   readonly device: string;

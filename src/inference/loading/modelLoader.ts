@@ -1,6 +1,6 @@
 import type * as ort from 'onnxruntime-node';
 import { statSync } from 'node:fs';
-import { basename, relative } from 'node:path';
+import { relative } from 'node:path';
 import { InferenceError } from '../errors';
 import type { DecoderSession, LoadedModel } from '../models/modelAdapter';
 import { CausalDecoderSession, describeCausalGraph } from '../models/causalLM';
@@ -153,8 +153,4 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec, key: 
 
 export function modelKey(spec: ModelSpec, folder: string): string {
   return `${folder}|${spec.device ?? 'auto'}|${spec.attentions ? 'attn' : 'plain'}|${spec.quantized ? 'q' : 'f'}`;
-}
-
-export function modelLabel(folder: string): string {
-  return basename(folder);
 }
