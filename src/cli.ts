@@ -17,6 +17,7 @@ Options:
   --max-new-tokens N         --strategy greedy|sample|beam   --num-beams N   --num-return-sequences N
   --temperature T  --top-k K  --top-p P  --seed S  --repetition-penalty R  --no-repeat-ngram N
   --stop STRING (repeatable) --top N (alternatives per token, default 10)
+  --prompt-lookup N          greedy: draft tokens checked per forward pass (default 8, 0 = off; same output)
   --device auto|cpu|webgpu|cuda|dml|coreml   --quantized (prefer *_quantized.onnx)   --attentions   --json
   --cache-dir DIR  --offline  --remote-host URL
 `;
@@ -40,7 +41,7 @@ function printHuman(result: GenerateResult | ScoreResult, tty: boolean): void {
     out.write(tty ? result.tokens.map((t) => colour(t, t.text)).join('') : result.text);
     out.write('\n');
     for (const s of result.sequences ?? []) out.write(`  [score ${s.score.toFixed(3)} logprob ${s.logprob.toFixed(3)}] ${JSON.stringify(s.text)}\n`);
-    out.write(`\n${result.tokens.length} tokens on ${result.device}; first token ${result.timings.first_token_ms.toFixed(0)} ms, ${result.timings.tokens_per_s.toFixed(1)} tokens/s (${result.finishReason})\n`);
+    out.write(`\n${result.tokens.length} tokens on ${result.device}; first token ${result.timings.first_token_ms.toFixed(0)} ms, ${result.timings.tokens_per_s.toFixed(1)} tokens/s, ${result.timings.decoder_passes} decoder passes (${result.finishReason})\n`);
   } else {
     out.write(tty ? result.tokens.map((t) => colour(t, t.text)).join('') + '\n' : '');
     for (const t of result.tokens) {
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       model: { type: 'string' }, prompt: { type: 'string' }, text: { type: 'string' }, source: { type: 'string' }, to: { type: 'string' },
       'max-new-tokens': { type: 'string' }, strategy: { type: 'string' }, 'num-beams': { type: 'string' }, 'num-return-sequences': { type: 'string' },
       temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
-      'repetition-penalty': { type: 'string' }, 'no-repeat-ngram': { type: 'string' }, stop: { type: 'string', multiple: true }, top: { type: 'string' },
+      'repetition-penalty': { type: 'string' }, 'no-repeat-ngram': { type: 'string' }, stop: { type: 'string', multiple: true }, top: { type: 'string' }, 'prompt-lookup': { type: 'string' },
       device: { type: 'string' }, attentions: { type: 'boolean' }, json: { type: 'boolean' }, 'cache-dir': { type: 'string' }, offline: { type: 'boolean' },
       'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, quantized: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -88,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     stopStrings: values.stop,
     topAlternatives: num(values.top, 'top'),
     attentions: values.attentions,
+    promptLookupTokens: num(values['prompt-lookup'], 'prompt-lookup'),
   };
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as DecodingOptions;
   let result: GenerateResult | ScoreResult;

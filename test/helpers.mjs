@@ -1,5 +1,6 @@
 // Shared test helpers: paths of the bundled models and fixtures, and the built engine.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
@@ -62,4 +63,22 @@ export function assertTop5(tokens, top5, tol = 1e-4) {
       assertClose(top.get(s.id), s.logprob, tol, `step ${i} token ${s.id}`);
     }
   });
+}
+
+/** The same model in the older split layout: decoder_model.onnx + decoder_with_past_model.onnx. */
+export function splitLayout(folder) {
+  const dir = mkdtempSync(join(tmpdir(), 'split-'));
+  for (const f of readdirSync(folder)) if (f !== 'onnx') symlinkSync(join(folder, f), join(dir, f));
+  mkdirSync(join(dir, 'onnx'));
+  for (const f of ['encoder_model.onnx', 'decoder_model.onnx', 'decoder_with_past_model.onnx']) symlinkSync(join(folder, 'onnx', f), join(dir, 'onnx', f));
+  return dir;
+}
+
+/** The same model with only `onnx/decoder_model_merged.onnx`, the other Hub layout of decoder-only exports. */
+export function mergedLayout(folder) {
+  const dir = mkdtempSync(join(tmpdir(), 'merged-'));
+  for (const f of readdirSync(folder)) if (f !== 'onnx') symlinkSync(join(folder, f), join(dir, f));
+  mkdirSync(join(dir, 'onnx'));
+  symlinkSync(join(folder, 'onnx', 'decoder_model_merged.onnx'), join(dir, 'onnx', 'decoder_model_merged.onnx'));
+  return dir;
 }

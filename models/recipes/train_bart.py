@@ -414,6 +414,19 @@ def cmd_train(data_dir, work_dir, minutes, cfg_over=None):
             elif j % 3 == 0:
                 mixed.append(r)
         train_rows = mixed
+    elif os.environ.get("MIX") == "tr":
+        # stage-6 mix (continuing the shipped model): every translation pair, strings <= 4 words twice,
+        # 1/4 of summarization, so held-out translation of all lengths improves without forgetting summaries
+        mixed = []
+        for j, r in enumerate(train_rows):
+            if r["task"] == "sum":
+                if j % 4 == 0:
+                    mixed.append(r)
+            elif len(D.strip_prefix(r["src"]).split()) <= 4:
+                mixed += [r, r]
+            else:
+                mixed.append(r)
+        train_rows = mixed
     elif os.environ.get("MIX") == "ui2":
         # stage-3 mix: short UI strings (<= 4 words) once, 1/4 of the other translation pairs, 1/6 of summarization
         mixed = []

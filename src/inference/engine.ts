@@ -128,7 +128,7 @@ export class Engine {
       tokens: best.tokens,
       finishReason: best.finishReason,
       device: info.device,
-      timings: { load_ms: info.loadMs, first_token_ms: out.firstTokenMs, tokens_per_s: tokensPerS, total_ms: totalMs },
+      timings: { load_ms: info.loadMs, first_token_ms: out.firstTokenMs, tokens_per_s: tokensPerS, total_ms: totalMs, decoder_passes: out.passes },
       sequences: config.strategy === 'beam' ? out.sequences.map((s) => ({ text: s.text, ids: s.ids, logprob: s.logprob, score: s.score })) : undefined,
       attentions,
       attentionUnavailable: config.attentions ? (info.attentionUnavailable ?? undefined) : undefined,

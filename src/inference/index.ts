@@ -9,4 +9,5 @@ export { resolveGenerationConfig } from './decoding/generationConfig';
 export { logSoftmax, topKIndices } from './decoding/distribution';
 export * from './decoding/logitsProcessors';
 export { SeededRandom } from './decoding/random';
+export { findDraft } from './decoding/promptLookup';
 export type * from './protocol';

@@ -72,6 +72,11 @@ export interface DecodingOptions {
   readonly attentions?: boolean;
   /** Constrain generation to these token ids (plus EOS). */
   readonly allowedTokenIds?: readonly number[];
+  /**
+   * Greedy only: how many tokens prompt-lookup drafting may propose per forward pass (0 = off; default
+   * 8). The output is the same either way; only the number of passes changes.
+   */
+  readonly promptLookupTokens?: number;
 }
 
 export type Task =
@@ -140,6 +145,8 @@ export interface Timings {
   readonly first_token_ms: number;
   readonly tokens_per_s: number;
   readonly total_ms: number;
+  /** Decoder forward passes, the prompt's included: fewer than tokens when prompt-lookup drafts were confirmed. */
+  readonly decoder_passes: number;
 }
 
 export interface SequenceResult {

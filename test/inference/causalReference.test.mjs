@@ -1,19 +1,9 @@
 // Decoder-only models reproduce the reference outputs their recipe computed in PyTorch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClose, assertTop5, assertRowsSumToOne, modelPath, newEngine, reference } from '../helpers.mjs';
-
-/** The same model with only `onnx/decoder_model_merged.onnx`, the other Hub layout of decoder-only exports. */
-function mergedLayout(folder) {
-  const dir = mkdtempSync(join(tmpdir(), 'merged-'));
-  for (const f of readdirSync(folder)) if (f !== 'onnx') symlinkSync(join(folder, f), join(dir, f));
-  mkdirSync(join(dir, 'onnx'));
-  symlinkSync(join(folder, 'onnx', 'decoder_model_merged.onnx'), join(dir, 'onnx', 'decoder_model_merged.onnx'));
-  return dir;
-}
+import { assertClose, assertTop5, assertRowsSumToOne, mergedLayout, modelPath, newEngine, reference } from '../helpers.mjs';
 
 const cases = ['gpt2-code', 'tiny-llama-gqa'].filter((m) => existsSync(join(modelPath(m), 'reference.json'))).map((name) => ({ name, label: name, source: modelPath(name) }));
 if (existsSync(join(modelPath('tiny-llama-gqa'), 'onnx', 'decoder_model_merged.onnx'))) {

@@ -1,21 +1,11 @@
 // Encoder-decoder and RNN Seq2Seq models reproduce their recipe's PyTorch reference outputs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, symlinkSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClose, assertTop5, assertRowsSumToOne, modelPath, newEngine, reference } from '../helpers.mjs';
+import { assertClose, assertTop5, assertRowsSumToOne, modelPath, newEngine, reference, splitLayout } from '../helpers.mjs';
 
 const engine = newEngine();
-
-/** The same model in the older split layout: decoder_model.onnx + decoder_with_past_model.onnx. */
-function splitLayout(folder) {
-  const dir = mkdtempSync(join(tmpdir(), 'split-'));
-  for (const f of readdirSync(folder)) if (f !== 'onnx') symlinkSync(join(folder, f), join(dir, f));
-  mkdirSync(join(dir, 'onnx'));
-  for (const f of ['encoder_model.onnx', 'decoder_model.onnx', 'decoder_with_past_model.onnx']) symlinkSync(join(folder, 'onnx', f), join(dir, 'onnx', f));
-  return dir;
-}
 
 const cases = [];
 for (const name of ['bart-translate-summarize', 'tiny-bart-random', 'rnn-attention-seq2seq']) {

@@ -7,6 +7,7 @@ import { argmax, logSoftmax, logSumExp, topKIndices } from './distribution';
 import { buildProcessors, forcedTokenAt, type GenerationConfig } from './generationConfig';
 import { applyAll } from './logitsProcessors';
 import { SeededRandom } from './random';
+import { DEFAULT_DRAFT, findDraft } from './promptLookup';
 import { findStopString } from './stopping';
 import { traceStep } from './trace';
 
@@ -33,6 +34,13 @@ export interface DecodeOutput {
   readonly session: DecoderSession;
   readonly recorder: AttentionRecorder;
   readonly firstTokenMs: number;
+  /** Decoder forward passes, the first (prompt) pass included. */
+  readonly passes: number;
+}
+
+/** Counts what the loop asked of the model. */
+interface DecodeStats {
+  passes: number;
 }
 
 /**
@@ -53,15 +61,21 @@ export async function decode(
   const first = await session.step([session.initialTokens]);
   recorder.record(first.attentions);
   const firstTokenMs = performance.now() - started;
+  const stats: DecodeStats = { passes: 1 };
   const sequences =
     config.strategy === 'beam'
-      ? await beamSearch(model, session, first, config, forcedPrefixIds, recorder, hooks)
-      : [await sampleOrGreedy(model, session, first, config, forcedPrefixIds, recorder, hooks)];
-  return { sequences, session, recorder, firstTokenMs };
+      ? await beamSearch(model, session, first, config, forcedPrefixIds, recorder, hooks, stats)
+      : [await sampleOrGreedy(model, session, first, config, forcedPrefixIds, recorder, hooks, stats, lookupSource(model, inputIds))];
+  return { sequences, session, recorder, firstTokenMs, passes: stats.passes };
 }
 
 function checkCancelled(hooks: DecodeHooks): void {
   if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Generation was cancelled.');
+}
+
+/** Where drafts may also be copied from: the encoder input of a Seq2Seq model (the prompt is already in a causal LM's history). */
+function lookupSource(model: LoadedModel, inputIds: readonly number[]): readonly number[] {
+  return model.info.architecture === 'causal-lm' ? [] : inputIds;
 }
 
 /** History the processors see: the prompt and the output for a causal LM, the decoder tokens otherwise. */
@@ -77,8 +91,18 @@ async function sampleOrGreedy(
   forced: readonly number[],
   recorder: AttentionRecorder,
   hooks: DecodeHooks,
+  stats: DecodeStats,
+  source: readonly number[],
 ): Promise<DecodedSequence> {
   const processors = buildProcessors(config);
+  // Drafts are checked only where they cannot change the result: greedy choices, a cache that can be
+  // cut back, and no attention recording (whose steps are one query each).
+  const drafting = config.strategy === 'greedy' && config.promptLookupTokens > 0 && !config.attentions && session.dropLast !== undefined;
+  const draftOptions = { ...DEFAULT_DRAFT, maxTokens: config.promptLookupTokens };
+  // `rows[0]` is the logits row the current token is chosen from; later rows were computed in the
+  // same pass for the draft tokens `ahead`, which are already in the cache.
+  let rows: Float32Array[] = [first.logits];
+  let ahead: number[] = [];
   const rng = new SeededRandom(config.seed);
   const eos = new Set(model.eosTokenIds);
   const detok = new IncrementalDetokenizer(model.tokenizer);
@@ -86,21 +110,21 @@ async function sampleOrGreedy(
   const ids: number[] = [];
   const tokens: TokenTrace[] = [];
   let logprob = 0;
-  let step = first;
   let finishReason: FinishReason = 'length';
   let stopAt = -1;
   for (let t = 0; t < config.maxNewTokens; t++) {
     checkCancelled(hooks);
-    const vocab = step.vocab;
+    const vocab = first.vocab;
+    const logits = rows[0];
     let chosen = forcedTokenAt(config, forced, t);
     if (chosen === undefined) {
-      const scores = Float32Array.from(step.logits.subarray(0, vocab));
+      const scores = Float32Array.from(logits.subarray(0, vocab));
       applyAll(processors, scores, history);
       chosen = config.strategy === 'sample' ? sample(scores, rng) : argmax(scores);
     }
     const before = detok.current.length;
     const piece = eos.has(chosen) ? '' : detok.push(chosen);
-    const trace = traceStep(step.logits, 0, vocab, chosen, piece, config.topAlternatives, model.tokenizer);
+    const trace = traceStep(logits, 0, vocab, chosen, piece, config.topAlternatives, model.tokenizer);
     ids.push(chosen);
     tokens.push(trace);
     history.push(chosen);
@@ -116,11 +140,29 @@ async function sampleOrGreedy(
       break;
     }
     if (t + 1 === config.maxNewTokens) break;
-    step = await session.step([[chosen]]);
+    if (ahead.length > 0 && ahead[0] === chosen) {
+      // The draft token was the model's own choice: its next row is already computed.
+      rows = rows.slice(1);
+      ahead = ahead.slice(1);
+      continue;
+    }
+    if (ahead.length > 0) session.dropLast!(ahead.length);
+    // Never feed a token the length limit would not reach: the context holds prompt + maxNewTokens - 1.
+    const draft = drafting ? findDraft(history, source, draftOptions).slice(0, Math.max(0, config.maxNewTokens - t - 2)) : [];
+    const step = await session.step([[chosen, ...draft]], draft.length > 0);
+    stats.passes++;
     recorder.record(step.attentions);
+    rows = draft.length > 0 ? splitRows(step.allLogits!, step.vocab) : [step.logits];
+    ahead = draft;
   }
   const text = stopAt >= 0 ? detok.current.slice(0, stopAt) : detok.current;
   return { ids, tokens, text, logprob, score: logprob / Math.max(1, ids.length) ** config.lengthPenalty, finishReason, attentionRow: 0 };
+}
+
+function splitRows(all: Float32Array, vocab: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let i = 0; i + vocab <= all.length; i += vocab) out.push(all.subarray(i, i + vocab));
+  return out;
 }
 
 /** Draws from the softmax of `scores` (already shaped by temperature, top-k, top-p). */
@@ -162,6 +204,7 @@ async function beamSearch(
   forced: readonly number[],
   recorder: AttentionRecorder,
   hooks: DecodeHooks,
+  stats: DecodeStats,
 ): Promise<DecodedSequence[]> {
   const k = config.numBeams;
   const processors = buildProcessors(config);
@@ -219,6 +262,7 @@ async function beamSearch(
     session.reorder(rows);
     recorder.reorder(rows);
     step = await session.step(next.map((c) => [c.id]));
+    stats.passes++;
     recorder.record(step.attentions);
   }
 

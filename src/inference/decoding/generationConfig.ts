@@ -1,5 +1,6 @@
 import { InferenceError } from '../errors';
 import type { DecodingOptions, Strategy } from '../protocol';
+import { DEFAULT_DRAFT } from './promptLookup';
 import { allowedTokens, noRepeatNgram, repetitionPenalty, temperature, topK, topP, type LogitsProcessor } from './logitsProcessors';
 
 /** Decoding options with defaults filled in and checked. */
@@ -24,6 +25,8 @@ export interface GenerationConfig {
   readonly forcedBosTokenId: number | undefined;
   /** Token forced when the length limit is reached (generation_config `forced_eos_token_id`). */
   readonly forcedEosTokenId: number | undefined;
+  /** Most draft tokens checked per forward pass in greedy decoding (0 = one token per pass). */
+  readonly promptLookupTokens: number;
 }
 
 function check(ok: boolean, message: string): void {
@@ -54,6 +57,7 @@ export function resolveGenerationConfig(options: DecodingOptions = {}, modelDefa
     allowedTokenIds: options.allowedTokenIds,
     forcedBosTokenId: num(modelDefaults.forced_bos_token_id),
     forcedEosTokenId: num(modelDefaults.forced_eos_token_id),
+    promptLookupTokens: options.promptLookupTokens ?? DEFAULT_DRAFT.maxTokens,
   };
   check(['greedy', 'sample', 'beam'].includes(c.strategy), `Unknown strategy "${c.strategy}": use greedy, sample or beam.`);
   check(Number.isInteger(c.maxNewTokens) && c.maxNewTokens >= 1, 'maxNewTokens must be a positive integer.');
@@ -64,6 +68,7 @@ export function resolveGenerationConfig(options: DecodingOptions = {}, modelDefa
   check(c.numReturnSequences >= 1 && c.numReturnSequences <= c.numBeams, 'numReturnSequences must be between 1 and numBeams.');
   check(c.repetitionPenalty > 0, 'repetitionPenalty must be greater than 0.');
   check(c.topAlternatives >= 0 && c.topAlternatives <= 100, 'topAlternatives must be between 0 and 100.');
+  check(Number.isInteger(c.promptLookupTokens) && c.promptLookupTokens >= 0 && c.promptLookupTokens <= 64, 'promptLookupTokens must be an integer between 0 and 64 (0 = off).');
   return c;
 }
 

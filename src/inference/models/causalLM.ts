@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { configNumber } from '../loading/modelFolder';
 import type { AttentionOutput } from '../loading/attentionTap';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
-import { declaredDim, emptyFloat, gatherRows, int64Tensor, stepResult } from './tensors';
+import { declaredDim, emptyFloat, gatherRows, int64Tensor, keepPositions, stepResult } from './tensors';
 
 /** What the decoder-only graph declares and needs, read once at load time. */
 export interface CausalGraph {
@@ -80,5 +80,11 @@ export class CausalDecoderSession implements DecoderSession {
     if (rows.length === this.rows && rows.every((r, i) => r === i)) return;
     for (const [name, t] of this.past) this.past.set(name, gatherRows(t, rows));
     this.rows = rows.length;
+  }
+
+  dropLast(count: number): void {
+    if (count <= 0) return;
+    this.pastLength -= count;
+    for (const [name, t] of this.past) this.past.set(name, keepPositions(t, this.pastLength));
   }
 }

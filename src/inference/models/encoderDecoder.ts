@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { configNumber } from '../loading/modelFolder';
 import type { AttentionOutput } from '../loading/attentionTap';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
-import { declaredDim, emptyFloat, filledInt64, gatherRows, int64Tensor, stepResult } from './tensors';
+import { declaredDim, emptyFloat, filledInt64, gatherRows, int64Tensor, keepPositions, stepResult } from './tensors';
 
 export interface TappedSession {
   readonly session: ort.InferenceSession;
@@ -98,5 +98,12 @@ export class EncoderDecoderSession implements DecoderSession {
     this.encoderHidden = gatherRows(this.encoderHidden, rows);
     this.encoderMask = gatherRows(this.encoderMask, rows);
     this.rows = rows.length;
+  }
+
+  dropLast(count: number): void {
+    if (count <= 0) return;
+    this.pastLength -= count;
+    // Only the decoder's self-attention cache grows with the fed tokens; the cross-attention cache is the encoder's.
+    for (const [name, t] of this.past) if (name.includes('.decoder.')) this.past.set(name, keepPositions(t, this.pastLength));
   }
 }

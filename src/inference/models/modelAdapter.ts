@@ -32,6 +32,11 @@ export interface DecoderSession {
   step(tokens: readonly (readonly number[])[], allPositions?: boolean): Promise<StepResult>;
   /** Keeps rows `rows[i]` as the new row `i` (beam selection; may grow from 1 row to k). */
   reorder(rows: readonly number[]): void;
+  /**
+   * Forgets the last `count` fed positions (draft tokens the model did not confirm), where the state
+   * allows it: a KV cache can be cut, an RNN state cannot, and such sessions leave this undefined.
+   */
+  dropLast?(count: number): void;
 }
 
 export interface LoadedModel {

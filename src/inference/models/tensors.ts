@@ -28,6 +28,16 @@ export function gatherRows(t: ort.Tensor, rows: readonly number[]): ort.Tensor {
   return new ort.Tensor(t.type as 'float32', out as Float32Array, [rows.length, ...dims.slice(1)]);
 }
 
+/** Keeps the first `keep` positions of a `[rows, heads, positions, headDim]` cache tensor. */
+export function keepPositions(t: ort.Tensor, keep: number): ort.Tensor {
+  const [rows, heads, positions, headDim] = t.dims as [number, number, number, number];
+  if (keep >= positions) return t;
+  const src = t.data as Float32Array;
+  const out = new Float32Array(rows * heads * keep * headDim);
+  for (let rh = 0; rh < rows * heads; rh++) out.set(src.subarray(rh * positions * headDim, (rh * positions + keep) * headDim), rh * keep * headDim);
+  return new ort.Tensor('float32', out, [rows, heads, keep, headDim]);
+}
+
 /** Reads a fixed dimension of a graph input from its declared shape, if it is a number. */
 export function declaredDim(session: ort.InferenceSession, input: string, axis: number): number | undefined {
   const meta = session.inputMetadata.find((m) => m.name === input);
