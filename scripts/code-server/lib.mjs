@@ -135,6 +135,8 @@ export async function freePort() {
 /**
  * Starts code-server on 127.0.0.1 and resolves once it listens.
  * `vscodeOptions` are passed straight to the VS Code server (e.g. `extensionDevelopmentPath=/x`).
+ * `workspaceTrust`: keep VS Code's workspace trust on (the workspace then opens in Restricted Mode
+ * unless the user settings trust it); off by default, as for a developer's own folder.
  */
 export async function startCodeServer({
   workspace,
@@ -147,6 +149,7 @@ export async function startCodeServer({
   log = null,
   timeoutMs = 120_000,
   engine = 'code-server',
+  workspaceTrust = false,
 }) {
   port = port ?? (await freePort());
   mkdirSync(extensionsDir, { recursive: true });
@@ -176,7 +179,7 @@ export async function startCodeServer({
       '--bind-addr', `127.0.0.1:${port}`,
       '--disable-telemetry',
       '--disable-update-check',
-      '--disable-workspace-trust',
+      ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
       '--disable-getting-started-override',
       '--ignore-last-opened',
       '--extensions-dir', extensionsDir,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { e2eSuite, e2eTest, Session } from './helpers/session.mjs';
 import {
-  runCommand, openFile, waitForIdle, waitUntil, screenshot, answerQuickPick, activeEditor,
+  runCommand, openFile, waitForIdle, waitUntil, screenshot, answerQuickPick, activeEditor, findFrame,
 } from './helpers/workbench.mjs';
 
 const BUNDLED = ['gpt2-code', 'bart-translate-summarize', 'rnn-attention-seq2seq'];
@@ -100,5 +100,33 @@ e2eSuite('more commands', () => {
     });
     const errors = s.extensionLog().slice(mark).split('\n').filter((l) => l.includes('[error]'));
     assert.deepEqual(errors, [], 'loading the picked model logs no error');
+  });
+
+  e2eTest(s, 'with the RNN picked, a translation shows its Bahdanau alignment (target × source) in the attention inspector', async () => {
+    const { page } = s;
+    await openFile(page, 'README.txt');
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+End'); // the first line: "Local LM Lens sample workspace"
+    await s.translateSelection('German');
+    await page.keyboard.press('Control+End'); // no selection: Show Attention shows the last generation
+    await runCommand(page, 'LM Lens: Show Attention');
+    const frame = await findFrame(page, '#attention-panel[data-state="ready"]', { timeout: 120_000 });
+    const root = frame.locator('#attention-panel');
+    assert.equal(await frame.locator('[data-testid=tab-alignment]').count(), 1, 'an alignment tab');
+    assert.equal(await frame.locator('[data-testid=tab-cross]').count(), 0, 'no transformer cross-attention for the RNN');
+    await frame.locator('[data-testid=tab-alignment]').click();
+    await waitUntil(async () => (await root.getAttribute('data-kind')) === 'alignment', { message: 'the alignment tab' });
+    assert.equal(Number(await root.getAttribute('data-layers')), 1);
+    assert.equal(Number(await root.getAttribute('data-heads')), 1);
+    const queries = Number(await root.getAttribute('data-queries'));
+    const keys = Number(await root.getAttribute('data-keys'));
+    assert.ok(queries >= 1 && keys >= 5, `alignment ${queries} target × ${keys} source tokens`);
+    await waitUntil(async () => Number(await frame.locator('[data-testid=heatmap]').first().getAttribute('data-cell-count')) === queries * keys, {
+      message: 'the alignment heatmap',
+    });
+    await screenshot(page, 'attention-rnn-alignment');
+    await openFile(page, 'README.txt');
+    await runCommand(page, 'File: Revert File');
+    await runCommand(page, 'View: Close All Editors');
   });
 });

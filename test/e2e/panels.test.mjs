@@ -2,8 +2,10 @@
 // webviews, surviving hide/show.
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { e2eSuite, e2eTest, Session } from './helpers/session.mjs';
-import { runCommand, openFile, selectAll, findFrame, tab, waitUntil, screenshot, waitForIdle, answerQuickPick, cursorToEnd } from './helpers/workbench.mjs';
+import { runCommand, openFile, selectAll, findFrame, tab, waitUntil, screenshot, waitForIdle, cursorToEnd } from './helpers/workbench.mjs';
 
 /** Hides the panel by opening a file in its editor group, then shows it again from its tab. */
 async function hideAndShow(page, panelTitle) {
@@ -106,22 +108,7 @@ e2eSuite('panels', () => {
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('Shift+ArrowDown');
     await page.keyboard.press('Shift+ArrowDown');
-    const mark = s.logMark();
-    await runCommand(page, 'LM Lens: Translate Selection…');
-    const input = page.locator('.quick-input-widget');
-    for (const end = Date.now() + 120_000; !(await input.isVisible()); ) {
-      const error = s.extensionLog().slice(mark).split('\n').find((l) => l.includes('[error]'));
-      if (error) throw new Error(`The extension reported an error instead of asking: ${error}`);
-      if (Date.now() > end) throw new Error('Translate Selection did not ask for the language or the placement');
-      await page.waitForTimeout(200);
-    }
-    if (/Translate to/i.test(await page.locator('.quick-input-widget .quick-input-title').innerText().catch(() => ''))) {
-      await answerQuickPick(page, 'German');
-      await page.locator('.quick-input-widget .quick-input-title', { hasText: /Put the translation/ }).waitFor({ timeout: 30_000 });
-    }
-    await answerQuickPick(page, 'Insert below');
-    await s.waitForEdit(mark);
-    await waitForIdle(page);
+    await s.translateSelection('German');
     await cursorToEnd(page); // no selection: Show Attention shows the last generation
     await runCommand(page, 'LM Lens: Show Attention');
     const frame = await findFrame(page, '#attention-panel[data-state="ready"]', { timeout: 120_000 });
@@ -138,6 +125,30 @@ e2eSuite('panels', () => {
       message: 'the cross-attention heatmap',
     });
     await screenshot(page, 'attention-cross', { readme: true });
+
+    // Export JSON and PNG: VS Code's save dialog (a quick input in the browser) proposes a file in
+    // the workspace; accepting it writes the map the panel shows.
+    const exported = async (button, nameRe) => {
+      await frame.locator(`[data-testid=${button}]`).click();
+      const dialog = page.locator('.quick-input-widget input.input');
+      await dialog.waitFor({ state: 'visible', timeout: 30_000 });
+      const proposed = await waitUntil(async () => nameRe.exec(await dialog.inputValue())?.[0], { message: `the save dialog proposing ${nameRe}` });
+      await dialog.focus();
+      await page.keyboard.press('Enter');
+      const file = join(s.workspace, proposed);
+      return await waitUntil(() => (existsSync(file) && statSync(file).size > 0 ? readFileSync(file) : null), { message: `${proposed} written` });
+    };
+    const json = JSON.parse((await exported('export-json', /attention-cross\.json$/)).toString('utf8'));
+    assert.equal(json.kind, 'cross');
+    assert.equal(json.queryTokens.length, queries);
+    assert.equal(json.keyTokens.length, keys);
+    for (const layer of json.weights) for (const head of layer) for (const row of head) {
+      assert.equal(row.length, keys);
+      assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-3, 'exported attention rows sum to 1');
+    }
+    const png = await exported('export-png', /attention-cross-L\d+-(avg|H\d+)\.png$/);
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG file');
+    assert.ok(png.readUInt32BE(16) >= keys && png.readUInt32BE(20) >= queries, `PNG ${png.readUInt32BE(16)} × ${png.readUInt32BE(20)} px for ${queries} × ${keys} cells`);
     await openFile(page, 'README.txt');
     await runCommand(page, 'File: Revert File');
     await runCommand(page, 'View: Close All Editors');

@@ -3,10 +3,10 @@
 // scripts/code-server/run-e2e.mjs (LMLENS_E2E_EXTENSIONS_DIR), or from this folder in dev mode
 // (LMLENS_E2E_MODE=dev: VS Code's extensionDevelopmentPath, no packaging).
 import test, { describe } from 'node:test';
-import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startCodeServer, prepareWorkspace, writeUserSettings, toolsInstalled, OFFLINE_SETTINGS } from '../../../scripts/code-server/lib.mjs';
-import { launchBrowser, openWorkbench, runCommand, screenshot, waitUntil } from './workbench.mjs';
+import { answerQuickPick, launchBrowser, openWorkbench, runCommand, screenshot, waitForIdle, waitUntil } from './workbench.mjs';
 
 /** Extra settings for every session, as JSON (e.g. to point the models at test fixtures). */
 const EXTRA_SETTINGS = process.env.LMLENS_E2E_SETTINGS ? JSON.parse(process.env.LMLENS_E2E_SETTINGS) : {};
@@ -82,11 +82,20 @@ export class Session {
     appendFileSync(this.logFile, text.endsWith('\n') ? text : `${text}\n`);
   }
 
-  /** Starts code-server and opens the workbench on a fresh copy of the sample workspace. */
-  async start({ settings = {} } = {}) {
+  /**
+   * Starts code-server and opens the workbench on a fresh copy of the sample workspace.
+   * `workspaceSettings` become the workspace's `.vscode/settings.json`; `untrusted` opens it with
+   * workspace trust on and the folder not trusted (VS Code's Restricted Mode).
+   */
+  async start({ settings = {}, workspaceSettings, untrusted = false } = {}) {
     rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
     this.workspace = prepareWorkspace(join(this.dir, 'workspace'));
+    if (workspaceSettings) {
+      mkdirSync(join(this.workspace, '.vscode'), { recursive: true });
+      writeFileSync(join(this.workspace, '.vscode', 'settings.json'), JSON.stringify(workspaceSettings, null, 2));
+    }
+    if (untrusted) settings = { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'never', ...settings };
     this.userDataDir = join(this.dir, 'user-data');
     this.baseSettings = { ...TEST_SETTINGS, ...EXTRA_SETTINGS, ...settings };
     this.settingsFile = writeUserSettings(this.userDataDir, this.baseSettings);
@@ -100,6 +109,7 @@ export class Session {
       // e.g. LMLENS_E2E_SERVER_ARGS="--log trace" to debug the server
       extraArgs: process.env.LMLENS_E2E_SERVER_ARGS ? process.env.LMLENS_E2E_SERVER_ARGS.split(' ') : [],
       log: (t) => this.log(t),
+      workspaceTrust: untrusted,
     });
     this.browser = await launchBrowser();
     const host = new URL(this.server.url).host;
@@ -149,6 +159,30 @@ export class Session {
     await runCommand(page, 'File: Save');
     await waitUntil(() => changes() > before, { timeout: 30_000, message: 'the extension to see the new settings' });
     await runCommand(page, 'View: Close Editor');
+  }
+
+  /**
+   * Runs Translate Selection… on the current selection, answers its quick picks (the language when
+   * the model offers several, then "Insert below") and waits until the translation is in the editor.
+   */
+  async translateSelection(language = 'German') {
+    const { page } = this;
+    const mark = this.logMark();
+    await runCommand(page, 'LM Lens: Translate Selection…');
+    const input = page.locator('.quick-input-widget');
+    for (const end = Date.now() + 120_000; !(await input.isVisible()); ) {
+      const error = this.extensionLog().slice(mark).split('\n').find((l) => l.includes('[error]'));
+      if (error) throw new Error(`The extension reported an error instead of asking: ${error}`);
+      if (Date.now() > end) throw new Error('Translate Selection did not ask for the language or the placement');
+      await page.waitForTimeout(200);
+    }
+    if (/Translate to/i.test(await page.locator('.quick-input-widget .quick-input-title').innerText().catch(() => ''))) {
+      await answerQuickPick(page, language);
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: /Put the translation/ }).waitFor({ timeout: 30_000 });
+    }
+    await answerQuickPick(page, 'Insert below');
+    await this.waitForEdit(mark);
+    await waitForIdle(page);
   }
 
   /** A mark in the extension's log: errors logged after it fail `waitForEdit`. */
