@@ -124,7 +124,7 @@ e2eSuite('more commands', () => {
     await waitUntil(async () => Number(await frame.locator('[data-testid=heatmap]').first().getAttribute('data-cell-count')) === queries * keys, {
       message: 'the alignment heatmap',
     });
-    await screenshot(page, 'attention-rnn-alignment');
+    await screenshot(page, 'attention-rnn-alignment', { readme: true });
     await openFile(page, 'README.txt');
     await runCommand(page, 'File: Revert File');
     await runCommand(page, 'View: Close All Editors');

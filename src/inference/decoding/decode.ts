@@ -5,7 +5,7 @@ import { IncrementalDetokenizer } from '../loading/tokenizer';
 import { AttentionRecorder } from './attentionRecorder';
 import { argmax, logSoftmax, logSumExp, topKIndices } from './distribution';
 import { buildProcessors, forcedTokenAt, type GenerationConfig } from './generationConfig';
-import { applyAll } from './logitsProcessors';
+import { applyAll, type LogitsProcessor } from './logitsProcessors';
 import { SeededRandom } from './random';
 import { DEFAULT_DRAFT, findDraft } from './promptLookup';
 import { findStopString } from './stopping';
@@ -118,8 +118,7 @@ async function sampleOrGreedy(
     const logits = rows[0];
     let chosen = forcedTokenAt(config, forced, t);
     if (chosen === undefined) {
-      const scores = Float32Array.from(logits.subarray(0, vocab));
-      applyAll(processors, scores, history);
+      const scores = shaped(processors, logits.subarray(0, vocab), history);
       chosen = config.strategy === 'sample' ? sample(scores, rng) : argmax(scores);
     }
     const before = detok.current.length;
@@ -157,6 +156,14 @@ async function sampleOrGreedy(
   }
   const text = stopAt >= 0 ? detok.current.slice(0, stopAt) : detok.current;
   return { ids, tokens, text, logprob, score: logprob / Math.max(1, ids.length) ** config.lengthPenalty, finishReason, attentionRow: 0 };
+}
+
+/** The row as the processors shape it: a copy when there are any (the raw row feeds the trace), else the row itself. */
+function shaped(processors: readonly LogitsProcessor[], row: Float32Array, history: readonly number[]): Float32Array {
+  if (processors.length === 0) return row;
+  const scores = Float32Array.from(row);
+  applyAll(processors, scores, history);
+  return scores;
 }
 
 function splitRows(all: Float32Array, vocab: number): Float32Array[] {
@@ -223,8 +230,7 @@ async function beamSearch(
     interface Candidate { row: number; id: number; sum: number }
     const candidates: Candidate[] = [];
     for (let r = 0; r < beams.length; r++) {
-      const scores = Float32Array.from(step.logits.subarray(r * vocab, (r + 1) * vocab));
-      applyAll(processors, scores, beams[r].history);
+      const scores = shaped(processors, step.logits.subarray(r * vocab, (r + 1) * vocab), beams[r].history);
       const logZ = logSumExp(scores);
       const must = forcedTokenAt(config, forced, t);
       // The best candidates by score are the best by log-probability: log p = score - logZ.
