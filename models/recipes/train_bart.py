@@ -379,6 +379,28 @@ def collate(data, b, start_id):
 
 DECODER_START = D.EOS  # as BART
 
+# Training mixes (env MIX), as (keep 1 in N summarization pairs, copies of each translation pair of at most
+# 4 words, keep 1 in N of the other translation pairs); row j of train.jsonl is kept when j % N == 0.
+MIXES = {
+    "ui": (3, 2, 1),   # stage 2: short UI strings twice, other translations once, 1/3 of summarization
+    "ui2": (6, 1, 4),  # stages 3-4: short strings once, 1/4 of the other translations, 1/6 of summarization
+    "ui3": (5, 2, 3),  # stage 5: short strings twice, 1/3 of the other translations, 1/5 of summarization
+    "tr": (4, 2, 1),   # stage 6 (continuing the shipped model): every translation, short ones twice, 1/4 of summarization
+}
+
+
+def mix_rows(rows, sum_every, short_copies, other_every):
+    mixed = []
+    for j, r in enumerate(rows):
+        if r["task"] == "sum":
+            if j % sum_every == 0:
+                mixed.append(r)
+        elif len(D.strip_prefix(r["src"]).split()) <= 4:
+            mixed += [r] * short_copies
+        elif j % other_every == 0:
+            mixed.append(r)
+    return mixed
+
 
 def cmd_train(data_dir, work_dir, minutes, cfg_over=None):
     seed_all(1234)
@@ -390,53 +412,9 @@ def cmd_train(data_dir, work_dir, minutes, cfg_over=None):
         cfg.update(cfg_over)
     t0 = time.time()
     train_rows = D.load_jsonl(os.path.join(data_dir, "train.jsonl"))
-    if os.environ.get("MIX") == "ui":
-        # stage-2 mix: short UI strings (<= 4 words) twice, other translation pairs once, 1/3 of summarization
-        mixed = []
-        for j, r in enumerate(train_rows):
-            if r["task"] == "sum":
-                if j % 3 == 0:
-                    mixed.append(r)
-            else:
-                mixed.append(r)
-                if len(D.strip_prefix(r["src"]).split()) <= 4:
-                    mixed.append(r)
-        train_rows = mixed
-    elif os.environ.get("MIX") == "ui3":
-        # stage-5 mix: short UI strings (<= 4 words) twice, 1/3 of the other translation pairs, 1/5 of summarization
-        mixed = []
-        for j, r in enumerate(train_rows):
-            if r["task"] == "sum":
-                if j % 5 == 0:
-                    mixed.append(r)
-            elif len(D.strip_prefix(r["src"]).split()) <= 4:
-                mixed += [r, r]
-            elif j % 3 == 0:
-                mixed.append(r)
-        train_rows = mixed
-    elif os.environ.get("MIX") == "tr":
-        # stage-6 mix (continuing the shipped model): every translation pair, strings <= 4 words twice,
-        # 1/4 of summarization, so held-out translation of all lengths improves without forgetting summaries
-        mixed = []
-        for j, r in enumerate(train_rows):
-            if r["task"] == "sum":
-                if j % 4 == 0:
-                    mixed.append(r)
-            elif len(D.strip_prefix(r["src"]).split()) <= 4:
-                mixed += [r, r]
-            else:
-                mixed.append(r)
-        train_rows = mixed
-    elif os.environ.get("MIX") == "ui2":
-        # stage-3 mix: short UI strings (<= 4 words) once, 1/4 of the other translation pairs, 1/6 of summarization
-        mixed = []
-        for j, r in enumerate(train_rows):
-            if r["task"] == "sum":
-                if j % 6 == 0:
-                    mixed.append(r)
-            elif len(D.strip_prefix(r["src"]).split()) <= 4 or j % 4 == 0:
-                mixed.append(r)
-        train_rows = mixed
+    mix = os.environ.get("MIX", "all")
+    if mix != "all":
+        train_rows = mix_rows(train_rows, *MIXES[mix])
     train = encode_rows(tok, train_rows)
     valid = encode_rows(tok, D.load_jsonl(os.path.join(data_dir, "valid.jsonl")))[:600]
     print(f"encoded {len(train)} train / {len(valid)} valid in {time.time() - t0:.0f}s", flush=True)
