@@ -10,8 +10,12 @@
 # Env: TRAIN_MINUTES (BART wall clock of stages 1-4, default 60: stage 1 = 22/60 of it from scratch, stage 2 = 16/60
 #      continuing with peak LR 1e-3 on a UI-weighted mix, stages 3 (13/60, LR 1e-3) and 4 (the rest, LR 7e-4) on mostly
 #      short UI strings; see train_bart.py), STAGE5_MINUTES (default 33: warm restart from stage 4, peak LR 6e-4,
-#      short strings twice, 5000-token batches, label smoothing off for the last 40%, 2 OpenBLAS threads), RNN_MINUTES (default 44: stage 1 = 16/44 of it, stages 2 (9/44) and 3 (the rest) continue with peak LR 1e-3), EVAL_N (test examples per
-#      task, default 300), SKIP_APT=1 to skip the apt configuration.
+#      short strings twice, 5000-token batches, label smoothing off for the last 40%, 2 OpenBLAS threads),
+#      STAGE6_MINUTES (default 125: warm restart from stage 5, peak LR 8e-4, every translation pair with short strings
+#      twice and a quarter of summarization, label smoothing off for the second half), RNN_MINUTES (default 44: stage 1 = 16/44 of it, stages 2 (9/44) and 3 (the rest) continue with peak LR 1e-3), EVAL_N (test examples per
+#      task, default 300), SKIP_APT=1 to skip the apt configuration, BART_FROM_SHIPPED=1 to skip stages 1-5 and
+#      run stage 6 from the weights in models/bart-translate-summarize (read back from its ONNX graphs): the
+#      bundled model's stage 6 was run that way, from the stage-5 model shipped before it.
 # The bundled models were trained with the defaults on a 2-core machine shared with other jobs; the RNN ran at the
 # same time as the BART runs (here it runs after them), so timings/results differ somewhat.
 set -eu
@@ -22,6 +26,7 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 W=models/.work/seq2seq
 TRAIN_MINUTES=${TRAIN_MINUTES:-60}
 STAGE5_MINUTES=${STAGE5_MINUTES:-33}
+STAGE6_MINUTES=${STAGE6_MINUTES:-125}
 RNN_MINUTES=${RNN_MINUTES:-44}
 RSTAGE1=$(awk "BEGIN{print $RNN_MINUTES*16/44}")
 RSTAGE2=$(awk "BEGIN{print $RNN_MINUTES*9/44}")
@@ -47,26 +52,35 @@ rm -rf $W/bart/tokenizer $W/rnn/tokenizer
 cp -r $W/tokenizer $W/bart/tokenizer
 cp -r $W/tokenizer $W/rnn/tokenizer
 
-echo "== train BART-style model ($STAGE1 + $STAGE2 + $STAGE3 + $STAGE4 + $STAGE5_MINUTES min)"
-$PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE1" > $W/bart/stdout.log 2>&1
-tail -1 $W/bart/stdout.log
-mv $W/bart/bart_final.pt $W/bart/bart_stage1.pt
-INIT_CKPT=$W/bart/bart_stage1.pt PEAK_LR=1e-3 WARMUP=50 MIX=ui \
-  $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE2" > $W/bart/stdout2.log 2>&1
-tail -1 $W/bart/stdout2.log
-mv $W/bart/bart_final.pt $W/bart/bart_stage2.pt
-INIT_CKPT=$W/bart/bart_stage2.pt PEAK_LR=1e-3 WARMUP=30 MIX=ui2 \
-  $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE3" > $W/bart/stdout3.log 2>&1
-tail -1 $W/bart/stdout3.log
-mv $W/bart/bart_final.pt $W/bart/bart_stage3.pt
-INIT_CKPT=$W/bart/bart_stage3.pt PEAK_LR=7e-4 WARMUP=20 MIX=ui2 \
-  $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE4" > $W/bart/stdout4.log 2>&1
-tail -1 $W/bart/stdout4.log
-mv $W/bart/bart_final.pt $W/bart/bart_stage4.pt
-# stage 5: one torch thread + 2 OpenBLAS threads measured fastest on the 2-core machine (torch.set_num_threads(2) was slower)
-OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 INIT_CKPT=$W/bart/bart_stage4.pt PEAK_LR=6e-4 WARMUP=100 MIX=ui3 MAX_TOKENS=5000 \
-  LS_OFF_FRAC=0.6 $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE5_MINUTES" > $W/bart/stdout5.log 2>&1
-tail -1 $W/bart/stdout5.log
+if [ "${BART_FROM_SHIPPED:-0}" = 1 ]; then
+  echo "== BART stages 1-5: the shipped weights"
+  $PY models/recipes/bart_from_onnx.py models/bart-translate-summarize $W/bart/bart_final.pt 6274 93.3
+else
+  echo "== train BART-style model ($STAGE1 + $STAGE2 + $STAGE3 + $STAGE4 + $STAGE5_MINUTES + $STAGE6_MINUTES min)"
+  $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE1" > $W/bart/stdout.log 2>&1
+  tail -1 $W/bart/stdout.log
+  mv $W/bart/bart_final.pt $W/bart/bart_stage1.pt
+  INIT_CKPT=$W/bart/bart_stage1.pt PEAK_LR=1e-3 WARMUP=50 MIX=ui \
+    $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE2" > $W/bart/stdout2.log 2>&1
+  tail -1 $W/bart/stdout2.log
+  mv $W/bart/bart_final.pt $W/bart/bart_stage2.pt
+  INIT_CKPT=$W/bart/bart_stage2.pt PEAK_LR=1e-3 WARMUP=30 MIX=ui2 \
+    $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE3" > $W/bart/stdout3.log 2>&1
+  tail -1 $W/bart/stdout3.log
+  mv $W/bart/bart_final.pt $W/bart/bart_stage3.pt
+  INIT_CKPT=$W/bart/bart_stage3.pt PEAK_LR=7e-4 WARMUP=20 MIX=ui2 \
+    $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE4" > $W/bart/stdout4.log 2>&1
+  tail -1 $W/bart/stdout4.log
+  mv $W/bart/bart_final.pt $W/bart/bart_stage4.pt
+  # stage 5: one torch thread + 2 OpenBLAS threads measured fastest on the 2-core machine (torch.set_num_threads(2) was slower)
+  OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 INIT_CKPT=$W/bart/bart_stage4.pt PEAK_LR=6e-4 WARMUP=100 MIX=ui3 MAX_TOKENS=5000 \
+    LS_OFF_FRAC=0.6 $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE5_MINUTES" > $W/bart/stdout5.log 2>&1
+  tail -1 $W/bart/stdout5.log
+fi
+mv $W/bart/bart_final.pt $W/bart/bart_stage5.pt
+OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 INIT_CKPT=$W/bart/bart_stage5.pt PEAK_LR=8e-4 WARMUP=100 MIX=tr MAX_TOKENS=5000 \
+  LS_OFF_FRAC=0.5 $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE6_MINUTES" > $W/bart/stdout6.log 2>&1
+tail -1 $W/bart/stdout6.log
 
 echo "== train attention GRU ($RSTAGE1 + $RSTAGE2 + $RSTAGE3 min)"
 $PY models/recipes/train_rnn.py train $W/data $W/rnn "$RSTAGE1" > $W/rnn/stdout.log 2>&1
