@@ -60,49 +60,7 @@ e2eSuite('more commands', () => {
     assert.equal(await coloredDecorations(page), 0, 'no decorations after the second toggle');
   });
 
-  e2eTest(s, 'Pick Model lists the bundled models for a role and sets the chosen one', async () => {
-    const { page } = s;
-    const mark = s.logMark();
-    await runCommand(page, 'LM Lens: Pick Model…');
-    const title = page.locator('.quick-input-widget .quick-input-title');
-    await title.filter({ hasText: /Pick a model for/ }).waitFor({ timeout: 30_000 });
-    await answerQuickPick(page, 'Translation');
-    await title.filter({ hasText: /Model for translation/ }).waitFor({ timeout: 30_000 });
-    const labels = (await page.locator('.quick-input-widget .quick-input-list .monaco-list-row .label-name').allInnerTexts()).map((l) => l.trim());
-    for (const model of BUNDLED) assert.ok(labels.includes(model), `${model} is listed: ${JSON.stringify(labels)}`);
-    await screenshot(page, 'pick-model');
-    await answerQuickPick(page, 'rnn-attention-seq2seq');
-
-    // The choice is written to the user settings and the model is loaded.
-    await waitUntil(() => s.extensionLog().slice(mark).includes('Model for translation: rnn-attention-seq2seq'), {
-      timeout: 30_000,
-      message: 'the extension to log the choice',
-    });
-    const settings = await waitUntil(
-      () => {
-        const json = JSON.parse(readFileSync(s.settingsFile, 'utf8'));
-        return json['lmLens.models.translation'] === 'rnn-attention-seq2seq' ? json : undefined;
-      },
-      { timeout: 15_000, message: 'lmLens.models.translation in the user settings.json' },
-    );
-    assert.equal(settings['lmLens.models.translation'], 'rnn-attention-seq2seq');
-    assert.equal(settings['lmLens.models.completion'] ?? 'gpt2-code', 'gpt2-code', 'the other roles are unchanged');
-    // Loaded: the log says so, and the status bar item names the model it loaded last.
-    await waitUntil(() => s.extensionLog().slice(mark).includes('Using rnn-attention-seq2seq'), {
-      timeout: 120_000,
-      message: 'the picked model to be loaded',
-    });
-    await waitForIdle(page);
-    const item = page.locator('.part.statusbar [id$="lmLens.status"]');
-    await waitUntil(async () => (await item.innerText()).includes('rnn-attention-seq2seq'), {
-      timeout: 10_000,
-      message: 'the status bar to show rnn-attention-seq2seq',
-    });
-    const errors = s.extensionLog().slice(mark).split('\n').filter((l) => l.includes('[error]'));
-    assert.deepEqual(errors, [], 'loading the picked model logs no error');
-  });
-
-  e2eTest(s, 'with the RNN picked, a translation shows its Bahdanau alignment (target × source) in the attention inspector', async () => {
+  e2eTest(s, 'a translation by the default translator, the RNN, shows its Bahdanau alignment (target × source) in the attention inspector', async () => {
     const { page } = s;
     await openFile(page, 'README.txt');
     await page.keyboard.press('Control+Home');
@@ -128,5 +86,47 @@ e2eSuite('more commands', () => {
     await openFile(page, 'README.txt');
     await runCommand(page, 'File: Revert File');
     await runCommand(page, 'View: Close All Editors');
+  });
+
+  e2eTest(s, 'Pick Model lists the bundled models for a role and sets the chosen one', async () => {
+    const { page } = s;
+    const mark = s.logMark();
+    await runCommand(page, 'LM Lens: Pick Model…');
+    const title = page.locator('.quick-input-widget .quick-input-title');
+    await title.filter({ hasText: /Pick a model for/ }).waitFor({ timeout: 30_000 });
+    await answerQuickPick(page, 'Translation');
+    await title.filter({ hasText: /Model for translation/ }).waitFor({ timeout: 30_000 });
+    const labels = (await page.locator('.quick-input-widget .quick-input-list .monaco-list-row .label-name').allInnerTexts()).map((l) => l.trim());
+    for (const model of BUNDLED) assert.ok(labels.includes(model), `${model} is listed: ${JSON.stringify(labels)}`);
+    await screenshot(page, 'pick-model');
+    await answerQuickPick(page, 'bart-translate-summarize');
+
+    // The choice is written to the user settings and the model is loaded.
+    await waitUntil(() => s.extensionLog().slice(mark).includes('Model for translation: bart-translate-summarize'), {
+      timeout: 30_000,
+      message: 'the extension to log the choice',
+    });
+    const settings = await waitUntil(
+      () => {
+        const json = JSON.parse(readFileSync(s.settingsFile, 'utf8'));
+        return json['lmLens.models.translation'] === 'bart-translate-summarize' ? json : undefined;
+      },
+      { timeout: 15_000, message: 'lmLens.models.translation in the user settings.json' },
+    );
+    assert.equal(settings['lmLens.models.translation'], 'bart-translate-summarize');
+    assert.equal(settings['lmLens.models.completion'] ?? 'gpt2-code', 'gpt2-code', 'the other roles are unchanged');
+    // Loaded: the log says so, and the status bar item names the model it loaded last.
+    await waitUntil(() => s.extensionLog().slice(mark).includes('Using bart-translate-summarize'), {
+      timeout: 120_000,
+      message: 'the picked model to be loaded',
+    });
+    await waitForIdle(page);
+    const item = page.locator('.part.statusbar [id$="lmLens.status"]');
+    await waitUntil(async () => (await item.innerText()).includes('bart-translate-summarize'), {
+      timeout: 10_000,
+      message: 'the status bar to show bart-translate-summarize',
+    });
+    const errors = s.extensionLog().slice(mark).split('\n').filter((l) => l.includes('[error]'));
+    assert.deepEqual(errors, [], 'loading the picked model logs no error');
   });
 });

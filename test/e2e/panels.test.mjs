@@ -21,7 +21,8 @@ async function hideAndShow(page, panelTitle) {
 
 e2eSuite('panels', () => {
   const s = new Session('panels');
-  before(() => s.start());
+  // The cross-attention test needs the transformer translator (the default one is the RNN).
+  before(() => s.start({ settings: { 'lmLens.models.translation': 'bart-translate-summarize' } }));
   after(() => s.stop());
 
   e2eTest(s, 'Inspect Token Probabilities renders every token with its rank and alternatives', async () => {

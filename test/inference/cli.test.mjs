@@ -36,6 +36,12 @@ test('beam search --json returns the n best sequences with scores', async () => 
   assert.equal(r.text, r.sequences[0].text);
 });
 
+test('translate without --model uses the RNN, the better bundled translator, and returns its alignment', async () => {
+  const r = await json(['translate', '--to', 'de', '--text', 'File not found', '--attentions']);
+  assert.deepEqual(r.attentions.map((a) => a.kind), ['alignment']);
+  assert.equal(r.text, 'Datei nicht gefunden');
+});
+
 test('translate --attentions on a Seq2Seq model returns encoder, decoder and cross maps with token labels', async () => {
   const r = await json(['translate', '--model', bart, '--to', 'de', '--text', 'Open file', '--max-new-tokens', '5', '--attentions']);
   const kinds = r.attentions.map((a) => a.kind).sort();
