@@ -965,13 +965,19 @@ def cmd_card(work_dir, out_dir):
              "one-line summaries of software package descriptions. It is bundled so the extension's Seq2Seq features "
              "(summarize, translate, attention inspector) work with no network. It is a demonstration model: expect "
              "short UI-string translations to be recognisable and long inputs to degrade.\n")
-    beats = all(t[k]["model"]["chrF"] > t[k]["copy_source_baseline"]["chrF"] for k in ("de", "fr", "es"))
-    if not beats:
-        L.append(f"**Quality warning:** with the ~{ev['train_minutes']:.0f} minutes of shared CPU this build had, this model is still under-trained: "
-                 "its held-out chrF is *below* the copy-source baseline, its translations are usually in the right "
-                 "language but wrong, and its summaries are generic. It is useful for exercising the Seq2Seq plumbing "
-                 "(ONNX, KV cache, attention maps), not for its outputs. Rerun `models/recipes/make_seq2seq.sh` with a "
-                 "larger `TRAIN_MINUTES` for a better model. The bundled `rnn-attention-seq2seq` translates better.\n")
+    below = [name for k, name in (("de", "German"), ("fr", "French"), ("es", "Spanish"))
+             if t[k]["model"]["chrF"] <= t[k]["copy_source_baseline"]["chrF"]]
+    if below:
+        L.append(f"**Quality warning (translation):** with the ~{ev['train_minutes']:.0f} minutes of shared CPU this build had, "
+                 f"its held-out chrF is at or *below* the copy-source baseline for {', '.join(below)}; translations are "
+                 "usually in the right language but often wrong. The bundled `rnn-attention-seq2seq` (the extension's "
+                 "default translator) translates better.\n")
+    if t["sum"]["model"]["rougeL"] <= t["sum"]["first_sentence_baseline"]["rougeL"]:
+        L.append("**Quality warning (summarization):** its held-out ROUGE-L is *below* the first-sentence baseline: "
+                 "its one-line summaries are short and generic, often naming the kind of package (library, "
+                 "development files, documentation) rather than what it does. It exercises the Seq2Seq plumbing "
+                 "(ONNX, KV cache, attention maps); rerun `models/recipes/make_seq2seq.sh` with larger budgets for a "
+                 "better model.\n")
     L.append("## Use\n")
     L.append("Prefix the input with the task (T5-style, also in `config.json` `task_specific_params`):\n")
     for k, v in cfg["task_specific_params"].items():
