@@ -34,7 +34,7 @@ e2eSuite('trust', () => {
     after(() => s.stop());
 
     e2eTest(s, 'a trusted workspace chooses the model: its folder is loaded (and fails, having no graph)', async () => {
-      assert.match(s.extensionLog(), /Activated \(workspace trusted\)/);
+      await waitUntil(() => /Activated \(workspace trusted\)/.test(s.extensionLog()), { message: 'activation in a trusted workspace' });
       const mark = s.logMark();
       await continueFibonacci(s);
       await waitForNotification(s.page, /Local LM Lens: .*failed/i, { timeout: 120_000 });
