@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild every bundled model and test fixture from offline data, on CPU (about two hours on 2 cores):
+# Rebuild every bundled model and test fixture from offline data, on CPU (about five hours on 2 cores):
 # the GPT (models/gpt2-code) and the llama fixture, then the two Seq2Seq models and the BART fixture,
 # then the weight-only int8 variant of the llama fixture.
 # Needs: apt-get install -y python3-torch python3-onnx python3-numpy python3-regex libopenblas0-pthread; npm ci.
