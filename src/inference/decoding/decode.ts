@@ -99,10 +99,12 @@ async function sampleOrGreedy(
   // cut back, and no attention recording (whose steps are one query each).
   const drafting = config.strategy === 'greedy' && config.promptLookupTokens > 0 && !config.attentions && session.dropLast !== undefined;
   const draftOptions = { ...DEFAULT_DRAFT, maxTokens: config.promptLookupTokens };
-  // `rows[0]` is the logits row the current token is chosen from; later rows were computed in the
-  // same pass for the draft tokens `ahead`, which are already in the cache.
+  // `rows[at]` is the logits row the current token is chosen from; later rows were computed in the
+  // same pass for the draft tokens `ahead[at..]`, which are already in the cache.
   let rows: Float32Array[] = [first.logits];
   let ahead: number[] = [];
+  let at = 0;
+  const vocab = first.vocab;
   const rng = new SeededRandom(config.seed);
   const eos = new Set(model.eosTokenIds);
   const detok = new IncrementalDetokenizer(model.tokenizer);
@@ -114,8 +116,7 @@ async function sampleOrGreedy(
   let stopAt = -1;
   for (let t = 0; t < config.maxNewTokens; t++) {
     checkCancelled(hooks);
-    const vocab = first.vocab;
-    const logits = rows[0];
+    const logits = rows[at];
     let chosen = forcedTokenAt(config, forced, t);
     if (chosen === undefined) {
       const scores = shaped(processors, logits.subarray(0, vocab), history);
@@ -139,13 +140,11 @@ async function sampleOrGreedy(
       break;
     }
     if (t + 1 === config.maxNewTokens) break;
-    if (ahead.length > 0 && ahead[0] === chosen) {
-      // The draft token was the model's own choice: its next row is already computed.
-      rows = rows.slice(1);
-      ahead = ahead.slice(1);
+    if (at < ahead.length && ahead[at] === chosen) {
+      at++; // the draft token was the model's own choice: its next row is already computed
       continue;
     }
-    if (ahead.length > 0) session.dropLast!(ahead.length);
+    if (at < ahead.length) session.dropLast!(ahead.length - at);
     // Never feed a token the length limit would not reach: the context holds prompt + maxNewTokens - 1.
     const draft = drafting ? findDraft(history, source, draftOptions).slice(0, Math.max(0, config.maxNewTokens - t - 2)) : [];
     const step = await session.step([[chosen, ...draft]], draft.length > 0);
@@ -153,6 +152,7 @@ async function sampleOrGreedy(
     recorder.record(step.attentions);
     rows = draft.length > 0 ? splitRows(step.allLogits!, step.vocab) : [step.logits];
     ahead = draft;
+    at = 0;
   }
   const text = stopAt >= 0 ? detok.current.slice(0, stopAt) : detok.current;
   return { ids, tokens, text, logprob, score: logprob / Math.max(1, ids.length) ** config.lengthPenalty, finishReason, attentionRow: 0 };
