@@ -52,35 +52,32 @@ rm -rf $W/bart/tokenizer $W/rnn/tokenizer
 cp -r $W/tokenizer $W/bart/tokenizer
 cp -r $W/tokenizer $W/rnn/tokenizer
 
+# bart_stage N PREV MINUTES [VAR=value ...]: stage N continues from stage PREV's checkpoint with those settings
+# and leaves $W/bart/bart_stageN.pt (stage 1, PREV 0, starts from scratch).
+bart_stage() {
+  n=$1 prev=$2 minutes=$3
+  shift 3
+  init=""
+  [ "$prev" = 0 ] || init="INIT_CKPT=$W/bart/bart_stage$prev.pt"
+  env $init "$@" $PY models/recipes/train_bart.py train $W/data $W/bart "$minutes" > $W/bart/stdout$n.log 2>&1
+  tail -1 $W/bart/stdout$n.log
+  mv $W/bart/bart_final.pt $W/bart/bart_stage$n.pt
+}
+
 if [ "${BART_FROM_SHIPPED:-0}" = 1 ]; then
   echo "== BART stages 1-5: the shipped weights"
-  $PY models/recipes/bart_from_onnx.py models/bart-translate-summarize $W/bart/bart_final.pt 6274 93.3
+  $PY models/recipes/bart_from_onnx.py models/bart-translate-summarize $W/bart/bart_stage5.pt 6274 93.3
 else
   echo "== train BART-style model ($STAGE1 + $STAGE2 + $STAGE3 + $STAGE4 + $STAGE5_MINUTES + $STAGE6_MINUTES min)"
-  $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE1" > $W/bart/stdout.log 2>&1
-  tail -1 $W/bart/stdout.log
-  mv $W/bart/bart_final.pt $W/bart/bart_stage1.pt
-  INIT_CKPT=$W/bart/bart_stage1.pt PEAK_LR=1e-3 WARMUP=50 MIX=ui \
-    $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE2" > $W/bart/stdout2.log 2>&1
-  tail -1 $W/bart/stdout2.log
-  mv $W/bart/bart_final.pt $W/bart/bart_stage2.pt
-  INIT_CKPT=$W/bart/bart_stage2.pt PEAK_LR=1e-3 WARMUP=30 MIX=ui2 \
-    $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE3" > $W/bart/stdout3.log 2>&1
-  tail -1 $W/bart/stdout3.log
-  mv $W/bart/bart_final.pt $W/bart/bart_stage3.pt
-  INIT_CKPT=$W/bart/bart_stage3.pt PEAK_LR=7e-4 WARMUP=20 MIX=ui2 \
-    $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE4" > $W/bart/stdout4.log 2>&1
-  tail -1 $W/bart/stdout4.log
-  mv $W/bart/bart_final.pt $W/bart/bart_stage4.pt
+  bart_stage 1 0 "$STAGE1"
+  bart_stage 2 1 "$STAGE2" PEAK_LR=1e-3 WARMUP=50 MIX=ui
+  bart_stage 3 2 "$STAGE3" PEAK_LR=1e-3 WARMUP=30 MIX=ui2
+  bart_stage 4 3 "$STAGE4" PEAK_LR=7e-4 WARMUP=20 MIX=ui2
   # stage 5: one torch thread + 2 OpenBLAS threads measured fastest on the 2-core machine (torch.set_num_threads(2) was slower)
-  OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 INIT_CKPT=$W/bart/bart_stage4.pt PEAK_LR=6e-4 WARMUP=100 MIX=ui3 MAX_TOKENS=5000 \
-    LS_OFF_FRAC=0.6 $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE5_MINUTES" > $W/bart/stdout5.log 2>&1
-  tail -1 $W/bart/stdout5.log
+  bart_stage 5 4 "$STAGE5_MINUTES" OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 PEAK_LR=6e-4 WARMUP=100 MIX=ui3 MAX_TOKENS=5000 LS_OFF_FRAC=0.6
 fi
-mv $W/bart/bart_final.pt $W/bart/bart_stage5.pt
-OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 INIT_CKPT=$W/bart/bart_stage5.pt PEAK_LR=8e-4 WARMUP=100 MIX=tr MAX_TOKENS=5000 \
-  LS_OFF_FRAC=0.5 $PY models/recipes/train_bart.py train $W/data $W/bart "$STAGE6_MINUTES" > $W/bart/stdout6.log 2>&1
-tail -1 $W/bart/stdout6.log
+bart_stage 6 5 "$STAGE6_MINUTES" OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 PEAK_LR=8e-4 WARMUP=100 MIX=tr MAX_TOKENS=5000 LS_OFF_FRAC=0.5
+cp $W/bart/bart_stage6.pt $W/bart/bart_final.pt
 
 echo "== train attention GRU ($RSTAGE1 + $RSTAGE2 + $RSTAGE3 min)"
 $PY models/recipes/train_rnn.py train $W/data $W/rnn "$RSTAGE1" > $W/rnn/stdout.log 2>&1
