@@ -11,7 +11,14 @@ Writes JSONL files {"src": "<task prefix><text>", "tgt": "...", "task": "de|fr|e
 Split is by a hash of the English source text, so the same English string never appears
 in two splits (also across languages). ~1% valid, ~1% test.
 
-Usage: /usr/bin/python3 models/recipes/data_seq2seq.py [OUT_DIR]
+Desktop catalogs (optional, DESKTOP=1): the gettext catalogs of desktop applications that are not
+installed on the build machine (text editors, file managers, GTK 4, KDE Frameworks, GIMP, Inkscape,
+LibreOffice's UI), fetched as .deb files with `apt-get download` (nothing is installed) and unpacked with
+`dpkg-deb -x` into OUT_DIR/../desktop-debs. Pairs whose English string is already in the base data are
+left out; the rest go to OUT_DIR/desktop_{train,valid,test}.jsonl with the same hash split, so base and
+desktop test strings never occur in any training file.
+
+Usage: [DESKTOP=1] /usr/bin/python3 models/recipes/data_seq2seq.py [OUT_DIR]
 """
 import glob
 import hashlib
@@ -128,10 +135,58 @@ def clean_pair(src, tgt):
     return src, tgt
 
 
-def translation_pairs(lang):
-    seen = set()
+# Debian 12 packages whose catalogs hold desktop-application UI strings (menus, dialogs, buttons)
+DESKTOP_PACKAGES = [
+    "gedit-common", "mousepad", "geany-common", "pluma-common", "gnome-text-editor", "gnome-builder", "meld",
+    "libkf5configwidgets-data", "libkf5xmlgui-data", "libkf5widgetsaddons-data", "ktexteditor-data", "kwrite",
+    "dolphin", "thunar-data", "libxfce4ui-common", "xfce4-panel", "nautilus-data", "file-roller", "eog",
+    "evince-common", "libgtk-4-common", "gimp", "gimp-data", "inkscape", "gnumeric-common", "abiword-common",
+    "libreoffice-l10n-de", "libreoffice-l10n-fr", "libreoffice-l10n-es",
+]
+DESKTOP_MO_GLOBS = ["usr/share/locale/{lang}/LC_MESSAGES/*.mo",
+                    "usr/lib/libreoffice/program/resource/{lang}/LC_MESSAGES/*.mo"]
+
+
+def fetch_desktop_packages(root):
+    """apt-get download + dpkg-deb -x of DESKTOP_PACKAGES into root; returns {package: version}."""
+    debs = os.path.join(root, "debs")
+    tree = os.path.join(root, "tree")
+    os.makedirs(debs, exist_ok=True)
+    os.makedirs(tree, exist_ok=True)
+    versions = {}
+    for pkg in DESKTOP_PACKAGES:
+        have = glob.glob(os.path.join(debs, f"{pkg}_*.deb"))
+        if not have:
+            r = subprocess.run(["apt-get", "download", "-q", pkg], cwd=debs, capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"warning: apt-get download {pkg} failed: {r.stderr.strip()[-200:]}", file=sys.stderr)
+                continue
+            have = glob.glob(os.path.join(debs, f"{pkg}_*.deb"))
+        deb = sorted(have)[-1]
+        subprocess.run(["dpkg-deb", "-x", deb, tree], check=True)
+        versions[pkg] = os.path.basename(deb).split("_")[1].replace("%3a", ":")
+    return tree, versions
+
+
+def copyright_licences(path):
+    """The distinct `License:` names of a Debian machine-readable copyright file (at most 6)."""
+    lic = []
+    try:
+        txt = open(path, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return lic
+    for m in re.finditer(r"^License:\s*(\S.*)$", txt, re.M):
+        name = m.group(1).strip()
+        if name not in lic:
+            lic.append(name)
+    return lic[:6]
+
+
+def translation_pairs(lang, root="/", patterns=("usr/share/locale/{lang}/LC_MESSAGES/*.mo",), skip=()):
+    seen = set(skip)
     pairs = []
-    for path in sorted(glob.glob(f"/usr/share/locale/{lang}/LC_MESSAGES/*.mo")):
+    paths = sorted(p for pat in patterns for p in glob.glob(os.path.join(root, pat.format(lang=lang))))
+    for path in paths:
         origin = os.path.basename(path)[:-3]
         try:
             entries = read_mo(path)
@@ -149,6 +204,14 @@ def translation_pairs(lang):
             seen.add(c[0])
             pairs.append((c[0], c[1], origin))
     return pairs
+
+
+def write_rows(out_dir, name, rows):
+    rng = random.Random(1234)
+    rng.shuffle(rows)
+    with open(os.path.join(out_dir, name), "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
 def read_translation_index(path):
@@ -210,6 +273,23 @@ def summarization_pairs():
     return pairs
 
 
+def desktop_data(out_dir, base_sources):
+    tree, versions = fetch_desktop_packages(os.path.join(out_dir, "..", "desktop-debs"))
+    rows = {"train": [], "valid": [], "test": []}
+    for lang in ["de", "fr", "es"]:
+        for s, t, o in translation_pairs(lang, tree, DESKTOP_MO_GLOBS, skip=base_sources[lang]):
+            rows[split_of(s)].append({"src": PREFIX[lang] + s, "tgt": t, "task": lang, "origin": o})
+    for k, v in rows.items():
+        write_rows(out_dir, f"desktop_{k}.jsonl", v)
+    from collections import Counter
+    # a package's copyright file may sit under the name of the package it depends on (a symlinked doc folder)
+    licences = {pkg: copyright_licences(os.path.join(tree, "usr/share/doc", pkg, "copyright")) for pkg in versions}
+    return {"packages": versions, "licences": licences,
+            "splits": {k: {lang: sum(1 for r in v if r["task"] == lang) for lang in ("de", "fr", "es")}
+                       for k, v in rows.items()},
+            "catalogs": dict(Counter(r["origin"] for r in rows["train"]).most_common(25))}
+
+
 def catalog_licences(rows):
     """gettext domain -> (pairs, Debian package, licences named in its copyright file)."""
     from collections import Counter
@@ -227,15 +307,8 @@ def catalog_licences(rows):
                     pkg = None
                 break
         if pkg:
-            try:
-                txt = open(f"/usr/share/doc/{pkg}/copyright", encoding="utf-8", errors="replace").read()
-                for m in re.finditer(r"^License:\s*(\S.*)$", txt, re.M):
-                    l = m.group(1).strip()
-                    if l not in lic:
-                        lic.append(l)
-            except OSError:
-                pass
-        out[dom] = {"pairs": n, "package": pkg, "licenses": lic[:6]}
+            lic = copyright_licences(f"/usr/share/doc/{pkg}/copyright")
+        out[dom] = {"pairs": n, "package": pkg, "licenses": lic}
     return out
 
 
@@ -254,9 +327,11 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     rows = {"train": [], "valid": [], "test": []}
     stats = {}
+    base_sources = {}
     for lang in ["de", "fr", "es"]:
         ps = translation_pairs(lang)
         stats[lang] = len(ps)
+        base_sources[lang] = {s for s, _, _ in ps}
         for s, t, o in ps:
             rows[split_of(s)].append({"src": PREFIX[lang] + s, "tgt": t, "task": lang, "origin": o})
     sp = summarization_pairs()
@@ -271,6 +346,8 @@ def main():
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
     per_split = {k: {t: sum(1 for r in v if r["task"] == t) for t in PREFIX} for k, v in rows.items()}
     info = {"pairs": stats, "splits": per_split, "catalogs": catalog_licences(rows["train"])}
+    if os.environ.get("DESKTOP", "0") == "1":
+        info["desktop"] = desktop_data(out_dir, base_sources)
     with open(os.path.join(out_dir, "stats.json"), "w") as f:
         json.dump(info, f, indent=1)
     print(json.dumps(info))
@@ -435,6 +512,27 @@ def licence_section(stats, translation_only=False):
     if len(cats) > 25:
         rest = sum(v["pairs"] for v in list(cats.values())[25:])
         lines.append(f"| {len(cats) - 25} more catalogs | {rest} | | |")
+    desk = stats.get("desktop")
+    if desk and not translation_only:
+        dsp = desk["splits"]
+        lines.append("")
+        lines.append("**Desktop-application catalogs** (used from stage 7 on): the same kind of pairs from the gettext "
+                     "catalogs of desktop applications that are not installed on the build machine, fetched as Debian 12 "
+                     "packages with `apt-get download` and unpacked with `dpkg-deb -x` (nothing installed); pairs whose "
+                     "English string is already in the data above are left out, the rest split by the same hash. "
+                     f"Train / valid / test: German {dsp['train']['de']} / {dsp['valid']['de']} / {dsp['test']['de']}, "
+                     f"French {dsp['train']['fr']} / {dsp['valid']['fr']} / {dsp['test']['fr']}, "
+                     f"Spanish {dsp['train']['es']} / {dsp['valid']['es']} / {dsp['test']['es']}. Packages (version, "
+                     "licences named in its copyright file):")
+        lines.append("")
+        lines.append("| Debian package | version | licences |")
+        lines.append("|---|---|---|")
+        for pkg, ver in desk["packages"].items():
+            lic = "; ".join(desk.get("licences", {}).get(pkg, [])[:3]) or "see copyright file"
+            lines.append(f"| {pkg} | {ver} | {lic} |")
+        lines.append("")
+        lines.append("Largest desktop catalogs (train pairs, all languages): " +
+                     ", ".join(f"{k} {v}" for k, v in list(desk["catalogs"].items())[:12]) + ".")
     if not translation_only:
         lines.append("")
         lines.append("**Summarization pairs** are Debian 12 (bookworm, bookworm-updates, bookworm-security) package "

@@ -12,10 +12,15 @@
 #      short UI strings; see train_bart.py), STAGE5_MINUTES (default 33: warm restart from stage 4, peak LR 6e-4,
 #      short strings twice, 5000-token batches, label smoothing off for the last 40%, 2 OpenBLAS threads),
 #      STAGE6_MINUTES (default 125: warm restart from stage 5, peak LR 8e-4, every translation pair with short strings
-#      twice and a quarter of summarization, label smoothing off for the second half), RNN_MINUTES (default 44: stage 1 = 16/44 of it, stages 2 (9/44) and 3 (the rest) continue with peak LR 1e-3), EVAL_N (test examples per
-#      task, default 300), SKIP_APT=1 to skip the apt configuration, BART_FROM_SHIPPED=1 to skip stages 1-5 and
-#      run stage 6 from the weights in models/bart-translate-summarize (read back from its ONNX graphs): the
-#      bundled model's stage 6 was run that way, from the stage-5 model shipped before it.
+#      twice and a quarter of summarization, label smoothing off for the second half), STAGE7_MINUTES (default 125:
+#      warm restart from stage 6, peak LR 1e-3, every summarization pair twice (at most 2 per description opening),
+#      translation strings of at most 4 words once and half of the others, the desktop-application catalogs added),
+#      DESKTOP (default 1: fetch the desktop-application catalogs with `apt-get download`, see data_seq2seq.py; the
+#      RNN trains on the base catalogs only), RNN_MINUTES (default 44: stage 1 = 16/44 of it, stages 2 (9/44) and 3 (the rest) continue with peak LR 1e-3), EVAL_N (test examples per
+#      task, default 300), SKIP_APT=1 to skip the apt configuration, BART_FROM_SHIPPED=1 to skip stages 1-6 and
+#      run stage 7 from the weights and tokenizer in models/bart-translate-summarize (read back from its ONNX
+#      graphs): the bundled model's stage 7 was run that way, from the stage-6 model shipped before it (and its
+#      stage 6 from the stage-5 model shipped before that).
 # The bundled models were trained with the defaults on a 2-core machine shared with other jobs; the RNN ran at the
 # same time as the BART runs (here it runs after them), so timings/results differ somewhat.
 set -eu
@@ -27,6 +32,8 @@ W=models/.work/seq2seq
 TRAIN_MINUTES=${TRAIN_MINUTES:-60}
 STAGE5_MINUTES=${STAGE5_MINUTES:-33}
 STAGE6_MINUTES=${STAGE6_MINUTES:-125}
+STAGE7_MINUTES=${STAGE7_MINUTES:-125}
+DESKTOP=${DESKTOP:-1}
 RNN_MINUTES=${RNN_MINUTES:-44}
 RSTAGE1=$(awk "BEGIN{print $RNN_MINUTES*16/44}")
 RSTAGE2=$(awk "BEGIN{print $RNN_MINUTES*9/44}")
@@ -43,7 +50,7 @@ if [ "${SKIP_APT:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
 fi
 
 echo "== data"
-$PY models/recipes/data_seq2seq.py $W/data
+DESKTOP=$DESKTOP $PY models/recipes/data_seq2seq.py $W/data
 
 echo "== tokenizer"
 $PY models/recipes/train_bart.py tokenizer $W/data $W/tokenizer
@@ -65,8 +72,10 @@ bart_stage() {
 }
 
 if [ "${BART_FROM_SHIPPED:-0}" = 1 ]; then
-  echo "== BART stages 1-5: the shipped weights"
-  $PY models/recipes/bart_from_onnx.py models/bart-translate-summarize $W/bart/bart_stage5.pt 6274 93.3
+  echo "== BART stages 1-6: the shipped weights and tokenizer"
+  rm -rf $W/bart/tokenizer && mkdir -p $W/bart/tokenizer
+  cp models/bart-translate-summarize/tokenizer.json models/bart-translate-summarize/tokenizer_config.json $W/bart/tokenizer/
+  $PY models/recipes/bart_from_onnx.py models/bart-translate-summarize $W/bart/bart_stage6.pt 13721 202.8
 else
   echo "== train BART-style model ($STAGE1 + $STAGE2 + $STAGE3 + $STAGE4 + $STAGE5_MINUTES + $STAGE6_MINUTES min)"
   bart_stage 1 0 "$STAGE1"
@@ -75,9 +84,10 @@ else
   bart_stage 4 3 "$STAGE4" PEAK_LR=7e-4 WARMUP=20 MIX=ui2
   # stage 5: one torch thread + 2 OpenBLAS threads measured fastest on the 2-core machine (torch.set_num_threads(2) was slower)
   bart_stage 5 4 "$STAGE5_MINUTES" OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 PEAK_LR=6e-4 WARMUP=100 MIX=ui3 MAX_TOKENS=5000 LS_OFF_FRAC=0.6
+  bart_stage 6 5 "$STAGE6_MINUTES" OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 PEAK_LR=8e-4 WARMUP=100 MIX=tr MAX_TOKENS=5000 LS_OFF_FRAC=0.5
 fi
-bart_stage 6 5 "$STAGE6_MINUTES" OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 PEAK_LR=8e-4 WARMUP=100 MIX=tr MAX_TOKENS=5000 LS_OFF_FRAC=0.5
-cp $W/bart/bart_stage6.pt $W/bart/bart_final.pt
+bart_stage 7 6 "$STAGE7_MINUTES" DESKTOP=$DESKTOP SUM_CAP=2 OPENBLAS_NUM_THREADS=2 TORCH_THREADS=1 PEAK_LR=1e-3 WARMUP=100 MIX=sum MAX_TOKENS=5000 LS_OFF_FRAC=0.5
+cp $W/bart/bart_stage7.pt $W/bart/bart_final.pt
 
 echo "== train attention GRU ($RSTAGE1 + $RSTAGE2 + $RSTAGE3 min)"
 $PY models/recipes/train_rnn.py train $W/data $W/rnn "$RSTAGE1" > $W/rnn/stdout.log 2>&1
@@ -99,6 +109,11 @@ $PY models/recipes/train_bart.py fixture $W/tokenizer test/fixtures/tiny-bart-ra
 echo "== held-out metrics"
 $PY models/recipes/train_bart.py evaluate $W/bart/bart_final.pt $W/data $W/bart_eval.json
 $PY models/recipes/train_rnn.py evaluate $W/rnn/rnn_final.pt $W/data $W/rnn_eval.json
+
+echo "== the engine's outputs (as the extension runs the models: task_specific_params, beam search for summaries)"
+npm run --silent build
+node models/recipes/eval_engine.mjs models bart-translate-summarize $W/data/test.jsonl $W/bart_engine.json "${EVAL_N:-300}"
+$PY models/recipes/train_bart.py metrics $W/bart_engine.json $W/bart_engine_eval.json
 
 echo "== model cards"
 $PY models/recipes/train_bart.py card $W models/bart-translate-summarize

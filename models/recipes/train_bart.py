@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -380,26 +381,49 @@ def collate(data, b, start_id):
 DECODER_START = D.EOS  # as BART
 
 # Training mixes (env MIX), as (keep 1 in N summarization pairs, copies of each translation pair of at most
-# 4 words, keep 1 in N of the other translation pairs); row j of train.jsonl is kept when j % N == 0.
+# 4 words, keep 1 in N of the other translation pairs[, copies of each kept summarization pair]); row j of the
+# training rows is kept when j % N == 0.
 MIXES = {
     "ui": (3, 2, 1),   # stage 2: short UI strings twice, other translations once, 1/3 of summarization
     "ui2": (6, 1, 4),  # stages 3-4: short strings once, 1/4 of the other translations, 1/6 of summarization
     "ui3": (5, 2, 3),  # stage 5: short strings twice, 1/3 of the other translations, 1/5 of summarization
     "tr": (4, 2, 1),   # stage 6 (continuing the shipped model): every translation, short ones twice, 1/4 of summarization
+    "sum": (1, 1, 2, 2),  # stage 7: every summarization pair twice, short strings once, 1/2 of the other translations
 }
 
 
-def mix_rows(rows, sum_every, short_copies, other_every):
+def mix_rows(rows, sum_every, short_copies, other_every, sum_copies=1):
     mixed = []
     for j, r in enumerate(rows):
         if r["task"] == "sum":
             if j % sum_every == 0:
-                mixed.append(r)
+                mixed += [r] * sum_copies
         elif len(D.strip_prefix(r["src"]).split()) <= 4:
             mixed += [r] * short_copies
         elif j % other_every == 0:
             mixed.append(r)
     return mixed
+
+
+def description_key(src):
+    """The first 60 letters of a long description, lower-cased: equal for the packages of one family (the Qt
+    modules, LibreOffice, cross compilers, ...) whose descriptions open with the same paragraph."""
+    return re.sub(r"[^a-z ]", "", D.strip_prefix(src).lower())[:60]
+
+
+def cap_summaries(rows, cap):
+    """Keeps at most `cap` summarization pairs per description key: a family's shared opening maps to as many
+    different one-line synopses as it has packages, which teaches the model to guess rather than to read."""
+    seen = {}
+    out = []
+    for r in rows:
+        if r["task"] == "sum":
+            k = description_key(r["src"])
+            seen[k] = seen.get(k, 0) + 1
+            if seen[k] > cap:
+                continue
+        out.append(r)
+    return out
 
 
 def cmd_train(data_dir, work_dir, minutes, cfg_over=None):
@@ -412,6 +436,10 @@ def cmd_train(data_dir, work_dir, minutes, cfg_over=None):
         cfg.update(cfg_over)
     t0 = time.time()
     train_rows = D.load_jsonl(os.path.join(data_dir, "train.jsonl"))
+    if os.environ.get("DESKTOP", "0") == "1":  # desktop-application catalogs (data_seq2seq.py with DESKTOP=1)
+        train_rows += D.load_jsonl(os.path.join(data_dir, "desktop_train.jsonl"))
+    if "SUM_CAP" in os.environ:  # at most N summarization pairs per description opening (package families)
+        train_rows = cap_summaries(train_rows, int(os.environ["SUM_CAP"]))
     mix = os.environ.get("MIX", "all")
     if mix != "all":
         train_rows = mix_rows(train_rows, *MIXES[mix])
@@ -428,6 +456,11 @@ def cmd_train(data_dir, work_dir, minutes, cfg_over=None):
         model.load_state_dict(ck0["state"])
         prev_minutes, prev_steps = ck0["minutes"], ck0["step"]
         print(f"continuing from {init}: step {prev_steps}, {prev_minutes:.1f} min", flush=True)
+    if "DROPOUT" in os.environ:  # residual, embedding and attention-probability dropout while training
+        cfg = dict(cfg, dropout=float(os.environ["DROPOUT"]))
+        state = model.state_dict()
+        model = BartForConditionalGeneration(cfg)
+        model.load_state_dict(state)
     print(f"params {n_params(model)}", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.98), eps=1e-8)
     peak, warm = float(os.environ.get("PEAK_LR", "2e-3")), int(os.environ.get("WARMUP", "150"))
@@ -446,22 +479,30 @@ def cmd_train(data_dir, work_dir, minutes, cfg_over=None):
     ema = None
 
     def evaluate():
+        """Validation NLL per target token: all 600 pairs, then the summarization and translation pairs apart."""
         model.eval()
-        tot, n = 0.0, 0
+        tot, n = {}, {}
         with torch.no_grad():
-            for b in make_batches(valid, 6000, random.Random(0)):
-                src, am, di, lab = collate(valid, b, DECODER_START)
-                lg = model(src, am, di)
-                tot += F.cross_entropy(lg.view(-1, lg.shape[-1]), lab.view(-1), ignore_index=-100,
-                                       reduction="sum").item()
-                n += (lab != -100).sum().item()
+            for part in ("sum", "tr"):
+                rows = [v for v in valid if (v[2] == "sum") == (part == "sum")]
+                tot[part], n[part] = 0.0, 0
+                for b in make_batches(rows, 6000, random.Random(0)):
+                    src, am, di, lab = collate(rows, b, DECODER_START)
+                    lg = model(src, am, di)
+                    tot[part] += F.cross_entropy(lg.view(-1, lg.shape[-1]), lab.view(-1), ignore_index=-100,
+                                                 reduction="sum").item()
+                    n[part] += (lab != -100).sum().item()
         model.train()
-        return tot / n
+        every = (tot["sum"] + tot["tr"]) / (n["sum"] + n["tr"])
+        return f"{every:.3f} (summarization {tot['sum'] / n['sum']:.3f}, translation {tot['tr'] / n['tr']:.3f})"
 
     def save(tag):
         torch.save({"cfg": cfg, "state": model.state_dict(), "step": prev_steps + step,
                     "minutes": prev_minutes + (time.time() - t_start) / 60.0}, os.path.join(work_dir, f"bart_{tag}.pt"))
 
+    msg = f"start valid_nll {evaluate()}"
+    print(msg, flush=True)
+    log.write(msg + "\n")
     done = False
     model.train()
     while not done:
@@ -493,14 +534,14 @@ def cmd_train(data_dir, work_dir, minutes, cfg_over=None):
                 log.flush()
             if time.time() - last_ck > 240:
                 vl = evaluate()
-                msg = f"step {step} valid_nll {vl:.3f}"
+                msg = f"step {step} valid_nll {vl}"
                 print(msg, flush=True)
                 log.write(msg + "\n")
                 log.flush()
                 save("last")
                 last_ck = time.time()
     vl = evaluate()
-    msg = f"final step {step} epochs {ep} valid_nll {vl:.3f} minutes {(time.time() - t_start) / 60:.1f}"
+    msg = f"final step {step} epochs {ep} valid_nll {vl} minutes {(time.time() - t_start) / 60:.1f}"
     print(msg, flush=True)
     log.write(msg + "\n")
     save("last")
@@ -579,16 +620,20 @@ def cmd_evaluate(ckpt, data_dir, out_json, n_per_task=300):
     for task in ["de", "fr", "es", "sum"]:
         rs = [r for r in rows if r["task"] == task][:n_per_task]
         hyps = translate_texts(model, tok, [r["src"] for r in rs], MAX_SRC[task], 48 if task == "sum" else 64)
-        refs = [r["tgt"] for r in rs]
-        if task == "sum":
-            base = [D.first_sentence(D.strip_prefix(r["src"])) for r in rs]
-            res["tasks"][task] = {"n": len(rs), "model": D.rouge(hyps, refs), "first_sentence_baseline": D.rouge(base, refs)}
-        else:
-            base = [D.strip_prefix(r["src"]) for r in rs]
-            res["tasks"][task] = {"n": len(rs), "model": {"chrF": D.chrf(hyps, refs), "BLEU": D.bleu(hyps, refs)},
-                                  "copy_source_baseline": {"chrF": D.chrf(base, refs), "BLEU": D.bleu(base, refs)}}
+        res["tasks"][task] = task_metrics(task, [r["src"] for r in rs], [r["tgt"] for r in rs], hyps)
         res["samples"][task] = [{"source": r["src"], "reference": r["tgt"], "output": h} for r, h in zip(rs[:5], hyps[:5])]
         print(task, json.dumps(res["tasks"][task]), f"{time.time() - t0:.0f}s", flush=True)
+    desktop_test = os.path.join(data_dir, "desktop_test.jsonl")
+    if os.path.exists(desktop_test):  # held-out strings of the desktop-application catalogs (DESKTOP=1 data)
+        drows = D.load_jsonl(desktop_test)
+        res["desktop"] = {}
+        for task in ["de", "fr", "es"]:
+            rs = [r for r in drows if r["task"] == task][:n_per_task]
+            hyps = translate_texts(model, tok, [r["src"] for r in rs], MAX_SRC[task], 64)
+            res["desktop"][task] = task_metrics(task, [r["src"] for r in rs], [r["tgt"] for r in rs], hyps)
+            res["samples"]["desktop_" + task] = [{"source": r["src"], "reference": r["tgt"], "output": h}
+                                                 for r, h in zip(rs[:5], hyps[:5])]
+            print("desktop", task, json.dumps(res["desktop"][task]), flush=True)
     fixed = ["translate English to German: Open file", "translate English to German: Save changes?",
              "translate English to French: Open file", "translate English to French: Save changes?",
              "translate English to Spanish: Open file", "translate English to Spanish: Save changes?"]
@@ -601,6 +646,27 @@ def cmd_evaluate(ckpt, data_dir, out_json, n_per_task=300):
         print(x)
     with open(out_json, "w") as f:
         json.dump(res, f, indent=1, ensure_ascii=False)
+
+
+def task_metrics(task, sources, refs, hyps):
+    """The card's metrics of one task, next to its trivial baseline (copy the source / first sentence)."""
+    texts = [D.strip_prefix(s) for s in sources]
+    if task == "sum":
+        return {"n": len(refs), "model": D.rouge(hyps, refs),
+                "first_sentence_baseline": D.rouge([D.first_sentence(t) for t in texts], refs)}
+    return {"n": len(refs), "model": {"chrF": D.chrf(hyps, refs), "BLEU": D.bleu(hyps, refs)},
+            "copy_source_baseline": {"chrF": D.chrf(texts, refs), "BLEU": D.bleu(texts, refs)}}
+
+
+def cmd_metrics(engine_json, out_json):
+    """Scores the outputs eval_engine.mjs wrote (the engine's decoding, as the extension runs it)."""
+    run = json.load(open(engine_json))
+    res = {"model": run["model"], "options": run["options"], "n_per_task": run["n_per_task"], "tasks": {}}
+    for task, v in run["tasks"].items():
+        res["tasks"][task] = task_metrics(task, v["sources"], v["refs"], v["hyps"])
+        print(task, json.dumps(res["tasks"][task]), flush=True)
+    with open(out_json, "w") as f:
+        json.dump(res, f, indent=1)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -941,10 +1007,12 @@ def _mib(path):
     return tot / 2 ** 20
 
 
-# The final validation lines of stages 1-5, as their runs logged them (kept for the card of a stage-6-only run).
-STAGE1_5_FINALS = ["final step 1146 epochs 1 valid_nll 4.548 minutes 22.1", "final step 972 epochs 1 valid_nll 4.147 minutes 16.0",
+# The final validation lines of stages 1-6, as their runs logged them (kept for the card of a stage-7-only run).
+STAGE1_6_FINALS = ["final step 1146 epochs 1 valid_nll 4.548 minutes 22.1", "final step 972 epochs 1 valid_nll 4.147 minutes 16.0",
                    "final step 1069 epochs 2 valid_nll 3.892 minutes 13.0", "final step 706 epochs 1 valid_nll 3.817 minutes 9.0",
-                   "final step 2381 epochs 2 valid_nll 3.490 minutes 33.0"]
+                   "final step 2381 epochs 2 valid_nll 3.490 minutes 33.0",
+                   "final step 7447 epochs 4 valid_nll 2.496 minutes 109.5"]
+STAGE1_6_STEPS = 13721
 
 
 def cmd_card(work_dir, out_dir):
@@ -954,8 +1022,10 @@ def cmd_card(work_dir, out_dir):
     ref = json.load(open(os.path.join(out_dir, "reference.json")))
     cfg = json.load(open(os.path.join(out_dir, "config.json")))
     finals = [l.strip() for l in open(os.path.join(work_dir, "bart", "bart_train.log")) if l.startswith("final")]
-    if len(finals) < 6:  # stage 6 run from the shipped stage-5 model (BART_FROM_SHIPPED=1): stages 1-5 as logged then
-        finals = STAGE1_5_FINALS + finals[-1:]
+    if len(finals) < 7:  # stage 7 run from the shipped stage-6 model (BART_FROM_SHIPPED=1): stages 1-6 as logged then
+        finals = STAGE1_6_FINALS + finals[-1:]
+    engine_path = os.path.join(work_dir, "bart_engine_eval.json")
+    engine = json.load(open(engine_path)) if os.path.exists(engine_path) else None
     t = ev["tasks"]
     L = []
     L.append("---\nlicense: other\nlanguage: [en, de, fr, es]\ntags: [bart, seq2seq, translation, summarization, onnx]\n---\n")
@@ -1020,11 +1090,16 @@ def cmd_card(work_dir, out_dir):
              "Decoder positions start at the past decoder length. Softmax order in the decoder graph: for each layer, "
              "self-attention then cross-attention (`/decoder/layers.{i}/Softmax` = self, `…/Softmax_1` = cross).\n")
     L.append("## Training\n")
-    s6_steps = ev["checkpoint_step"] - 6274  # steps of stages 1-5
-    L.append(f"Teacher forcing, cross-entropy (label-smoothed 0.1, except in the last 40% of stage 5 and the second half of stage 6), Adam "
+    s6_steps = STAGE1_6_STEPS - 6274  # steps of stage 6 (stages 1-5: 6274)
+    s7_steps = ev["checkpoint_step"] - STAGE1_6_STEPS
+    starts = [l.strip() for l in open(os.path.join(work_dir, "bart", "bart_train.log")) if l.startswith("start")]
+    train_rows = D.load_jsonl(os.path.join(work_dir, "data", "train.jsonl"))
+    n_sum = sum(1 for r in train_rows if r["task"] == "sum")
+    n_sum_capped = sum(1 for r in cap_summaries(train_rows, 2) if r["task"] == "sum")
+    L.append(f"Teacher forcing, cross-entropy (label-smoothed 0.1, except in the last 40% of stage 5 and the second halves of stages 6 and 7), Adam "
              f"(β=0.9/0.98; optimizer state not carried over between stages), gradient clipping 1.0, no "
-             f"dropout, batches of ~3500 (padded) tokens (5000 in stages 5 and 6) from length-sorted buckets, the batches of all four tasks "
-             f"shuffled together, seed 1234; summarization sources cut to 64 tokens for training. Six stages, each with "
+             f"dropout, batches of ~3500 (padded) tokens (5000 in stages 5-7) from length-sorted buckets, the batches of all four tasks "
+             f"shuffled together, seed 1234; summarization sources cut to 64 tokens for training. Seven stages, each with "
              f"linear warm-up and cosine decay over a fixed wall-clock budget: stage 1 from scratch (peak LR 2e-3), "
              f"stage 2 continuing from it (peak LR 1e-3) on a UI-weighted mix (translation pairs of at most 4 words twice, "
              f"other translation pairs once, a third of the summarization pairs; still mixed batches), and stages 3 and 4 "
@@ -1032,17 +1107,25 @@ def cmd_card(work_dir, out_dir):
              f"the summarization pairs, to favour the UI-string use case; stage 5 (warm restart from stage 4, peak LR 6e-4, "
              f"100 warm-up steps, cosine decay over 33 minutes) on the strings of at most 4 words twice, a third of the other "
              f"translation pairs and a fifth of the summarization pairs, with label smoothing switched off for its last 40%. "
-             f"Stages 1-4 (60.2 minutes, 3893 steps) used one PyTorch thread (torch 1.13.1 CPU, OpenBLAS); stage 5 used "
+             f"Stages 1-4 (60.2 minutes, 3893 steps) used one PyTorch thread (torch 1.13.1 CPU, OpenBLAS); stages 5-7 used "
              f"`OPENBLAS_NUM_THREADS=2` with one torch intra-op thread (1-minute measurements on 3500-token batches while a "
              f"browser test suite also ran: 147 steps, about 6.5k tokens/s, vs 24-46 steps with `torch.set_num_threads(2)` "
              f"and 64 steps with both set to 2; stage 5 itself averaged about 4.3k tokens/s). Stage 6 (a later session, "
              f"continuing from the shipped stage-5 weights read back from its ONNX graphs by `bart_from_onnx.py`; "
-             f"peak LR 8e-4, 100 warm-up steps, cosine decay over 125 minutes, 5000-token batches, the same threads, "
-             f"niced) trained on every translation pair, the strings of at most 4 words twice and a quarter of the "
-             f"summarization pairs, label smoothing off for its second half. The 2-core machine was shared with other "
-             f"jobs (test suites, benchmarks) throughout. In total {ev['train_minutes']:.1f} minutes, "
-             f"{ev['checkpoint_step']} steps (at most {(3893 * 3500 + 2381 * 5000 + s6_steps * 5000) / 1e6:.1f}M padded "
-             f"tokens). Validation (600 pairs, nats/token), per stage: " + "; ".join(f"`{l}`" for l in finals) + ".\n")
+             f"peak LR 8e-4, 100 warm-up steps, cosine decay over 125 minutes, 5000-token batches, niced) trained on every "
+             f"translation pair, the strings of at most 4 words twice and a quarter of the summarization pairs. Stage 7 "
+             f"(another session, from the shipped stage-6 weights the same way; peak LR 1e-3, 100 warm-up steps, cosine decay "
+             f"over {ev['train_minutes'] - 202.8:.0f} minutes) moved the weight to summarization, the task the model was worst "
+             f"at: every summarization pair twice, but at most two pairs per description opening ({n_sum_capped} of "
+             f"{n_sum} pairs kept: package families such as the Qt modules, LibreOffice or the cross compilers open with the "
+             f"same paragraph and differ only in their synopsis, which teaches guessing rather than reading), the translation "
+             f"strings of at most 4 words once and half of the others, with the desktop-application catalogs (below) added "
+             f"to the translation data. The 2-core machine was shared with other jobs (test suites, benchmarks) throughout. "
+             f"In total {ev['train_minutes']:.1f} minutes, {ev['checkpoint_step']} steps (at most "
+             f"{(3893 * 3500 + (2381 + s6_steps + s7_steps) * 5000) / 1e6:.1f}M padded tokens). Validation (600 pairs, "
+             f"nats/token), per stage: " + "; ".join(f"`{l}`" for l in finals) + ". Stage 7 measured the same 600 pairs "
+             f"apart by task; the catalogs installed on a build machine differ a little between machines, so its split "
+             f"differs a little from the earlier stages' (" + "; ".join(f"`{l}`" for l in starts[-1:]) + " before its first step).\n")
     L.append("## Data and licences\n")
     L.append(D.licence_section(stats))
     L.append("\n## Held-out results\n")
@@ -1054,19 +1137,47 @@ def cmd_card(work_dir, out_dir):
     for k, name in (("de", "German"), ("fr", "French"), ("es", "Spanish")):
         m, b = t[k]["model"], t[k]["copy_source_baseline"]
         L.append(f"| {name} | {m['chrF']:.1f} | {m['BLEU']:.1f} | {b['chrF']:.1f} | {b['BLEU']:.1f} |")
+    if "desktop" in ev:
+        L.append("\nHeld-out strings of the desktop-application catalogs (menus, dialogs and buttons of editors, file "
+                 "managers, GIMP, Inkscape, LibreOffice, ...; never in any training file), first "
+                 f"{ev['n_per_task']} per language:\n")
+        L.append("| language | model chrF | model BLEU | copy-source chrF | copy-source BLEU |\n|---|---:|---:|---:|---:|")
+        for k, name in (("de", "German"), ("fr", "French"), ("es", "Spanish")):
+            m, b = ev["desktop"][k]["model"], ev["desktop"][k]["copy_source_baseline"]
+            L.append(f"| {name} | {m['chrF']:.1f} | {m['BLEU']:.1f} | {b['chrF']:.1f} | {b['BLEU']:.1f} |")
     m, b = t["sum"]["model"], t["sum"]["first_sentence_baseline"]
     L.append("\nSummarization, ROUGE F1 (lower-cased words, no stemming, own implementation); the baseline outputs the "
              "first sentence of the long description:\n")
     L.append("| | ROUGE-1 | ROUGE-2 | ROUGE-L |\n|---|---:|---:|---:|")
-    L.append(f"| model | {m['rouge1']:.1f} | {m['rouge2']:.1f} | {m['rougeL']:.1f} |")
+    L.append(f"| model, greedy (sources cut to 64 tokens) | {m['rouge1']:.1f} | {m['rouge2']:.1f} | {m['rougeL']:.1f} |")
+    if engine:
+        e = engine["tasks"]["sum"]["model"]
+        L.append(f"| model as the extension runs it (whole source, beam search from `task_specific_params`) | "
+                 f"{e['rouge1']:.1f} | {e['rouge2']:.1f} | {e['rougeL']:.1f} |")
     L.append(f"| first sentence | {b['rouge1']:.1f} | {b['rouge2']:.1f} | {b['rougeL']:.1f} |\n")
+    if engine:
+        L.append("\"As the extension runs it\": the ONNX graphs through this project's engine "
+                 "(`models/recipes/eval_engine.mjs`, scored by `train_bart.py metrics`) with each task's "
+                 "`task_specific_params`, the same test pairs. Translation chrF that way: " +
+                 ", ".join(f"{name} {engine['tasks'][k]['model']['chrF']:.1f}"
+                           for k, name in (("de", "German"), ("fr", "French"), ("es", "Spanish"))) + ".\n")
     L.append("## Sample outputs (greedy)\n")
+    trained = {D.strip_prefix(r["src"]).lower() for r in train_rows if r["task"] != "sum"}
+    desktop_train = os.path.join(work_dir, "data", "desktop_train.jsonl")
+    if os.path.exists(desktop_train):
+        trained |= {D.strip_prefix(r["src"]).lower() for r in D.load_jsonl(desktop_train)}
+    asked = sorted({D.strip_prefix(x["source"]) for x in ev["fixed_samples"][:6]})
+    seen = [a for a in asked if a.lower() in trained]
+    if seen:
+        L.append("The first six inputs are the strings the project asked for by name. They are not a held-out measure: "
+                 + ", ".join(f"`{a}`" for a in seen) + " (ignoring case) " + ("is" if len(seen) == 1 else "are")
+                 + " in the training data.\n")
     L.append("| input | output | reference |\n|---|---|---|")
     esc = lambda x: x.replace("|", "\\|").replace("\n", " ")  # noqa: E731
     for x in ev["fixed_samples"]:
         L.append(f"| {esc(x['source'][:160])} | {esc(x['output'])} | {esc(x.get('reference', ''))} |")
-    for k in ("de", "fr", "es"):  # the summarization samples are already in fixed_samples
-        for x in ev["samples"][k][:2]:
+    for k in ("de", "fr", "es", "desktop_de", "desktop_fr", "desktop_es"):  # summarization samples: in fixed_samples
+        for x in ev["samples"].get(k, [])[:2]:
             L.append(f"| {esc(x['source'][:160])} | {esc(x['output'])} | {esc(x['reference'])} |")
     L.append("\n## Files\n")
     L.append("- `onnx/encoder_model.onnx`, `onnx/decoder_model_merged.onnx` — fp32 graphs\n"
@@ -1074,7 +1185,7 @@ def cmd_card(work_dir, out_dir):
              "- `tokenizer.json`, `tokenizer_config.json` (`BartTokenizer`)\n"
              "- `reference.json` — PyTorch greedy ids, top-5 log-probs of the first 5 steps and full attention maps "
              "(encoder / decoder / cross, `[layer][head][q][k]`) for checking the ONNX runtime path\n")
-    L.append("Reproduce: `sh models/recipes/make_seq2seq.sh` (defaults: `TRAIN_MINUTES=60` for stages 1-4, `STAGE5_MINUTES=33`, `STAGE6_MINUTES=125`) (recipes: `models/recipes/data_seq2seq.py`, "
+    L.append("Reproduce: `sh models/recipes/make_seq2seq.sh` (defaults: `TRAIN_MINUTES=60` for stages 1-4, `STAGE5_MINUTES=33`, `STAGE6_MINUTES=125`, `STAGE7_MINUTES=125`; `BART_FROM_SHIPPED=1` runs stage 7 from this folder's weights) (recipes: `models/recipes/data_seq2seq.py`, "
              "`train_bart.py`, `bpe_tokenizer.py`). Limitations: tiny model and data; translations of longer sentences "
              "and summaries of unusual packages are often wrong or repetitive; UI-string domain only; not for "
              "production translation.\n")
@@ -1091,6 +1202,8 @@ if __name__ == "__main__":
         cmd_train(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     elif cmd == "evaluate":
         cmd_evaluate(sys.argv[2], sys.argv[3], sys.argv[4], int(os.environ.get("EVAL_N", "300")))
+    elif cmd == "metrics":
+        cmd_metrics(sys.argv[2], sys.argv[3])
     elif cmd == "export":
         cmd_export(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "card":
