@@ -51,6 +51,11 @@ export async function placeOutput(editor: vscode.TextEditor, range: vscode.Range
   return new vscode.Range(start, endPos);
 }
 
+/** The warning for an input of which the model read only the beginning (`GenerateResult.inputTruncated`). */
+export function truncationWarning(model: string, truncated: { readonly tokens: number; readonly kept: number }, outcome: string): string {
+  return `Local LM Lens: the text is ${truncated.tokens} tokens long and "${model}" reads at most ${truncated.kept}: ${outcome}`;
+}
+
 /** Runs `task` under a cancellable notification; cancelling it stops the generation. */
 export async function withCancellableProgress<T>(ctx: Ctx, title: string, task: () => Promise<T>): Promise<T> {
   return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) => {

@@ -1,8 +1,9 @@
 /** Summarize the selection (or the document) with the summarization model; replace or insert below. */
+import * as vscode from 'vscode';
 import type { OutputMode } from '../config';
 import type { Ctx } from '../context';
 import type { GenerateRequest } from '../inference/protocol';
-import { taskDecoding, placeOutput, requireEditor, selectedOrAll, withCancellableProgress } from './common';
+import { taskDecoding, placeOutput, requireEditor, selectedOrAll, truncationWarning, withCancellableProgress } from './common';
 import { remember } from './streamGeneration';
 
 export interface SummarizeArgs {
@@ -28,6 +29,9 @@ export async function summarizeSelection(ctx: Ctx, args: SummarizeArgs = {}): Pr
     if (!result) return undefined;
     remember(ctx, 'Summary', request, result, info);
     const summary = result.text.trim();
+    if (result.inputTruncated) {
+      void vscode.window.showWarningMessage(truncationWarning(info.source, result.inputTruncated, 'the summary covers its beginning. Select a shorter passage to summarize the rest.'));
+    }
     if (editor && target) await placeOutput(editor, target.range, summary, args.mode ?? ctx.config.summarizeOutput);
     return summary;
   } catch (err) {

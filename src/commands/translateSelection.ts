@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { OutputMode } from '../config';
 import type { Ctx } from '../context';
 import type { GenerateRequest } from '../inference/protocol';
-import { taskDecoding, languageName, placeOutput, requireEditor, selectedOrAll, translationTargets, withCancellableProgress } from './common';
+import { taskDecoding, languageName, placeOutput, requireEditor, selectedOrAll, translationTargets, truncationWarning, withCancellableProgress } from './common';
 import { remember } from './streamGeneration';
 
 export interface TranslateArgs {
@@ -39,6 +39,12 @@ export async function translateSelection(ctx: Ctx, args: TranslateArgs = {}): Pr
     if (!result) return undefined;
     remember(ctx, `Translation to ${languageName(to)}`, request, result, info);
     const translation = result.text.trim();
+    if (result.inputTruncated) {
+      // Replacing the text with the translation of its beginning would drop the rest: insert below instead.
+      const kept = mode === 'replace' ? 'so the translation was inserted below the text instead of replacing it. ' : '';
+      if (mode === 'replace') mode = 'insertBelow';
+      void vscode.window.showWarningMessage(truncationWarning(info.source, result.inputTruncated, `only its beginning was translated, ${kept}Select shorter passages to translate the rest.`));
+    }
     if (editor && target && mode) await placeOutput(editor, target.range, translation, mode);
     return translation;
   } catch (err) {

@@ -81,6 +81,7 @@ export class Engine {
     const config = resolveGenerationConfig({ ...task.defaults, ...request.options }, model.folder.generationConfig);
     const wantAttentions = config.attentions && info.attentionUnavailable === null;
     let inputIds = tokenizer.encode(task.input) as number[];
+    const inputLength = inputIds.length;
     let maxNewTokens = config.maxNewTokens;
     if (info.architecture === 'causal-lm') {
       if (inputIds.length === 0) {
@@ -134,6 +135,7 @@ export class Engine {
       attentionUnavailable: config.attentions ? (info.attentionUnavailable ?? undefined) : undefined,
       inputTokens: inputIds.map((id) => tokenText(tokenizer, id)),
       inputIds,
+      inputTruncated: inputIds.length < inputLength ? { tokens: inputLength, kept: inputIds.length } : undefined,
     };
   }
 

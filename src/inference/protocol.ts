@@ -170,6 +170,11 @@ export interface GenerateResult {
   /** Encoder input tokens (Seq2Seq) or prompt tokens (causal), as texts. */
   readonly inputTokens: readonly string[];
   readonly inputIds: readonly number[];
+  /**
+   * Set when `truncatePrompt` cut the input to fit the model: its length in tokens and how many the
+   * model read (a Seq2Seq source keeps its start, a causal prompt its end).
+   */
+  readonly inputTruncated?: { readonly tokens: number; readonly kept: number };
 }
 
 export interface ScoreResult {

@@ -55,6 +55,20 @@ test('a prompt longer than the context, and the truncating option', async () => 
   const r = await engine.generate({ model: { source: llama }, prompt: long, truncatePrompt: true, options: { maxNewTokens: 4 } });
   assert.equal(r.tokens.length, 4);
   assert.ok(r.inputIds.length <= 508);
+  // the fixture's tokenizer reads 'word ' as two tokens
+  assert.deepEqual(r.inputTruncated, { tokens: 1400, kept: r.inputIds.length }, 'the result says what was cut');
+  const short = await engine.generate({ model: { source: llama }, prompt: long.slice(0, 50), truncatePrompt: true, options: { maxNewTokens: 2 } });
+  assert.equal(short.inputTruncated, undefined);
+});
+
+test('a Seq2Seq source longer than the encoder keeps its start and says so', async () => {
+  const source = Array.from({ length: 120 }, (_, i) => `w${i}`).join(' ');
+  const r = await engine.generate({ model: { source: bart }, prompt: source, truncatePrompt: true, task: { kind: 'summarize' }, options: { maxNewTokens: 2 } });
+  assert.equal(r.inputIds.length, 64, 'the encoder length of the fixture');
+  assert.ok(r.inputTruncated && r.inputTruncated.tokens > 64, JSON.stringify(r.inputTruncated));
+  assert.equal(r.inputTruncated.kept, 64);
+  assert.equal(r.inputTokens[1], 'summarize', 'the task prefix (the start) is kept');
+  assert.equal(r.inputIds.at(-1), 2, 'and the closing </s>');
 });
 
 test('an unsupported or unavailable device', async () => {

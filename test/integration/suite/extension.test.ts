@@ -25,9 +25,16 @@ function manifest(): Manifest {
   return extension().packageJSON as Manifest;
 }
 
+let documents = 0;
+
 async function openDocument(content: string, language: string): Promise<vscode.TextEditor> {
-  const doc = await vscode.workspace.openTextDocument({ content, language });
+  // A new untitled name for every test: `openTextDocument({ content })` can hand back the previous
+  // test's "Untitled-1", text and all, while that editor is still closing on a busy machine.
+  const uri = vscode.Uri.parse(`untitled:lmlens-test-${++documents}`);
+  const doc = await vscode.languages.setTextDocumentLanguage(await vscode.workspace.openTextDocument(uri), language);
   const editor = await vscode.window.showTextDocument(doc);
+  await editor.edit((e) => e.insert(new vscode.Position(0, 0), content));
+  assert.equal(doc.getText(), content, 'a fresh document with the test text');
   const end = doc.positionAt(content.length);
   editor.selection = new vscode.Selection(end, end);
   return editor;
@@ -130,6 +137,19 @@ suite('Local LM Lens in the extension host', () => {
     assert.ok(summary && summary.trim().length > 0, `summary: ${summary}`);
     const german = await vscode.commands.executeCommand<string | undefined>('lmLens.translateSelection', { text, to: 'de' });
     assert.ok(german && german.trim().length > 0, `translation: ${german}`);
+  });
+
+  test('a selection longer than the translation model reads is translated below it, not replaced', async function () {
+    // The default translator (the RNN) reads at most 96 tokens; replacing the whole selection with the
+    // translation of its beginning would drop the rest.
+    const text = Array.from({ length: 30 }, (_, i) => `Open file ${i + 1} and save the changes.`).join(' ');
+    const editor = await openDocument(text, 'plaintext');
+    editor.selection = new vscode.Selection(new vscode.Position(0, 0), editor.document.positionAt(text.length));
+    const german = await vscode.commands.executeCommand<string | undefined>('lmLens.translateSelection', { to: 'de', mode: 'replace' });
+    assert.ok(german && german.trim().length > 0, `translation: ${german}`);
+    const after = editor.document.getText();
+    assert.ok(after.startsWith(text), `the selected text is kept: ${JSON.stringify(after.slice(0, 80))}`);
+    assert.equal(after, `${text}\n\n${german}`);
   });
 
   test('inspect token probabilities returns a trace for every token of the text', async function () {
