@@ -5,7 +5,8 @@
 //   npm run build && node models/recipes/eval_engine.mjs MODELS_DIR MODEL TEST_JSONL OUT_JSON [N_PER_TASK] [OPTIONS_JSON]
 //
 // OPTIONS_JSON overrides decoding options (for example '{"strategy":"greedy"}'); without it each task runs with the
-// defaults the model's config declares, as the extension's Summarize/Translate commands do.
+// defaults the model's config declares, as the extension's Summarize/Translate commands do. EVAL_TASKS=sum (or a
+// comma-separated list of de, fr, es, sum) runs only those tasks.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -27,7 +28,7 @@ const engine = new Engine(path.resolve(modelsDir));
 const spec = { source: model, device: 'cpu', attentions: false, quantized: false };
 const out = { model, options, n_per_task: n, tasks: {} };
 const t0 = Date.now();
-for (const task of ['de', 'fr', 'es', 'sum']) {
+for (const task of (process.env.EVAL_TASKS ?? 'de,fr,es,sum').split(',')) {
   const picked = rows.filter((r) => r.task === task).slice(0, n);
   const hyps = [];
   for (const r of picked) {

@@ -112,6 +112,16 @@ $PY models/recipes/train_rnn.py evaluate $W/rnn/rnn_final.pt $W/data $W/rnn_eval
 
 echo "== the engine's outputs (as the extension runs the models: task_specific_params, beam search for summaries)"
 npm run --silent build
+# summarization decoding settings, compared on the validation split (config.json declares beam 4, length penalty 0.5)
+runs=""
+i=0
+for opts in '{"strategy":"greedy"}' '{"numBeams":4,"lengthPenalty":1}' '{"numBeams":4,"lengthPenalty":0.5}' \
+    '{"numBeams":4,"lengthPenalty":0}' '{"numBeams":4,"lengthPenalty":0.5,"noRepeatNgramSize":3}' '{"numBeams":8,"lengthPenalty":0.5}'; do
+  i=$((i + 1))
+  EVAL_TASKS=sum node models/recipes/eval_engine.mjs models bart-translate-summarize $W/data/valid.jsonl $W/bart_tune$i.json 300 "$opts"
+  runs="$runs $W/bart_tune$i.json"
+done
+$PY models/recipes/train_bart.py tuning $W/bart_engine_tuning.json $runs
 node models/recipes/eval_engine.mjs models bart-translate-summarize $W/data/test.jsonl $W/bart_engine.json "${EVAL_N:-300}"
 $PY models/recipes/train_bart.py metrics $W/bart_engine.json $W/bart_engine_eval.json
 

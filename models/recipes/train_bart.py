@@ -663,10 +663,24 @@ def cmd_metrics(engine_json, out_json):
     run = json.load(open(engine_json))
     res = {"model": run["model"], "options": run["options"], "n_per_task": run["n_per_task"], "tasks": {}}
     for task, v in run["tasks"].items():
+        if not v["refs"]:
+            continue
         res["tasks"][task] = task_metrics(task, v["sources"], v["refs"], v["hyps"])
         print(task, json.dumps(res["tasks"][task]), flush=True)
     with open(out_json, "w") as f:
         json.dump(res, f, indent=1)
+
+
+def cmd_tuning(out_json, engine_jsons):
+    """Summarization ROUGE of several engine runs over the validation split (one per decoding setting)."""
+    rows = []
+    for path in engine_jsons:
+        run = json.load(open(path))
+        v = run["tasks"]["sum"]
+        rows.append({"options": run["options"], "n": len(v["refs"]), **D.rouge(v["hyps"], v["refs"])})
+        print(json.dumps(rows[-1]), flush=True)
+    with open(out_json, "w") as f:
+        json.dump(rows, f, indent=1)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1161,6 +1175,22 @@ def cmd_card(work_dir, out_dir):
                  "`task_specific_params`, the same test pairs. Translation chrF that way: " +
                  ", ".join(f"{name} {engine['tasks'][k]['model']['chrF']:.1f}"
                            for k, name in (("de", "German"), ("fr", "French"), ("es", "Spanish"))) + ".\n")
+    tuning_path = os.path.join(work_dir, "bart_engine_tuning.json")
+    if os.path.exists(tuning_path):
+        tuning = json.load(open(tuning_path))
+        declared = cfg["task_specific_params"]["summarization"]
+        L.append(f"Summarization settings tried through the engine on the validation split ({tuning[0]['n']} pairs; "
+                 "the test split was not used to choose); `config.json` declares beam "
+                 f"{declared.get('num_beams', 1)} with length penalty {declared.get('length_penalty', 1)} (more beams "
+                 "cost proportionally more decoder work):\n")
+        L.append("| decoding | ROUGE-1 | ROUGE-L |\n|---|---:|---:|")
+        for r in tuning:
+            o = r["options"]
+            name = "greedy" if o.get("strategy") == "greedy" else (
+                f"beam {o.get('numBeams', 4)}, length penalty {o.get('lengthPenalty', 1)}" +
+                (f", no repeated {o['noRepeatNgramSize']}-grams" if "noRepeatNgramSize" in o else ""))
+            L.append(f"| {name} | {r['rouge1']:.1f} | {r['rougeL']:.1f} |")
+        L.append("")
     L.append("## Sample outputs (greedy)\n")
     trained = {D.strip_prefix(r["src"]).lower() for r in train_rows if r["task"] != "sum"}
     desktop_train = os.path.join(work_dir, "data", "desktop_train.jsonl")
@@ -1204,6 +1234,8 @@ if __name__ == "__main__":
         cmd_evaluate(sys.argv[2], sys.argv[3], sys.argv[4], int(os.environ.get("EVAL_N", "300")))
     elif cmd == "metrics":
         cmd_metrics(sys.argv[2], sys.argv[3])
+    elif cmd == "tuning":
+        cmd_tuning(sys.argv[2], sys.argv[3:])
     elif cmd == "export":
         cmd_export(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "card":
