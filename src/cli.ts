@@ -13,7 +13,7 @@ Commands:
   score      --text TEXT [--source TEXT]   every token's probability, rank and alternatives
 
 Options:
-  --model NAME|PATH|HUB_ID   bundled model name, model folder or Hub id (default gpt2-code; rnn-attention-seq2seq for translate, bart-translate-summarize for summarize)
+  --model NAME|PATH|HUB_ID   bundled model name, model folder or Hub id (default gpt2-code; bart-translate-summarize for translate and summarize)
   --max-new-tokens N         --strategy greedy|sample|beam   --num-beams N   --num-return-sequences N
   --temperature T  --top-k K  --top-p P  --seed S  --repetition-penalty R  --no-repeat-ngram N
   --stop STRING (repeatable) --top N (alternatives per token, default 10)
@@ -74,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   const bundled = values['models-dir'] ?? join(__dirname, '..', 'models');
   const engine = new Engine(bundled, { cacheDir: values['cache-dir'], offline: values.offline, remoteHost: values['remote-host'] });
   const seq2seqTask = command === 'translate' || command === 'summarize';
-  const defaultModel = command === 'translate' ? 'rnn-attention-seq2seq' : command === 'summarize' ? 'bart-translate-summarize' : 'gpt2-code';
+  const defaultModel = seq2seqTask ? 'bart-translate-summarize' : 'gpt2-code';
   const model = { source: values.model ?? defaultModel, device: (values.device ?? 'auto') as DevicePreference, attentions: values.attentions ?? false, quantized: values.quantized ?? false };
   const options: DecodingOptions = {
     maxNewTokens: num(values['max-new-tokens'], 'max-new-tokens'),

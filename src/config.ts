@@ -68,7 +68,7 @@ export function readConfig(): Config {
     models: {
       completion: trusted(cfg, 'models.completion', 'gpt2-code').trim() || 'gpt2-code',
       summarization: trusted(cfg, 'models.summarization', 'bart-translate-summarize').trim() || 'bart-translate-summarize',
-      translation: trusted(cfg, 'models.translation', 'rnn-attention-seq2seq').trim() || 'rnn-attention-seq2seq',
+      translation: trusted(cfg, 'models.translation', 'bart-translate-summarize').trim() || 'bart-translate-summarize',
     },
     device: oneOf<DevicePreference>(cfg.get('device'), ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'], 'auto'),
     quantized: cfg.get<boolean>('quantized', false),

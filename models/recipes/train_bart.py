@@ -1181,8 +1181,8 @@ def cmd_card(work_dir, out_dir):
         declared = cfg["task_specific_params"]["summarization"]
         L.append(f"Summarization settings tried through the engine on the validation split ({tuning[0]['n']} pairs; "
                  "the test split was not used to choose); `config.json` declares beam "
-                 f"{declared.get('num_beams', 1)} with length penalty {declared.get('length_penalty', 1)} (more beams "
-                 "cost proportionally more decoder work):\n")
+                 f"{declared.get('num_beams', 1)} with length penalty {declared.get('length_penalty', 1)}; ROUGE-1 and "
+                 "ROUGE-L:\n")
         L.append("| decoding | ROUGE-1 | ROUGE-L |\n|---|---:|---:|")
         for r in tuning:
             o = r["options"]

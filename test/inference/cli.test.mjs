@@ -10,6 +10,7 @@ const run = promisify(execFile);
 const cli = join(root, 'dist', 'cli.js');
 const llama = modelPath('tiny-llama-gqa');
 const bart = modelPath('tiny-bart-random');
+const rnn = 'rnn-attention-seq2seq'; // a bundled model, by name
 
 async function json(args) {
   const { stdout } = await run(process.execPath, [cli, ...args, '--json']);
@@ -36,8 +37,13 @@ test('beam search --json returns the n best sequences with scores', async () => 
   assert.equal(r.text, r.sequences[0].text);
 });
 
-test('translate without --model uses the RNN, the better bundled translator, and returns its alignment', async () => {
-  const r = await json(['translate', '--to', 'de', '--text', 'File not found', '--attentions']);
+test('translate without --model uses the BART, the better bundled translator', async () => {
+  const r = await json(['translate', '--to', 'de', '--text', 'Open file']);
+  assert.equal(r.text, 'Datei öffnen');
+});
+
+test('translate with the RNN returns its alignment', async () => {
+  const r = await json(['translate', '--model', rnn, '--to', 'de', '--text', 'File not found', '--attentions']);
   assert.deepEqual(r.attentions.map((a) => a.kind), ['alignment']);
   assert.equal(r.text, 'Datei nicht gefunden');
 });

@@ -140,9 +140,9 @@ suite('Local LM Lens in the extension host', () => {
   });
 
   test('a selection longer than the translation model reads is translated below it, not replaced', async function () {
-    // The default translator (the RNN) reads at most 96 tokens; replacing the whole selection with the
-    // translation of its beginning would drop the rest.
-    const text = Array.from({ length: 30 }, (_, i) => `Open file ${i + 1} and save the changes.`).join(' ');
+    // The default translator (the bundled BART) reads at most 256 tokens; replacing the whole selection
+    // with the translation of its beginning would drop the rest.
+    const text = Array.from({ length: 60 }, (_, i) => `Open file ${i + 1} and save the changes.`).join(' ');
     const editor = await openDocument(text, 'plaintext');
     editor.selection = new vscode.Selection(new vscode.Position(0, 0), editor.document.positionAt(text.length));
     const german = await vscode.commands.executeCommand<string | undefined>('lmLens.translateSelection', { to: 'de', mode: 'replace' });
