@@ -456,11 +456,6 @@ def cmd_train(data_dir, work_dir, minutes, cfg_over=None):
         model.load_state_dict(ck0["state"])
         prev_minutes, prev_steps = ck0["minutes"], ck0["step"]
         print(f"continuing from {init}: step {prev_steps}, {prev_minutes:.1f} min", flush=True)
-    if "DROPOUT" in os.environ:  # residual, embedding and attention-probability dropout while training
-        cfg = dict(cfg, dropout=float(os.environ["DROPOUT"]))
-        state = model.state_dict()
-        model = BartForConditionalGeneration(cfg)
-        model.load_state_dict(state)
     print(f"params {n_params(model)}", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.98), eps=1e-8)
     peak, warm = float(os.environ.get("PEAK_LR", "2e-3")), int(os.environ.get("WARMUP", "150"))

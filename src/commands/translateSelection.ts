@@ -41,9 +41,10 @@ export async function translateSelection(ctx: Ctx, args: TranslateArgs = {}): Pr
     const translation = result.text.trim();
     if (result.inputTruncated) {
       // Replacing the text with the translation of its beginning would drop the rest: insert below instead.
-      const kept = mode === 'replace' ? 'so the translation was inserted below the text instead of replacing it. ' : '';
-      if (mode === 'replace') mode = 'insertBelow';
-      void vscode.window.showWarningMessage(truncationWarning(info.source, result.inputTruncated, `only its beginning was translated, ${kept}Select shorter passages to translate the rest.`));
+      const moved = mode === 'replace';
+      if (moved) mode = 'insertBelow';
+      const placement = moved ? 'so the translation was inserted below the text instead of replacing it. ' : '';
+      void vscode.window.showWarningMessage(truncationWarning(info.source, result.inputTruncated, `only its beginning was translated, ${placement}Select shorter passages to translate the rest.`));
     }
     if (editor && target && mode) await placeOutput(editor, target.range, translation, mode);
     return translation;
