@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync, statSync, mkdtempSync, rmSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { recordVsixInputs, vsixInputsHash } from './vsixInputs.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGETS = ['linux-x64', 'linux-arm64', 'darwin-arm64', 'win32-x64', 'win32-arm64'];
@@ -51,11 +52,11 @@ const tmp = mkdtempSync(join(tmpdir(), 'vsce-'));
 const ignoreFile = join(tmp, 'vscodeignore');
 writeFileSync(ignoreFile, ignore.join('\n') + '\n');
 const vsce = join(ROOT, 'node_modules/@vscode/vsce/vsce');
+const inputs = vsixInputsHash(ROOT, target); // before vsce: what was packaged, even if files change meanwhile
 try {
   execFileSync(process.execPath, [vsce, 'package', '--target', target, '--ignoreFile', ignoreFile, '--out', out, ...argv.filter((_, i) => i !== ti && i !== ti + 1)], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
   });
 } catch (e) {
   console.error(`vsce package failed (${e.status ?? e.message})`);
@@ -64,5 +65,6 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 if (process.exitCode) process.exit();
+recordVsixInputs(out, inputs);
 const mb = statSync(out).size / 1024 / 1024;
 console.log(`VSIX: ${out} (${mb.toFixed(1)} MiB)`);

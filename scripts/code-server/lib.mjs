@@ -32,7 +32,6 @@ export function serverEnv(extra = {}) {
   env.PATH = `${dirname(NODE_BIN)}:${env.PATH ?? ''}`;
   // An empty gallery: VS Code shows no Marketplace and never contacts open-vsx.org.
   env.EXTENSIONS_GALLERY = '{}';
-  env.ONNXRUNTIME_NODE_INSTALL = 'skip';
   delete env.NODE_OPTIONS;
   delete env.ELECTRON_RUN_AS_NODE;
   delete env.VSCODE_IPC_HOOK_CLI; // when started from a VS Code terminal, talk to no other window

