@@ -34,6 +34,11 @@ with_heartbeat() {
 
 mkdir -p "$TOOLS"
 
+# Run from an npm script (npm start, npm test:e2e), this inherits the project's npm settings as
+# npm_config_* variables, ignore-scripts=true among them (.npmrc). The tools are separate npm
+# projects that need their own install scripts (VS Code's native modules), so drop them all.
+while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -i '^npm_config_' || true)
+
 # 1. Node 24 from npm (code-server 4.139 needs Node 22+; its native modules are built for it).
 if [ -x "$NODE_BIN" ] && [ "$("$NODE_BIN" --version)" = "v$NODE_VERSION" ]; then
   log "[1/4] Node $NODE_VERSION already installed"
@@ -77,6 +82,12 @@ else
   fi
   log "[3/4] building VS Code's native modules (npm install --omit=dev in lib/vscode, ~2-3 minutes)"
   with_heartbeat "building VS Code's native modules" bash -c 'cd "$1" && npm install --no-audit --no-fund --omit=dev' _ "$CS_HOME/lib/vscode"
+  for native in @vscode/spdlog kerberos @vscode/sqlite3; do
+    if ! ls "$CS_HOME/lib/vscode/node_modules/$native/build/Release/"*.node >/dev/null 2>&1; then
+      log "VS Code's native module $native was not built (its install script did not run): see the npm output above"
+      exit 1
+    fi
+  done
   log "[3/4] running code-server's postinstall"
   (cd "$CS_HOME" && npm_config_user_agent="npm/11 node/v$NODE_VERSION linux x64" sh postinstall.sh)
   echo "$CODE_SERVER_VERSION node $NODE_VERSION" > "$STAMP"
