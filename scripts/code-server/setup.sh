@@ -34,10 +34,11 @@ with_heartbeat() {
 
 mkdir -p "$TOOLS"
 
-# Run from an npm script (npm start, npm test:e2e), this inherits the project's npm settings as
-# npm_config_* variables, ignore-scripts=true among them (.npmrc). The tools are separate npm
-# projects that need their own install scripts (VS Code's native modules), so drop them all.
-while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -i '^npm_config_' || true)
+# Run from an npm script (npm start, npm run test:e2e), this inherits the project's npm settings as
+# npm_config_* variables, ignore-scripts=true (.npmrc) among them. The tools are npm projects of their
+# own whose install scripts must run (they build VS Code's native modules). The other inherited
+# settings (registry, CA file, proxy) are the user's and stay.
+export npm_config_ignore_scripts=false
 
 # 1. Node 24 from npm (code-server 4.139 needs Node 22+; its native modules are built for it).
 if [ -x "$NODE_BIN" ] && [ "$("$NODE_BIN" --version)" = "v$NODE_VERSION" ]; then
