@@ -22,8 +22,8 @@ const INPUTS = [
   // The installed dependency tree (npm rewrites it on every install that changes node_modules).
   'node_modules/.package-lock.json',
 ];
-/** Never packaged (.vscodeignore), and large or volatile. */
-const SKIP = new Set(['models/.work', 'models/recipes', 'node_modules']);
+/** Never packaged (.vscodeignore), and large or volatile (the e2e tests rewrite the README screenshots). */
+const SKIP = new Set(['models/.work', 'models/recipes', 'node_modules', 'media/screenshots']);
 
 function* files(root, path) {
   const full = join(root, path);
