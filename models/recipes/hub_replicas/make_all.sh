@@ -15,3 +15,13 @@ if want marian; then
     "Hello world, how are you?" "The quick brown fox jumps over the lazy dog."
   $PY $R/make_marian.py torchref $F/hub-marian-merged
 fi
+
+if want qwen2; then
+  $PY $R/make_qwen2.py build $F/hub-qwen2 $F/hub-qwen2-external
+  P1="Hello, how are you today?"; P2="Once upon a time there was"
+  node $R/reference.mjs $F/hub-qwen2 causal fp32,fp16,q8,q4,q4f16 "$P1" "$P2"
+  $PY $R/make_qwen2.py torchref $F/hub-qwen2
+  node $R/reference.mjs $F/hub-qwen2-external causal fp32 "$P1" "$P2"
+  $PY $R/make_qwen2.py torchref $F/hub-qwen2-external
+  $PY $R/check_q4.py $F/hub-qwen2 && node $R/check_q4.mjs
+fi
