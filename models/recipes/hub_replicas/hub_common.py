@@ -1,0 +1,204 @@
+"""Shared helpers for the Hub-layout replica fixtures (models/recipes/hub_replicas/).
+
+Everything here is written for this project; it re-implements, from their documented behaviour, the
+pieces of Optimum's ONNX export (decoder merging with an `If` on `use_cache_branch`) that real
+Xenova/* and onnx-community/* repositories were produced with.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+NEG = -3.4028234663852886e38  # torch.finfo(torch.float32).min
+
+
+def write_json(path: str, obj, indent: Optional[int] = 2) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=indent)
+        f.write("\n")
+
+
+def read_json(path: str):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def strip_prefix(graph, prefix: str) -> None:
+    """Drop a wrapper module prefix ('/wrap/...', 'wrap.') from node, value and initializer names."""
+    def fix(n: str) -> str:
+        if n.startswith("/" + prefix + "/"):
+            return n[len(prefix) + 1:]
+        if n.startswith(prefix + "."):
+            return n[len(prefix) + 1:]
+        return n
+
+    for node in graph.node:
+        node.name = fix(node.name)
+        for i, x in enumerate(node.input):
+            node.input[i] = fix(x)
+        for i, x in enumerate(node.output):
+            node.output[i] = fix(x)
+    for t in graph.initializer:
+        t.name = fix(t.name)
+    for v in graph.value_info:
+        v.name = fix(v.name)
+
+
+def torch_export(module, args, path: str, input_names, output_names, dynamic_axes, opset: int = 14,
+                 prefix: Optional[str] = "wrap") -> onnx.ModelProto:
+    """torch.onnx.export (constant folding on, as Optimum does), then strip the wrapper prefix."""
+    import torch
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(module, args, path, input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True)
+    m = onnx.load(path)
+    if prefix:
+        strip_prefix(m.graph, prefix)
+    m.producer_name = "pytorch"
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return m
+
+
+# ------------------------------------------------------------------ Optimum-style decoder merge
+
+def _dims(vi) -> List:
+    out = []
+    for d in vi.type.tensor_type.shape.dim:
+        out.append(d.dim_param if d.dim_param else d.dim_value)
+    return out
+
+
+def _is_dedup_candidate(t: onnx.TensorProto) -> bool:
+    # Optimum keeps scalars and 1-D int32/int64 tensors inside each branch; everything else is
+    # hoisted to the outer graph and shared between the two branches when the bytes are equal.
+    return len(t.dims) > 1 or (len(t.dims) == 1 and t.data_type not in (6, 7))
+
+
+def merge_decoders(no_past: onnx.ModelProto, with_past: onnx.ModelProto, graph_name: str = "merged",
+                   ir_version: int = 8) -> onnx.ModelProto:
+    """Port of the behaviour of optimum.onnx.merge_decoders(strict=False).
+
+    * outputs: the with-past graph gets the no-past graph's output list, in its order and with its
+      shapes; an output missing from the with-past graph (present.*.encoder.* of seq2seq decoders) becomes
+      an empty Constant whose first dynamic axis is 0 and further dynamic axes are 1;
+    * inputs: union (no-past graph's inputs first), then `use_cache_branch` (bool [1]);
+    * initializers: tensors that are not scalars / 1-D integer tensors are hoisted to the outer graph,
+      deduplicated across both graphs by (dtype, bytes, dims) and renamed `{name}_{graph_name}_{k}`;
+    * one node `optimum::if` (If) with then_branch = with_past, else_branch = no_past.
+    (IR version 8 instead of Optimum's 9 because python-onnx 1.12 checks IR <= 8; ORT reads both.)
+    """
+    no_past = onnx.ModelProto.FromString(no_past.SerializeToString())
+    with_past = onnx.ModelProto.FromString(with_past.SerializeToString())
+    out1 = {o.name: o for o in no_past.graph.output}
+    names2 = {o.name for o in with_past.graph.output}
+    assert names2.issubset(out1), "with-past graph has outputs the no-past graph lacks"
+    new_outputs = []
+    for o in no_past.graph.output:
+        shape = _dims(o)
+        if o.name not in names2:
+            dummy, seen = [], False
+            for d in shape:
+                if isinstance(d, str):
+                    dummy.append(1 if seen else 0)
+                    seen = True
+                else:
+                    dummy.append(d)
+            value = helper.make_tensor("const_tensor", o.type.tensor_type.elem_type, dummy, vals=[])
+            with_past.graph.node.append(helper.make_node("Constant", [], [o.name], name=f"Constant_{len(with_past.graph.node) + 1}",
+                                                         value=value))
+        new_outputs.append(helper.make_tensor_value_info(o.name, o.type.tensor_type.elem_type, shape))
+    del with_past.graph.output[:]
+    with_past.graph.output.extend(new_outputs)
+
+    inputs, seen_in = [], set()
+    for m in (no_past, with_past):
+        for i in m.graph.input:
+            if i.name not in seen_in:
+                seen_in.add(i.name)
+                inputs.append(i)
+
+    # deduplicate initializers across the two graphs
+    groups: Dict[tuple, List[tuple]] = {}
+    order: List[tuple] = []
+    for mi, m in enumerate((no_past, with_past)):
+        for t in m.graph.initializer:
+            if not _is_dedup_candidate(t):
+                continue
+            arr = numpy_helper.to_array(t)
+            key = (t.data_type, hashlib.sha512(arr.tobytes()).hexdigest(), tuple(t.dims))
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append((t.name, mi))
+    rename: Dict[tuple, str] = {}
+    used: Dict[str, int] = {}
+    for key in order:
+        common = groups[key][0][0]
+        used[common] = used.get(common, -1) + 1
+        for k in groups[key]:
+            rename[k] = f"{common}_{graph_name}_{used[common]}"
+    hoisted, done = [], set()
+    branch_inits = []
+    for mi, m in enumerate((no_past, with_past)):
+        for node in m.graph.node:
+            for j, x in enumerate(node.input):
+                if (x, mi) in rename:
+                    node.input[j] = rename[(x, mi)]
+        keep = []
+        for t in m.graph.initializer:
+            if (t.name, mi) in rename:
+                nn_ = rename[(t.name, mi)]
+                if nn_ not in done:
+                    done.add(nn_)
+                    t2 = onnx.TensorProto()
+                    t2.CopyFrom(t)
+                    t2.name = nn_
+                    hoisted.append(t2)
+            else:
+                keep.append(t)
+        branch_inits.append(keep)
+
+    else_g = helper.make_graph(list(no_past.graph.node), "no_past", [], list(no_past.graph.output), branch_inits[0])
+    then_g = helper.make_graph(list(with_past.graph.node), "with_past", [], list(with_past.graph.output), branch_inits[1])
+    use_cache = helper.make_tensor_value_info("use_cache_branch", onnx.TensorProto.BOOL, [1])
+    if_node = helper.make_node("If", ["use_cache_branch"], [o.name for o in no_past.graph.output], name="optimum::if",
+                               then_branch=then_g, else_branch=else_g)
+    g = helper.make_graph([if_node], graph_name, inputs + [use_cache], list(no_past.graph.output), hoisted)
+    opsets, doms = [], set()
+    for op in list(no_past.opset_import) + list(with_past.opset_import):
+        if op.domain not in doms:
+            doms.add(op.domain)
+            opsets.append(op)
+    merged = helper.make_model(g, producer_name="optimum-onnx", opset_imports=opsets)
+    merged.ir_version = ir_version
+    onnx.checker.check_model(merged)
+    return merged
+
+
+# ------------------------------------------------------------------ tokenizers
+
+def metaspace():
+    return {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True, "prepend_scheme": "always", "split": True}
+
+
+def added(id_, content, special=True):
+    return {"id": id_, "content": content, "single_word": False, "lstrip": False, "rstrip": False,
+            "normalized": False, "special": special}
+
+
+def file_sizes(folder: str) -> List[tuple]:
+    out = []
+    for root, _, files in os.walk(folder):
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            out.append((os.path.relpath(p, folder), os.path.getsize(p)))
+    return sorted(out)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Rebuilds every Hub-layout replica fixture under test/fixtures/hub-*/ and its reference.json.
+# Run from the repository root: bash models/recipes/hub_replicas/make_all.sh [marian|qwen2|...]
+# Needs Debian's /usr/bin/python3 (python3-torch 1.13, python3-onnx 1.12, numpy) and node_modules.
+set -euo pipefail
+PY=/usr/bin/python3
+R=models/recipes/hub_replicas
+F=test/fixtures
+only="${1:-all}"
+want() { [ "$only" = all ] || [ "$only" = "$1" ]; }
+
+if want marian; then
+  $PY $R/make_marian.py build $F/hub-marian-merged
+  node $R/reference.mjs $F/hub-marian-merged seq2seq fp32 \
+    "Hello world, how are you?" "The quick brown fox jumps over the lazy dog."
+  $PY $R/make_marian.py torchref $F/hub-marian-merged
+fi
+
+if want qwen2; then
+  $PY $R/make_qwen2.py build $F/hub-qwen2 $F/hub-qwen2-external
+  P1="Hello, how are you today?"; P2="Once upon a time there was"
+  node $R/reference.mjs $F/hub-qwen2 causal fp32,fp16,q8,q4,q4f16 "$P1" "$P2"
+  $PY $R/make_qwen2.py torchref $F/hub-qwen2
+  node $R/reference.mjs $F/hub-qwen2-external causal fp32 "$P1" "$P2"
+  $PY $R/make_qwen2.py torchref $F/hub-qwen2-external
+  $PY $R/check_q4.py $F/hub-qwen2 && node $R/check_q4.mjs
+fi
