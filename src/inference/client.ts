@@ -181,7 +181,7 @@ export class InferenceClient {
     if (!pending) return;
     switch (msg.type) {
       case 'token':
-        pending.text = msg.text;
+        pending.text += msg.delta;
         pending.options.onToken?.(msg.token, pending.text);
         break;
       case 'progress':

@@ -270,7 +270,8 @@ export type WorkerRequest = RequestMessage | { readonly type: 'cancel'; readonly
 export type WorkerResponse =
   | { readonly type: 'result'; readonly id: number; readonly result: ResultOf<RequestKind> }
   | { readonly type: 'error'; readonly id: number; readonly error: WorkerErrorInfo }
-  | { readonly type: 'token'; readonly id: number; readonly token: TokenTrace; readonly text: string }
+  /** One decoded token and the text it added: the concatenated deltas are the final text (O(n) bytes, not O(n²)). */
+  | { readonly type: 'token'; readonly id: number; readonly token: TokenTrace; readonly delta: string }
   | { readonly type: 'progress'; readonly id: number; readonly progress: LoadProgress }
   | { readonly type: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly message: string };
 

@@ -33,7 +33,8 @@ function handle<K extends RequestKind>(msg: Extract<RequestMessage, { type: K }>
   if (!handler) return Promise.reject(new InferenceError('bad-request', `Unknown request type ${String(msg.type)}`));
   return handler(msg.params, {
     isCancelled: () => cancelled.has(msg.id),
-    onToken: (token, text) => post({ type: 'token', id: msg.id, token, text }),
+    // The engine's second argument is the text this token added (RequestHooks.onToken's delta).
+    onToken: (token, delta) => post({ type: 'token', id: msg.id, token, delta }),
     onProgress: (progress) => post({ type: 'progress', id: msg.id, progress }),
   });
 }
