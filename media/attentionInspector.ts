@@ -10,7 +10,7 @@
  * `[data-testid=step-slider]`, `[data-testid=export-png]`, `[data-testid=export-json]`.
  */
 import type { AttentionKind, AttentionMap } from '../src/inference/protocol';
-import { mapShape, matrixToRgba, selectMatrix, type Matrix } from '../src/webviews/heatmap';
+import { mapShape, matrixToRgba, selectMatrix, type Matrix } from '../src/analysis/heatmap';
 import { isAttentionHostMessage, isAttentionPanelData, type AttentionPanelData, type AttentionWebviewMessage } from '../src/webviews/messages';
 import { el, vscodeApi } from './vscodeApi';
 

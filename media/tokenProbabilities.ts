@@ -7,7 +7,8 @@
  * `[data-testid=token][data-seq][data-index][data-rank]`, `[data-testid=alternative]`,
  * `[data-testid=branch][data-status][data-token-count]`, `[data-testid=totals]`.
  */
-import { bucketCounts, displayToken, formatProb, probabilityColor, RANK_BUCKETS, rankBucket, traceTotals } from '../src/webviews/gltr';
+import { upsertSequence } from '../src/analysis/branching';
+import { bucketCounts, displayToken, formatProb, probabilityColor, RANK_BUCKETS, rankBucket, traceTotals } from '../src/analysis/gltr';
 import { isTokenHostMessage, isTokenPanelData, type TokenPanelData, type TokenSequence, type TokenWebviewMessage } from '../src/webviews/messages';
 import type { TokenTrace } from '../src/inference/protocol';
 import { el, vscodeApi } from './vscodeApi';
@@ -333,8 +334,7 @@ window.addEventListener('message', (e: MessageEvent<unknown>) => {
   if (message.type === 'show') {
     data = message.data;
   } else if (data) {
-    const s = message.sequence;
-    data = { ...data, sequences: data.sequences.some((x) => x.id === s.id) ? data.sequences.map((x) => (x.id === s.id ? s : x)) : [...data.sequences, s] };
+    data = { ...data, sequences: upsertSequence(data.sequences, message.sequence) };
   }
   save();
   render();

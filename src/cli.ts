@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
+import { rankBucket, type RankBucket } from './analysis/gltr';
 import { Engine } from './inference/engine';
 import { InferenceError } from './inference/errors';
 import type { DecodingOptions, DevicePreference, GenerateResult, ScoreResult, Strategy, Task, TokenTrace } from './inference/protocol';
@@ -29,10 +30,11 @@ function num(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/** ANSI backgrounds of the GLTR buckets: top-10 green, top-100 yellow, top-1000 red, beyond purple. */
+const BUCKET_COLOURS: Record<RankBucket, number> = { top10: 42, top100: 43, top1000: 41, beyond: 45 };
+
 function colour(t: TokenTrace, text: string): string {
-  // GLTR buckets: top-10 green, top-100 yellow, top-1000 red, beyond purple.
-  const code = t.rank <= 10 ? 42 : t.rank <= 100 ? 43 : t.rank <= 1000 ? 41 : 45;
-  return `\x1b[30;${code}m${text}\x1b[0m`;
+  return `\x1b[30;${BUCKET_COLOURS[rankBucket(t.rank)]}m${text}\x1b[0m`;
 }
 
 function printHuman(result: GenerateResult | ScoreResult, tty: boolean): void {

@@ -1,16 +1,18 @@
 /**
  * The extension's long-lived state: the inference client (its worker starts on first use), the
  * settings snapshot, the output channel, the status bar, the one-generation-at-a-time gate and
- * the last generation (for the inspect commands). Commands are small functions of this context.
+ * the last generation (for the inspect commands). `run` and `score` are the one path every
+ * command, panel and provider takes to the engine. Commands are small functions of this context.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { affects, openSettings, readConfig, resolveModelSource, type Config, type ModelRole } from './config';
-import { GenerationGate, type GenerationKind, type GenerationLease, type GateState } from './completion/scheduler';
-import { InferenceClient, type CallOptions } from './inference/client';
+import { delay, GenerationGate, type GenerationKind, type GateState } from './generation/scheduler';
+import { InferenceClient } from './inference/client';
 import { InferenceError } from './inference/errors';
-import type { ErrorCode, GenerateRequest, GenerateResult, HubOptions, ModelInfo, ModelSpec, ScoreRequest, ScoreResult } from './inference/protocol';
+import type { ErrorCode, GenerateRequest, GenerateResult, HubOptions, LoadProgress, ModelInfo, ModelSpec, ScoreRequest, ScoreResult, TokenTrace } from './inference/protocol';
+import { ModelStatus } from './statusBar';
 
 export interface LastGeneration {
   readonly title: string;
@@ -19,80 +21,36 @@ export interface LastGeneration {
   readonly info: ModelInfo;
 }
 
-const RECENT_KEY = 'lmLens.recentModels';
-
-/** The status bar item: model and device when idle, a spinner while loading or generating, tokens/s after. */
-class ModelStatus implements vscode.Disposable {
-  private readonly item: vscode.StatusBarItem;
-  private model = '';
-  private device = '';
-  private rate: number | undefined;
-  private busy: { kind: 'loading' | 'generating'; label: string; started: number; tokens: number } | undefined;
-  private lastPaint = 0;
-
-  constructor() {
-    this.item = vscode.window.createStatusBarItem('lmLens.status', vscode.StatusBarAlignment.Right, 100);
-    this.item.name = 'Local LM Lens';
-    this.paint();
-    this.item.show();
-  }
-
-  setModel(model: string, device: string): void {
-    this.model = model;
-    this.device = device;
-    this.paint();
-  }
-
-  loading(label: string): void {
-    this.busy = { kind: 'loading', label, started: Date.now(), tokens: 0 };
-    this.paint();
-  }
-
-  generating(label: string): void {
-    this.busy = { kind: 'generating', label, started: Date.now(), tokens: 0 };
-    this.paint();
-  }
-
-  token(): void {
-    if (this.busy?.kind !== 'generating') return;
-    this.busy.tokens++;
-    // Repainting on every token would cost more than the tokens themselves.
-    if (Date.now() - this.lastPaint > 250) this.paint();
-  }
-
-  idle(tokensPerSecond?: number): void {
-    this.busy = undefined;
-    if (tokensPerSecond !== undefined && Number.isFinite(tokensPerSecond) && tokensPerSecond > 0) this.rate = tokensPerSecond;
-    this.paint();
-  }
-
-  private paint(): void {
-    this.lastPaint = Date.now();
-    const model = this.model || 'no model loaded';
-    const device = this.device ? ` · ${this.device}` : '';
-    if (this.busy?.kind === 'loading') {
-      this.item.text = `$(loading~spin) Loading ${this.busy.label}…`;
-      this.item.command = 'lmLens.showLog';
-      this.item.tooltip = `Local LM Lens: loading ${this.busy.label}`;
-    } else if (this.busy) {
-      const seconds = (Date.now() - this.busy.started) / 1000;
-      const rate = seconds > 0 && this.busy.tokens > 0 ? ` · ${(this.busy.tokens / seconds).toFixed(0)} tok/s` : '';
-      this.item.text = `$(loading~spin) ${model}${device}${rate}`;
-      this.item.command = 'lmLens.stopGeneration';
-      this.item.tooltip = `Local LM Lens: ${this.busy.label}. Click to stop.`;
-    } else {
-      const rate = this.rate !== undefined ? ` · ${this.rate.toFixed(0)} tok/s` : '';
-      this.item.text = `$(hubot) ${model}${device}${rate}`;
-      this.item.command = 'lmLens.pickModel';
-      this.item.tooltip = 'Local LM Lens: click to pick a model';
-    }
-    this.item.accessibilityInformation = { label: this.item.text.replace(/\$\([^)]*\)\s*/g, '') };
-  }
-
-  dispose(): void {
-    this.item.dispose();
-  }
+export interface RunOptions {
+  /** What runs, for the status bar and the gate ("Summarizing"). */
+  readonly label: string;
+  /** The user action named in error messages and the log ("Summarize"); defaults to `label`. */
+  readonly action?: string;
+  /** Who asks (default `command`): decides who may interrupt whom. */
+  readonly kind?: GenerationKind;
+  /** Title of a cancellable notification shown while it runs; cancelling it stops the generation. */
+  readonly progress?: string;
+  /** Receives each token and the text so far as the engine produces them. */
+  readonly stream?: (token: TokenTrace, textSoFar: string) => void;
+  /** Keep the generation as the last one (for the inspect commands) under this title. */
+  readonly remember?: string;
+  /** Load the model with a status bar spinner only, no notification (inline, background work). */
+  readonly quiet?: boolean;
+  /** The caller's own cancellation (an inline request the user typed past). */
+  readonly signal?: AbortSignal;
+  /** Handles a failure instead of the default error message (`reportError`). */
+  readonly onError?: (error: InferenceError) => void;
 }
+
+/** What a run gives back: the engine's result and the model that produced it. */
+export interface Ran<R> {
+  readonly result: R;
+  readonly info: ModelInfo;
+}
+
+const RECENT_KEY = 'lmLens.recentModels';
+/** A load that takes longer than this shows progress; a model the worker holds answers well within it. */
+const LOAD_NOTICE_MS = 250;
 
 export class Ctx implements vscode.Disposable {
   config: Config;
@@ -101,7 +59,11 @@ export class Ctx implements vscode.Disposable {
   lastGeneration: LastGeneration | undefined;
   private readonly status: ModelStatus;
   private clientInstance: InferenceClient | undefined;
-  private readonly loaded = new Map<string, Promise<ModelInfo>>();
+  /**
+   * `loadMs` of the model last reported per spec, only to log "Using …" once per real load. The
+   * worker's cache is the one source of truth: a restarted worker loads again and reports anew.
+   */
+  private readonly reported = new Map<string, number>();
   private readonly disposables: vscode.Disposable[] = [];
   private generatingContext = false;
   private readonly configListeners: ((e: vscode.ConfigurationChangeEvent | undefined) => void)[] = [];
@@ -133,7 +95,6 @@ export class Ctx implements vscode.Disposable {
     if (before.cacheFolder !== this.config.cacheFolder || before.offline !== this.config.offline) {
       void this.clientInstance?.configure(this.hubOptions());
     }
-    if (before.device !== this.config.device || before.quantized !== this.config.quantized) this.loaded.clear();
     this.status.setModel(this.modelLabel(this.config.models.completion), '');
     this.log.info('Settings changed.');
     for (const l of this.configListeners) l(e);
@@ -199,109 +160,140 @@ export class Ctx implements vscode.Disposable {
   }
 
   /**
-   * Loads a model once per (source, device, attentions, quantized); later calls share the load.
-   * Commands show a notification with progress; inline completions only the status bar.
+   * Asks the worker for a model: it loads it once per (source, device, attentions, quantized) and
+   * answers at once afterwards. A load that takes a while shows progress: a notification, or with
+   * `quiet` only the status bar.
    */
-  load(spec: ModelSpec, options: { silent?: boolean } = {}): Promise<ModelInfo> {
-    const key = JSON.stringify([spec.source, spec.device, !!spec.attentions, !!spec.quantized]);
-    const existing = this.loaded.get(key);
-    if (existing) return existing;
+  async load(spec: ModelSpec, options: { quiet?: boolean } = {}): Promise<ModelInfo> {
     const label = this.modelLabel(spec.source);
-    const promise = Promise.resolve(
-      vscode.window.withProgress(
-        {
-          location: options.silent ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification,
-          title: `Local LM Lens: loading ${label}`,
-        },
-        async (progress) => {
-          this.status.loading(label);
-          const started = Date.now();
-          let lastPct = 0;
-          try {
-            const info = await this.client.load(spec, {
-              onProgress: (p) => {
-                const pct = p.total > 0 ? Math.round((100 * p.loaded) / p.total) : 0;
-                if (p.status === 'download' && pct !== lastPct) {
-                  lastPct = pct;
-                  progress.report({ message: `${p.file} ${pct}%` });
-                } else if (p.status !== 'download') {
-                  progress.report({ message: p.file });
-                }
-              },
-            });
-            // The worker logs the providers it tried; this line says what the editor will use.
-            this.log.info(
-              `Using ${label}: ${info.architecture}, ${info.modelType}, ${info.numLayers} layers × ${info.numHeads} heads, on ${info.device}` +
-                (spec.attentions && info.attentionUnavailable ? `; attention unavailable: ${info.attentionUnavailable}` : ''),
-            );
-            this.status.setModel(label, info.device);
-            return info;
-          } catch (err) {
-            this.log.error(`Loading ${spec.source} failed after ${Date.now() - started} ms: ${err instanceof Error ? err.message : String(err)}`);
-            throw err;
-          } finally {
-            this.status.idle();
-          }
-        },
-      ),
+    const started = Date.now();
+    let lastMessage: string | undefined;
+    let report: ((message: string) => void) | undefined;
+    let lastPct = -1;
+    const onProgress = (p: LoadProgress): void => {
+      const pct = p.total > 0 ? Math.round((100 * p.loaded) / p.total) : 0;
+      if (p.status === 'download' && pct === lastPct) return;
+      lastPct = pct;
+      lastMessage = p.status === 'download' ? `${p.file} ${pct}%` : p.file;
+      report?.(lastMessage);
+    };
+    try {
+      const loading = this.client.request('load', spec, { onProgress });
+      const quick = await Promise.race([loading, delay(LOAD_NOTICE_MS).then(() => undefined)]);
+      const info =
+        quick ??
+        (await vscode.window.withProgress(
+          { location: options.quiet ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification, title: `Local LM Lens: loading ${label}` },
+          async (progress) => {
+            report = (message) => progress.report({ message });
+            if (lastMessage) report(lastMessage);
+            this.status.loading(label);
+            try {
+              return await loading;
+            } finally {
+              this.status.idle();
+            }
+          },
+        ));
+      this.reportLoaded(spec, label, info);
+      return info;
+    } catch (err) {
+      this.log.error(`Loading ${spec.source} failed after ${Date.now() - started} ms: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    }
+  }
+
+  private reportLoaded(spec: ModelSpec, label: string, info: ModelInfo): void {
+    const key = JSON.stringify([spec.source, spec.device, !!spec.attentions, !!spec.quantized]);
+    if (this.reported.get(key) === info.loadMs) return;
+    this.reported.set(key, info.loadMs);
+    // The worker logs the providers it tried; this line says what the editor will use.
+    this.log.info(
+      `Using ${label}: ${info.architecture}, ${info.modelType}, ${info.numLayers} layers × ${info.numHeads} heads, on ${info.device}` +
+        (spec.attentions && info.attentionUnavailable ? `; attention unavailable: ${info.attentionUnavailable}` : ''),
     );
-    this.loaded.set(key, promise);
-    promise.catch(() => this.loaded.delete(key));
-    return promise;
+    this.status.setModel(label, info.device);
   }
 
   /**
-   * Runs `fn` holding the generation gate: at most one generation at a time. Returns undefined
-   * when the request was superseded (or, for inline requests, when a command is running).
+   * Runs one generation the way every caller needs it: loads the model, waits for the generation
+   * gate, shows progress, streams tokens, remembers the result and reports failures. Resolves
+   * undefined when there is nothing to keep: superseded, stopped before any output, or failed
+   * (already reported). A generation stopped midway resolves with its partial result
+   * (`finishReason: 'cancelled'`).
    */
-  async exclusive<T>(kind: GenerationKind, label: string, fn: (lease: GenerationLease) => Promise<T>, signal?: AbortSignal): Promise<T | undefined> {
-    const lease = await this.gate.acquire(kind, label, signal);
-    if (!lease) return undefined;
-    this.status.generating(label);
-    let rate: number | undefined;
+  run(request: GenerateRequest, options: RunOptions): Promise<Ran<GenerateResult> | undefined> {
+    const onToken = (token: TokenTrace, text: string): void => {
+      this.status.token();
+      options.stream?.(token, text);
+    };
+    // Always streamed: the status bar counts the tokens as they come.
+    const call = (signal: AbortSignal): Promise<GenerateResult> => this.client.request('generate', { ...request, stream: true }, { signal, onToken });
+    return this.execute(request.model, options, call, (result, info) => {
+      if (options.remember) this.remember(options.remember, request, result, info);
+      if (result.finishReason === 'cancelled') this.noteStopped(options.action ?? options.label);
+    });
+  }
+
+  /** Scores a text on the same path as `run` (load, gate, progress, errors). */
+  score(request: ScoreRequest, options: RunOptions): Promise<Ran<ScoreResult> | undefined> {
+    return this.execute(request.model, options, (signal) => this.client.request('score', request, { signal }));
+  }
+
+  private async execute<R extends GenerateResult | ScoreResult>(
+    model: ModelSpec,
+    options: RunOptions,
+    call: (signal: AbortSignal) => Promise<R>,
+    after?: (result: R, info: ModelInfo) => void,
+  ): Promise<Ran<R> | undefined> {
     try {
-      const result = await fn(lease);
-      const timings = (result as { timings?: { tokens_per_s?: number } } | undefined)?.timings;
-      rate = timings?.tokens_per_s;
-      return result;
-    } finally {
-      lease.release();
-      this.status.idle(rate);
-    }
-  }
-
-  generate(request: GenerateRequest, options: CallOptions): Promise<GenerateResult> {
-    return this.watchCrash(
-      this.client.generate(request, {
-        ...options,
-        onToken: (token, text) => {
-          this.status.token();
-          options.onToken?.(token, text);
-        },
-      }),
-    );
-  }
-
-  score(request: ScoreRequest, options: CallOptions = {}): Promise<ScoreResult> {
-    return this.watchCrash(this.client.score(request, options));
-  }
-
-  private async watchCrash<T>(p: Promise<T>): Promise<T> {
-    try {
-      return await p;
+      const info = await this.load(model, { quiet: options.quiet });
+      if (options.signal?.aborted) return undefined;
+      const lease = await this.gate.acquire(options.kind ?? 'command', options.label, options.signal);
+      if (!lease) return undefined;
+      this.status.generating(options.label);
+      let rate: number | undefined;
+      try {
+        const result = options.progress ? await this.withCancellableProgress(options.progress, () => call(lease.signal)) : await call(lease.signal);
+        rate = 'timings' in result ? result.timings.tokens_per_s : undefined;
+        after?.(result, info);
+        return { result, info };
+      } finally {
+        lease.release();
+        this.status.idle(rate);
+      }
     } catch (err) {
-      // A restarted worker has no models loaded.
-      if (err instanceof InferenceError && err.code === 'worker-crashed') this.loaded.clear();
-      throw err;
+      const error = InferenceError.from(err);
+      if (options.onError) options.onError(error);
+      else this.reportError(error, options.action ?? options.label);
+      return undefined;
     }
+  }
+
+  /** Runs `task` under a cancellable notification; cancelling it stops the generation. */
+  private async withCancellableProgress<T>(title: string, task: () => Promise<T>): Promise<T> {
+    return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) => {
+      const sub = token.onCancellationRequested(() => this.gate.stop());
+      return task().finally(() => sub.dispose());
+    });
+  }
+
+  private remember(title: string, request: GenerateRequest, result: GenerateResult, info: ModelInfo): void {
+    this.lastGeneration = { title, request, result, info };
+    const { tokens_per_s, first_token_ms } = result.timings;
+    this.log.info(`${title}: ${result.tokens.length} tokens on ${result.device}, ${tokens_per_s.toFixed(1)} tok/s, first token ${first_token_ms.toFixed(0)} ms, ${result.finishReason}.`);
+  }
+
+  private noteStopped(what: string): void {
+    this.log.info(`${what}: cancelled.`);
+    vscode.window.setStatusBarMessage(`Local LM Lens: ${what} stopped`, 3000);
   }
 
   /** Shows an error as a VS Code message with the actions that help; a cancellation is only logged. */
   reportError(err: unknown, what: string): void {
     const e = InferenceError.from(err);
     if (e.code === 'cancelled') {
-      this.log.info(`${what}: cancelled.`);
-      vscode.window.setStatusBarMessage(`Local LM Lens: ${what} stopped`, 3000);
+      this.noteStopped(what);
       return;
     }
     this.log.error(`${what} failed [${e.code}]: ${e.message}`);

@@ -3,7 +3,7 @@
  * command or inline request, and stops on deactivate.
  */
 import * as vscode from 'vscode';
-import { setInlineEnabled, openSettings } from './config';
+import { openSettings } from './config';
 import { Ctx } from './context';
 import { continueAtCursor, type ContinueArgs } from './commands/continueAtCursor';
 import { generateFromPrompt, type GenerateArgs } from './commands/generateFromPrompt';
@@ -12,9 +12,11 @@ import { pickModel, type PickModelArgs } from './commands/pickModel';
 import { showAttention, type AttentionArgs } from './commands/showAttention';
 import { stopGeneration } from './commands/stopGeneration';
 import { summarizeSelection, type SummarizeArgs } from './commands/summarizeSelection';
-import { SurprisalHighlighter, toggleSurprisal } from './commands/toggleSurprisal';
+import { toggleInlineCompletions } from './commands/toggleInlineCompletions';
+import { toggleSurprisal } from './commands/toggleSurprisal';
 import { translateSelection, type TranslateArgs } from './commands/translateSelection';
 import { InlineCompletionProvider } from './completion/inlineProvider';
+import { SurprisalHighlighter } from './editor/surprisalHighlighter';
 import { AttentionInspectorPanels } from './webviews/attentionInspectorPanel';
 import { TokenProbabilitiesPanels } from './webviews/tokenProbabilitiesPanel';
 
@@ -38,11 +40,7 @@ export function activate(context: vscode.ExtensionContext): void {
     'lmLens.inspectTokenProbabilities': (args?: InspectArgs) => inspectTokenProbabilities(ctx, tokenPanels, args),
     'lmLens.showAttention': (args?: AttentionArgs) => showAttention(ctx, attentionPanels, args),
     'lmLens.toggleSurprisalHighlighting': (args?: { enabled?: boolean }) => toggleSurprisal(surprisal, args),
-    'lmLens.toggleInlineCompletions': async (args?: { enabled?: boolean }) => {
-      const enabled = args?.enabled ?? !vscode.workspace.getConfiguration('lmLens').get<boolean>('inline.enabled', true);
-      await setInlineEnabled(enabled);
-      return enabled;
-    },
+    'lmLens.toggleInlineCompletions': (args?: { enabled?: boolean }) => toggleInlineCompletions(args),
     'lmLens.showLog': () => ctx.log.show(true),
     'lmLens.openSettings': () => openSettings(),
   };

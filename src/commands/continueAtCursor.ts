@@ -1,8 +1,8 @@
 /** Continue text at the cursor: the completion model's output streams into the editor as one undo step. */
 import type { Ctx } from '../context';
-import type { GenerateRequest } from '../inference/protocol';
-import { decoding, requireEditor } from './common';
-import { streamGeneration } from './streamGeneration';
+import { streamIntoEditor } from '../editor/editorStream';
+import { requireEditor } from '../editor/output';
+import { decodingFor } from '../settings';
 
 export interface ContinueArgs {
   readonly maxNewTokens?: number;
@@ -16,15 +16,13 @@ export async function continueAtCursor(ctx: Ctx, args: ContinueArgs = {}): Promi
   if (!editor) return undefined;
   const doc = editor.document;
   const offset = doc.offsetAt(editor.selection.active);
-  const all = doc.getText();
   const window = ctx.config.inline.contextChars * 4;
-  const spec = ctx.spec('completion', { source: args.model });
-  const request: GenerateRequest = {
-    model: spec,
-    prompt: all.slice(Math.max(0, offset - window), offset),
+  const request = {
+    model: ctx.spec('completion', { source: args.model }),
+    prompt: doc.getText().slice(Math.max(0, offset - window), offset),
     truncatePrompt: true,
     task: { kind: 'generate' },
-    options: decoding(ctx, args.maxNewTokens ? { maxNewTokens: args.maxNewTokens } : {}),
-  };
-  return streamGeneration(ctx, editor, offset, request, { activity: 'Continuing at the cursor', progress: 'Local LM Lens: continuing…', title: 'Continuation', command: 'Continue' });
+    options: decodingFor(ctx.config, args.maxNewTokens ? { maxNewTokens: args.maxNewTokens } : {}),
+  } as const;
+  return streamIntoEditor(ctx, editor, offset, request, { activity: 'Continuing at the cursor', progress: 'Local LM Lens: continuing…', title: 'Continuation', command: 'Continue' });
 }

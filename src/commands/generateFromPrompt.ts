@@ -1,9 +1,9 @@
 /** Generate from a prompt: asks for one, opens a new document with it and streams the continuation there. */
 import * as vscode from 'vscode';
 import type { Ctx } from '../context';
-import type { DecodingOptions, GenerateRequest } from '../inference/protocol';
-import { decoding } from './common';
-import { streamGeneration } from './streamGeneration';
+import { streamIntoEditor } from '../editor/editorStream';
+import type { DecodingOptions } from '../inference/protocol';
+import { decodingFor } from '../settings';
 
 export interface GenerateArgs {
   readonly prompt?: string;
@@ -16,9 +16,13 @@ export async function generateFromPrompt(ctx: Ctx, args: GenerateArgs = {}): Pro
     args.prompt ??
     (await vscode.window.showInputBox({ title: 'Generate from a prompt', prompt: 'The completion model continues this text', placeHolder: 'Once upon a time' }));
   if (!prompt) return undefined;
-  const spec = ctx.spec('completion', { source: args.model });
-  const request: GenerateRequest = { model: spec, prompt, truncatePrompt: true, task: { kind: 'generate' }, options: decoding(ctx, args.options) };
+  const model = ctx.spec('completion', { source: args.model });
   const doc = await vscode.workspace.openTextDocument({ content: prompt, language: 'plaintext' });
   const editor = await vscode.window.showTextDocument(doc, { preview: false });
-  return streamGeneration(ctx, editor, prompt.length, request, { activity: 'Generating', progress: 'Local LM Lens: generating…', title: 'Generation', command: 'Generate' });
+  return streamIntoEditor(ctx, editor, prompt.length, { model, prompt, truncatePrompt: true, task: { kind: 'generate' }, options: decodingFor(ctx.config, args.options) }, {
+    activity: 'Generating',
+    progress: 'Local LM Lens: generating…',
+    title: 'Generation',
+    command: 'Generate',
+  });
 }

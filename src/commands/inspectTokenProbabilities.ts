@@ -3,10 +3,11 @@
  * generation's trace) in the token probabilities panel.
  */
 import * as vscode from 'vscode';
+import { unscoredHead } from '../analysis/gltr';
 import type { Ctx, LastGeneration } from '../context';
-import { unscoredHead } from '../webviews/gltr';
+import { activeSelection, titleOf } from '../editor/output';
+import { continuesPrompt } from '../inference/protocol';
 import type { TokenPanelData } from '../webviews/messages';
-import { scoreFitting } from './common';
 import type { TokenProbabilitiesPanels } from '../webviews/tokenProbabilitiesPanel';
 
 export interface InspectArgs {
@@ -19,70 +20,52 @@ export interface InspectArgs {
 
 /** Returns the data shown (so tests can check it), or undefined. */
 export async function inspectTokenProbabilities(ctx: Ctx, panels: TokenProbabilitiesPanels, args: InspectArgs = {}): Promise<TokenPanelData | undefined> {
-  const editor = vscode.window.activeTextEditor;
-  const selection = editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection) : undefined;
+  const { editor, selection } = activeSelection();
   if (args.lastGeneration || (args.text === undefined && selection === undefined && ctx.lastGeneration && !args.model)) {
     if (!ctx.lastGeneration) {
       void vscode.window.showInformationMessage('Local LM Lens: nothing has been generated yet. Select text to inspect instead.');
       return undefined;
     }
-    const data = fromGeneration(ctx.lastGeneration, ctx.modelLabel(ctx.lastGeneration.request.model.source));
-    panels.show(data);
-    return data;
+    return panels.show(fromGeneration(ctx.lastGeneration, ctx.modelLabel(ctx.lastGeneration.request.model.source)));
   }
   const text = args.text ?? selection ?? editor?.document.getText();
   if (!text?.trim()) {
     void vscode.window.showInformationMessage('Local LM Lens: select some text to inspect its token probabilities.');
     return undefined;
   }
-  const spec = ctx.spec('completion', { source: args.model });
-  try {
-    await ctx.load(spec);
-    const scored = await ctx.exclusive('command', 'Scoring tokens', (lease) =>
-      scoreFitting(ctx, { model: spec, text, topAlternatives: ctx.config.decoding.topAlternatives }, lease.signal),
-    );
-    if (!scored) return undefined;
-    const { result, truncated } = scored;
-    if (truncated) void vscode.window.showInformationMessage('Local LM Lens: the text is longer than the model\'s context; the beginning is shown.');
-    // Without a BOS token the first token has no context and is not scored: it is the prompt.
-    const head = unscoredHead(result.text, result.tokens.map((t) => t.text));
-    const data: TokenPanelData = {
-      title: titleOf(text),
-      model: ctx.modelLabel(spec.source),
-      mode: 'score',
-      prompt: head,
-      promptTokens: [],
-      sequences: [{ id: 0, tokens: result.tokens, prompt: head, forcedIds: [], contextCount: 0, status: 'done' }],
-      branchModel: spec.source,
-      task: { kind: 'generate' },
-      device: result.device,
-    };
-    panels.show(data);
-    return data;
-  } catch (err) {
-    ctx.reportError(err, 'Inspecting token probabilities');
-    return undefined;
-  }
+  const model = ctx.spec('completion', { source: args.model });
+  const ran = await ctx.score(
+    { model, text, topAlternatives: ctx.config.decoding.topAlternatives, truncate: true },
+    { label: 'Scoring tokens', action: 'Inspecting token probabilities' },
+  );
+  if (!ran) return undefined;
+  const { result } = ran;
+  if (result.truncated) void vscode.window.showInformationMessage("Local LM Lens: the text is longer than the model's context; the beginning is shown.");
+  // Without a BOS token the first token has no context and is not scored: it is the prompt.
+  const head = unscoredHead(result.text, result.tokens.map((t) => t.text));
+  return panels.show({
+    title: titleOf(text),
+    model: ctx.modelLabel(model.source),
+    mode: 'score',
+    prompt: head,
+    sequences: [{ id: 0, tokens: result.tokens, prompt: head, forcedIds: [], status: 'done' }],
+    branchModel: model.source,
+    task: { kind: 'generate' },
+    device: result.device,
+  });
 }
 
 function fromGeneration(last: LastGeneration, model: string): TokenPanelData {
   const { request, result, info } = last;
-  const causal = info.architecture === 'causal-lm';
   return {
     title: last.title,
     model,
     mode: 'generate',
     prompt: request.prompt,
-    promptTokens: [], // a generation's trace covers the generated tokens only
-    sequences: [{ id: 0, tokens: result.tokens, prompt: request.prompt, forcedIds: request.forcedPrefixIds ?? [], contextCount: 0, status: 'done' }],
+    sequences: [{ id: 0, tokens: result.tokens, prompt: request.prompt, forcedIds: request.forcedPrefixIds ?? [], status: 'done' }],
     branchUnavailable: result.tokens.length === 0 ? 'Nothing was generated.' : undefined,
     branchModel: request.model.source,
     task: request.task ?? { kind: 'generate' },
-    device: result.device + (causal ? '' : ` · ${info.architecture}`),
+    device: result.device + (continuesPrompt(info) ? '' : ` · ${info.architecture}`),
   };
-}
-
-function titleOf(text: string): string {
-  const line = text.trim().split('\n')[0] ?? '';
-  return line.length > 40 ? `${line.slice(0, 40)}…` : line;
 }

@@ -1,10 +1,9 @@
 /** Translate the selection: pick the target language (from the model's declared tasks) and where the result goes. */
 import * as vscode from 'vscode';
-import type { OutputMode } from '../config';
 import type { Ctx } from '../context';
-import type { GenerateRequest } from '../inference/protocol';
-import { taskDecoding, languageName, placeOutput, requireEditor, selectedOrAll, translationTargets, truncationWarning, withCancellableProgress } from './common';
-import { remember } from './streamGeneration';
+import { placeOutput, requireEditor, selectedOrAll, warnTruncated } from '../editor/output';
+import { languageName, translationTargets } from '../inference/protocol';
+import { taskDecodingFor, type OutputMode } from '../settings';
 
 export interface TranslateArgs {
   /** Target language code (`de`, `fr`, …); asked for when absent and the model offers several. */
@@ -22,36 +21,37 @@ export async function translateSelection(ctx: Ctx, args: TranslateArgs = {}): Pr
   const target = editor ? selectedOrAll(editor) : undefined;
   const text = args.text ?? target!.text;
   if (!text.trim()) return undefined;
-  const spec = ctx.spec('translation', { source: args.model });
+  const model = ctx.spec('translation', { source: args.model });
+  let info;
   try {
-    const info = await ctx.load(spec);
-    const declared = translationTargets(info.tasks);
-    let to = args.to;
-    if (!to) to = declared.length === 1 ? declared[0] : await pickLanguage(declared.length ? declared : ['de', 'fr', 'es'], ctx.config.translateTarget);
-    if (!to) return undefined;
-    let mode = args.mode;
-    if (!mode && editor) mode = args.to ? ctx.config.translateOutput : await pickMode(ctx.config.translateOutput);
-    if (!mode && editor) return undefined;
-    const request: GenerateRequest = { model: spec, prompt: text, truncatePrompt: true, task: { kind: 'translate', to }, options: taskDecoding(ctx) };
-    const result = await ctx.exclusive('command', `Translating to ${languageName(to)}`, (lease) =>
-      withCancellableProgress(ctx, `Local LM Lens: translating to ${languageName(to)}…`, () => ctx.generate(request, { signal: lease.signal })),
-    );
-    if (!result) return undefined;
-    remember(ctx, `Translation to ${languageName(to)}`, request, result, info);
-    const translation = result.text.trim();
-    if (result.inputTruncated) {
-      // Replacing the text with the translation of its beginning would drop the rest: insert below instead.
-      const moved = mode === 'replace';
-      if (moved) mode = 'insertBelow';
-      const placement = moved ? 'so the translation was inserted below the text instead of replacing it. ' : '';
-      void vscode.window.showWarningMessage(truncationWarning(info.source, result.inputTruncated, `only its beginning was translated, ${placement}Select shorter passages to translate the rest.`));
-    }
-    if (editor && target && mode) await placeOutput(editor, target.range, translation, mode);
-    return translation;
+    info = await ctx.load(model);
   } catch (err) {
     ctx.reportError(err, 'Translate');
     return undefined;
   }
+  const declared = translationTargets(info.tasks);
+  const to = args.to ?? (declared.length === 1 ? declared[0] : await pickLanguage(declared.length ? declared : ['de', 'fr', 'es'], ctx.config.translateTarget));
+  if (!to) return undefined;
+  let mode = args.mode;
+  if (!mode && editor) mode = args.to ? ctx.config.translateOutput : await pickMode(ctx.config.translateOutput);
+  if (!mode && editor) return undefined;
+  const language = languageName(to);
+  const ran = await ctx.run(
+    { model, prompt: text, truncatePrompt: true, task: { kind: 'translate', to }, options: taskDecodingFor(ctx.config) },
+    { label: `Translating to ${language}`, action: 'Translate', progress: `Local LM Lens: translating to ${language}…`, remember: `Translation to ${language}` },
+  );
+  if (!ran) return undefined;
+  const { result } = ran;
+  const translation = result.text.trim();
+  if (result.inputTruncated) {
+    // Replacing the text with the translation of its beginning would drop the rest: insert below instead.
+    const moved = mode === 'replace';
+    if (moved) mode = 'insertBelow';
+    const placement = moved ? 'so the translation was inserted below the text instead of replacing it. ' : '';
+    warnTruncated(ran.info.source, result.inputTruncated, `only its beginning was translated, ${placement}Select shorter passages to translate the rest.`);
+  }
+  if (editor && target && mode) await placeOutput(editor, target.range, translation, mode);
+  return translation;
 }
 
 async function pickLanguage(codes: readonly string[], preferred: string): Promise<string | undefined> {

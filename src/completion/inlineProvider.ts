@@ -6,10 +6,10 @@
 import * as vscode from 'vscode';
 import { inlineEnabled } from '../config';
 import type { Ctx } from '../context';
-import { InferenceError } from '../inference/errors';
+import type { InferenceError } from '../inference/errors';
 import { trimCompletion } from './completionText';
 import { PrefixCache } from './prefixCache';
-import { delay } from './scheduler';
+import { delay } from '../generation/scheduler';
 
 export class InlineCompletionProvider implements vscode.InlineCompletionItemProvider {
   private readonly cache = new PrefixCache();
@@ -41,44 +41,37 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     const sub = token.onCancellationRequested(() => abort.abort());
     try {
       if (context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic && !(await delay(cfg.debounceMs, abort.signal))) return undefined;
-      await this.ctx.load(spec, { silent: true });
-      if (abort.signal.aborted) return undefined;
       const stopStrings = cfg.multiline && !lineSuffix.trim() ? ['\n\n'] : ['\n'];
-      const result = await this.ctx.exclusive(
-        'inline',
-        'Inline completion',
-        (lease) =>
-          this.ctx.generate(
-            {
-              model: spec,
-              prompt: prefix,
-              truncatePrompt: true,
-              task: { kind: 'generate' },
-              options: { strategy: 'greedy', maxNewTokens: cfg.maxNewTokens, topAlternatives: 0, stopStrings },
-            },
-            { signal: lease.signal },
-          ),
-        abort.signal,
+      const ran = await this.ctx.run(
+        {
+          model: spec,
+          prompt: prefix,
+          truncatePrompt: true,
+          task: { kind: 'generate' },
+          options: { strategy: 'greedy', maxNewTokens: cfg.maxNewTokens, topAlternatives: 0, stopStrings },
+        },
+        { label: 'Inline completion', kind: 'inline', quiet: true, signal: abort.signal, onError: (e) => this.onError(e) },
       );
+      const result = ran?.result;
       if (!result || result.finishReason === 'cancelled') return undefined;
       const text = trimCompletion(result.text, { multiline: cfg.multiline, lineSuffix, stopStrings });
       if (!text) return undefined;
       this.cache.set(key, prefix, text);
       this.lastErrorCode = undefined;
       return [new vscode.InlineCompletionItem(text, new vscode.Range(position, position))];
-    } catch (err) {
-      const e = InferenceError.from(err);
-      if (e.code === 'cancelled') return undefined;
-      // Typing must not raise the same error on every keystroke.
-      if (e.code !== this.lastErrorCode) {
-        this.lastErrorCode = e.code;
-        this.ctx.reportError(e, 'Inline completion');
-      } else {
-        this.ctx.log.warn(`Inline completion failed again [${e.code}]: ${e.message}`);
-      }
-      return undefined;
     } finally {
       sub.dispose();
+    }
+  }
+
+  private onError(e: InferenceError): void {
+    if (e.code === 'cancelled') return;
+    // Typing must not raise the same error on every keystroke.
+    if (e.code !== this.lastErrorCode) {
+      this.lastErrorCode = e.code;
+      this.ctx.reportError(e, 'Inline completion');
+    } else {
+      this.ctx.log.warn(`Inline completion failed again [${e.code}]: ${e.message}`);
     }
   }
 }

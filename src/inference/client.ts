@@ -7,6 +7,9 @@ import type {
   LoadProgress,
   ModelInfo,
   ModelSpec,
+  ParamsOf,
+  RequestKind,
+  ResultOf,
   ScoreRequest,
   ScoreResult,
   TokenTrace,
@@ -25,15 +28,19 @@ export interface ClientOptions {
 
 export interface CallOptions {
   readonly signal?: AbortSignal;
+  /** Each streamed token with the text so far (the client adds up the deltas the worker sends). */
   readonly onToken?: (token: TokenTrace, textSoFar: string) => void;
   readonly onProgress?: (progress: LoadProgress) => void;
 }
 
 interface Pending {
-  readonly resolve: (value: unknown) => void;
+  /** Takes the result of the request's own kind: `request` ties the two together. */
+  readonly resolve: (value: ResultOf<RequestKind>) => void;
   readonly reject: (err: InferenceError) => void;
   readonly options: CallOptions;
   readonly cleanup: () => void;
+  /** The streamed text so far. */
+  text: string;
 }
 
 /**
@@ -55,28 +62,54 @@ export class InferenceClient {
   /** Changes Hub options (cache folder, offline) for the following loads. */
   configure(hub: HubOptions): Promise<void> {
     this.hub = hub;
-    return this.worker ? (this.call({ type: 'configure', id: 0, hub, bundledModelsDir: this.options.bundledModelsDir }, {}) as Promise<void>) : Promise.resolve();
+    return this.worker ? this.request('configure', { hub, bundledModelsDir: this.options.bundledModelsDir }) : Promise.resolve();
   }
 
   get running(): boolean {
     return this.worker !== undefined;
   }
 
+  /**
+   * Sends one request and resolves with its result, typed by its kind. A generation streams its
+   * tokens when `onToken` is given.
+   */
+  request<K extends RequestKind>(type: K, params: ParamsOf<K>, options: CallOptions = {}): Promise<ResultOf<K>> {
+    return new Promise<ResultOf<K>>((resolve, reject) => {
+      if (options.signal?.aborted) {
+        reject(new InferenceError('cancelled', 'The request was cancelled.'));
+        return;
+      }
+      let worker: Worker;
+      try {
+        worker = this.ensureWorker();
+      } catch (err) {
+        reject(InferenceError.from(err));
+        return;
+      }
+      const id = this.nextId++;
+      const onAbort = (): void => this.worker?.postMessage({ type: 'cancel', target: id } satisfies WorkerRequest);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = (): void => options.signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, { resolve: resolve as (value: ResultOf<RequestKind>) => void, reject, options, cleanup, text: '' });
+      worker.postMessage({ type, id, params } as WorkerRequest);
+    });
+  }
+
   load(model: ModelSpec, options: CallOptions = {}): Promise<ModelInfo> {
-    return this.call({ type: 'load', id: 0, model }, options) as Promise<ModelInfo>;
+    return this.request('load', model, options);
   }
 
   generate(request: GenerateRequest, options: CallOptions = {}): Promise<GenerateResult> {
-    return this.call({ type: 'generate', id: 0, request: { ...request, stream: request.stream ?? options.onToken !== undefined } }, options) as Promise<GenerateResult>;
+    return this.request('generate', { ...request, stream: request.stream ?? options.onToken !== undefined }, options);
   }
 
   score(request: ScoreRequest, options: CallOptions = {}): Promise<ScoreResult> {
-    return this.call({ type: 'score', id: 0, request }, options) as Promise<ScoreResult>;
+    return this.request('score', request, options);
   }
 
   unload(model?: ModelSpec): Promise<void> {
     if (!this.worker) return Promise.resolve();
-    return this.call({ type: 'unload', id: 0, model }, {}) as Promise<void>;
+    return this.request('unload', model);
   }
 
   /** Kills the worker at once (tests use it to simulate a crash); pending calls fail with `worker-crashed`. */
@@ -92,7 +125,7 @@ export class InferenceClient {
     this.disposed = true;
     const worker = this.worker;
     if (!worker) return;
-    for (const target of this.pending.keys()) worker.postMessage({ type: 'cancel', id: this.nextId++, target } satisfies WorkerRequest);
+    for (const target of this.pending.keys()) worker.postMessage({ type: 'cancel', target } satisfies WorkerRequest);
     if (this.pending.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
@@ -115,7 +148,10 @@ export class InferenceClient {
     worker.on('error', (err) => this.onExit(worker, err));
     worker.on('exit', (code) => this.onExit(worker, new Error(`exit code ${code}`)));
     this.worker = worker;
-    worker.postMessage({ type: 'configure', id: 0, hub: this.hub, bundledModelsDir: this.options.bundledModelsDir } satisfies WorkerRequest);
+    // The first message: no request can reach the new worker before its configuration.
+    this.request('configure', { hub: this.hub, bundledModelsDir: this.options.bundledModelsDir }).catch((err: InferenceError) => {
+      if (err.code !== 'worker-crashed' && err.code !== 'cancelled') this.options.onLog?.('error', `Configuring the inference worker failed: ${err.message}`);
+    });
     return worker;
   }
 
@@ -145,7 +181,8 @@ export class InferenceClient {
     if (!pending) return;
     switch (msg.type) {
       case 'token':
-        pending.options.onToken?.(msg.token, msg.text);
+        pending.text += msg.delta;
+        pending.options.onToken?.(msg.token, pending.text);
         break;
       case 'progress':
         pending.options.onProgress?.(msg.progress);
@@ -162,29 +199,5 @@ export class InferenceClient {
         break;
     }
     if (this.pending.size === 0) this.onIdle?.();
-  }
-
-  private call(message: WorkerRequest, options: CallOptions): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      if (options.signal?.aborted) {
-        reject(new InferenceError('cancelled', 'The request was cancelled.'));
-        return;
-      }
-      let worker: Worker;
-      try {
-        worker = this.ensureWorker();
-      } catch (err) {
-        reject(InferenceError.from(err));
-        return;
-      }
-      const id = this.nextId++;
-      const onAbort = (): void => {
-        this.worker?.postMessage({ type: 'cancel', id: this.nextId++, target: id } satisfies WorkerRequest);
-      };
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const cleanup = (): void => options.signal?.removeEventListener('abort', onAbort);
-      this.pending.set(id, { resolve, reject, options, cleanup });
-      worker.postMessage({ ...message, id });
-    });
   }
 }

@@ -29,6 +29,7 @@ export interface HubOptions {
 export type Architecture = 'causal-lm' | 'encoder-decoder' | 'rnn-seq2seq';
 
 export interface ModelInfo {
+  /** The engine's cache key (set by the loader; the host does not use it). */
   readonly key: string;
   readonly source: string;
   readonly folder: string;
@@ -48,6 +49,47 @@ export interface ModelInfo {
   readonly loadMs: number;
   /** The ONNX files that were loaded, relative to the folder. */
   readonly onnxFiles: readonly string[];
+  /**
+   * Whether the output continues the prompt (a causal LM) rather than being generated from a
+   * source (Seq2Seq). Optional until the engine sets it: read it through `continuesPrompt`.
+   */
+  readonly continuesPrompt?: boolean;
+}
+
+/** The one place that derives `continuesPrompt` from the architecture when the engine does not say. */
+export function continuesPrompt(info: Pick<ModelInfo, 'architecture' | 'continuesPrompt'>): boolean {
+  return info.continuesPrompt ?? info.architecture === 'causal-lm';
+}
+
+// ---- Task names -------------------------------------------------------------------------------
+
+/** Names of the language codes that models declare in their translation tasks. */
+export const LANGUAGE_NAMES: Readonly<Record<string, string>> = {
+  de: 'German',
+  fr: 'French',
+  es: 'Spanish',
+  it: 'Italian',
+  pt: 'Portuguese',
+  nl: 'Dutch',
+  zh: 'Chinese',
+  ja: 'Japanese',
+  ru: 'Russian',
+  ro: 'Romanian',
+  en: 'English',
+};
+
+export function languageName(code: string): string {
+  return LANGUAGE_NAMES[code] ?? code;
+}
+
+/** Target languages a model declares (`translation_en_to_de` → `de`), each once, in order. */
+export function translationTargets(tasks: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const t of tasks) {
+    const to = /^translation_[a-z]+_to_([a-z]+)$/i.exec(t)?.[1]?.toLowerCase();
+    if (to && !out.includes(to)) out.push(to);
+  }
+  return out;
 }
 
 export type Strategy = 'greedy' | 'sample' | 'beam';
@@ -198,20 +240,38 @@ export interface LoadProgress {
   readonly status: 'download' | 'done' | 'cached';
 }
 
+// ---- Requests -------------------------------------------------------------------------------
+
+/**
+ * Every request the worker answers, tied to its parameters and its result (as rust-analyzer's
+ * `lsp_ext.ts` ties each request to its types): `client.request('generate', …)` is a
+ * `Promise<GenerateResult>`, with no casts on either side.
+ */
+export interface RequestMap {
+  readonly configure: { readonly params: { readonly hub: HubOptions; readonly bundledModelsDir: string }; readonly result: void };
+  readonly load: { readonly params: ModelSpec; readonly result: ModelInfo };
+  readonly generate: { readonly params: GenerateRequest; readonly result: GenerateResult };
+  readonly score: { readonly params: ScoreRequest; readonly result: ScoreResult };
+  /** Without a model: every model. */
+  readonly unload: { readonly params: ModelSpec | undefined; readonly result: void };
+}
+
+export type RequestKind = keyof RequestMap;
+export type ParamsOf<K extends RequestKind> = RequestMap[K]['params'];
+export type ResultOf<K extends RequestKind> = RequestMap[K]['result'];
+
 // ---- Messages -------------------------------------------------------------------------------
 
-export type WorkerRequest =
-  | { readonly type: 'configure'; readonly id: number; readonly hub: HubOptions; readonly bundledModelsDir: string }
-  | { readonly type: 'load'; readonly id: number; readonly model: ModelSpec }
-  | { readonly type: 'generate'; readonly id: number; readonly request: GenerateRequest }
-  | { readonly type: 'score'; readonly id: number; readonly request: ScoreRequest }
-  | { readonly type: 'unload'; readonly id: number; readonly model?: ModelSpec }
-  | { readonly type: 'cancel'; readonly id: number; readonly target: number };
+/** A request; `id` is assigned by the client and echoed by every response to it. */
+export type RequestMessage = { [K in RequestKind]: { readonly type: K; readonly id: number; readonly params: ParamsOf<K> } }[RequestKind];
+
+export type WorkerRequest = RequestMessage | { readonly type: 'cancel'; readonly target: number };
 
 export type WorkerResponse =
-  | { readonly type: 'result'; readonly id: number; readonly result: unknown }
+  | { readonly type: 'result'; readonly id: number; readonly result: ResultOf<RequestKind> }
   | { readonly type: 'error'; readonly id: number; readonly error: WorkerErrorInfo }
-  | { readonly type: 'token'; readonly id: number; readonly token: TokenTrace; readonly text: string }
+  /** One decoded token and the text it added: the concatenated deltas are the final text (O(n) bytes, not O(n²)). */
+  | { readonly type: 'token'; readonly id: number; readonly token: TokenTrace; readonly delta: string }
   | { readonly type: 'progress'; readonly id: number; readonly progress: LoadProgress }
   | { readonly type: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly message: string };
 

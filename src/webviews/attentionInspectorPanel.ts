@@ -1,57 +1,27 @@
-/**
- * The attention inspector (host side): sends the maps to the webview and saves its exports.
- * One panel, reused; restored after a reload from the state its script saved.
- */
+/** The attention inspector (host side): sends the maps to the webview and saves its exports. */
 import * as vscode from 'vscode';
+import { attentionExport } from '../analysis/heatmap';
 import type { Ctx } from '../context';
-import { attentionExport } from './heatmap';
-import { isAttentionPanelData, isAttentionWebviewMessage, type AttentionHostMessage, type AttentionPanelData } from './messages';
-import { setWebviewHtml, webviewOptions } from './webviewSetup';
+import { isAttentionPanelData, isAttentionWebviewMessage, type AttentionPanelData, type AttentionWebviewMessage } from './messages';
+import { SinglePanelHost } from './panelHost';
 
 export const ATTENTION_PANEL_VIEW_TYPE = 'lmLens.attentionInspector';
 
-class AttentionInspectorPanel {
-  private data: AttentionPanelData | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
+type ExportMessage = Exclude<AttentionWebviewMessage, { type: 'ready' }>;
 
-  constructor(
-    private readonly ctx: Ctx,
-    readonly panel: vscode.WebviewPanel,
-    data: AttentionPanelData | undefined,
-    onDispose: () => void,
-  ) {
-    this.data = data;
-    setWebviewHtml(panel, ctx.extension.extensionUri, 'attentionInspector', 'attention-panel');
-    panel.iconPath = vscode.Uri.joinPath(ctx.extension.extensionUri, 'media', 'icon.png');
-    this.disposables.push(
-      panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
-      panel.onDidDispose(() => {
-        for (const d of this.disposables.splice(0)) d.dispose();
-        onDispose();
-      }),
-    );
+export class AttentionInspectorPanels implements vscode.Disposable {
+  private readonly host: SinglePanelHost<AttentionPanelData, AttentionWebviewMessage>;
+
+  constructor(private readonly ctx: Ctx) {
+    const kind = { viewType: ATTENTION_PANEL_VIEW_TYPE, script: 'attentionInspector', rootId: 'attention-panel', titlePrefix: 'Attention', name: 'Attention panel', isData: isAttentionPanelData, isMessage: isAttentionWebviewMessage };
+    this.host = new SinglePanelHost(ctx, kind, (message) => this.export(message));
   }
 
-  show(data: AttentionPanelData): void {
-    this.data = data;
-    this.panel.title = `Attention: ${data.title}`;
-    this.post({ type: 'show', data });
-    this.panel.reveal(undefined, true);
+  show(data: AttentionPanelData): AttentionPanelData {
+    return this.host.show(data);
   }
 
-  private post(message: AttentionHostMessage): void {
-    void this.panel.webview.postMessage(message);
-  }
-
-  private async onMessage(message: unknown): Promise<void> {
-    if (!isAttentionWebviewMessage(message)) {
-      this.ctx.log.warn('Attention panel: ignored a malformed message from the webview.');
-      return;
-    }
-    if (message.type === 'ready') {
-      if (this.data) this.post({ type: 'show', data: this.data });
-      return;
-    }
+  private async export(message: ExportMessage): Promise<void> {
     try {
       if (message.type === 'exportPng') {
         const name = message.name.replace(/[^\w.-]+/g, '_');
@@ -59,59 +29,32 @@ class AttentionInspectorPanel {
         if (!uri) return;
         const base64 = message.dataUrl.slice('data:image/png;base64,'.length);
         await vscode.workspace.fs.writeFile(uri, Buffer.from(base64, 'base64'));
-        this.ctx.log.info(`Saved attention heatmap to ${uri.fsPath}`);
-        void vscode.window.showInformationMessage(`Local LM Lens: saved ${vscode.workspace.asRelativePath(uri)}`);
+        this.saved(uri, 'attention heatmap');
       } else {
-        const map = this.data?.maps[message.mapIndex];
-        if (!map || !this.data) return;
+        const data = this.host.data;
+        const map = data?.maps[message.mapIndex];
+        if (!map || !data) return;
         const uri = await this.saveTarget(`attention-${map.kind}.json`, { JSON: ['json'] });
         if (!uri) return;
-        await vscode.workspace.fs.writeFile(uri, Buffer.from(attentionExport(map, { model: this.data.model, title: this.data.title }), 'utf8'));
-        this.ctx.log.info(`Saved attention map to ${uri.fsPath}`);
-        void vscode.window.showInformationMessage(`Local LM Lens: saved ${vscode.workspace.asRelativePath(uri)}`);
+        await vscode.workspace.fs.writeFile(uri, Buffer.from(attentionExport(map, { model: data.model, title: data.title }), 'utf8'));
+        this.saved(uri, 'attention map');
       }
     } catch (err) {
       this.ctx.reportError(err, 'Export');
     }
   }
 
+  private saved(uri: vscode.Uri, what: string): void {
+    this.ctx.log.info(`Saved ${what} to ${uri.fsPath}`);
+    void vscode.window.showInformationMessage(`Local LM Lens: saved ${vscode.workspace.asRelativePath(uri)}`);
+  }
+
   private saveTarget(name: string, filters: Record<string, string[]>): Thenable<vscode.Uri | undefined> {
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? this.ctx.extension.globalStorageUri;
     return vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, name), filters });
   }
-}
-
-export class AttentionInspectorPanels implements vscode.Disposable {
-  private current: AttentionInspectorPanel | undefined;
-  private readonly registration: vscode.Disposable;
-
-  constructor(private readonly ctx: Ctx) {
-    this.registration = vscode.window.registerWebviewPanelSerializer(ATTENTION_PANEL_VIEW_TYPE, {
-      deserializeWebviewPanel: async (panel, state: unknown) => {
-        const data = (state as { data?: unknown } | undefined)?.data;
-        this.current?.panel.dispose();
-        this.current = this.adopt(panel, isAttentionPanelData(data) ? data : undefined);
-      },
-    });
-  }
-
-  show(data: AttentionPanelData): void {
-    if (!this.current) {
-      const panel = vscode.window.createWebviewPanel(ATTENTION_PANEL_VIEW_TYPE, `Attention: ${data.title}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, webviewOptions(this.ctx.extension.extensionUri));
-      this.current = this.adopt(panel, data);
-    }
-    this.current.show(data);
-  }
-
-  private adopt(panel: vscode.WebviewPanel, data: AttentionPanelData | undefined): AttentionInspectorPanel {
-    const host: AttentionInspectorPanel = new AttentionInspectorPanel(this.ctx, panel, data, () => {
-      if (this.current === host) this.current = undefined;
-    });
-    return host;
-  }
 
   dispose(): void {
-    this.registration.dispose();
-    this.current?.panel.dispose();
+    this.host.dispose();
   }
 }

@@ -16,7 +16,6 @@ export interface TokenSequence {
   /** What the engine continues from when branching off this sequence (see branching.ts). */
   readonly prompt: string;
   readonly forcedIds: readonly number[];
-  readonly contextCount: number;
   readonly status: 'done' | 'running' | 'failed';
   readonly error?: string;
 }
@@ -28,7 +27,6 @@ export interface TokenPanelData {
   readonly mode: 'score' | 'generate';
   /** Prompt (causal) or source text (Seq2Seq) the tokens follow; shown above them. */
   readonly prompt: string;
-  readonly promptTokens: readonly TokenTrace[];
   readonly sequences: readonly TokenSequence[];
   /** Why branching is not offered; absent when it is. */
   readonly branchUnavailable?: string;
@@ -112,7 +110,7 @@ export function isTask(x: unknown): x is Task {
 
 export function isTokenSequence(x: unknown): x is TokenSequence {
   if (!isObj(x) || !isInt(x.id) || !isArr(x.tokens, isTokenTrace)) return false;
-  if (!isStr(x.prompt) || !isArr(x.forcedIds, isInt) || !isInt(x.contextCount) || x.contextCount < 0) return false;
+  if (!isStr(x.prompt) || !isArr(x.forcedIds, isInt)) return false;
   if (x.status !== 'done' && x.status !== 'running' && x.status !== 'failed') return false;
   if (x.error !== undefined && !isStr(x.error, 10_000)) return false;
   if (x.parent !== undefined) {
@@ -129,7 +127,6 @@ export function isTokenPanelData(x: unknown): x is TokenPanelData {
     isStr(x.model, 10_000) &&
     (x.mode === 'score' || x.mode === 'generate') &&
     isStr(x.prompt) &&
-    isArr(x.promptTokens, isTokenTrace) &&
     isArr(x.sequences, isTokenSequence, 10_000) &&
     x.sequences.length > 0 &&
     (x.branchUnavailable === undefined || isStr(x.branchUnavailable, 10_000)) &&

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { loadModule } from './bundle.mjs';
 
 const { PrefixCache } = await loadModule('src/completion/prefixCache.ts');
-const { GenerationGate, Debouncer, delay } = await loadModule('src/completion/scheduler.ts');
+const { GenerationGate, Debouncer, delay } = await loadModule('src/generation/scheduler.ts');
 const { trimCompletion } = await loadModule('src/completion/completionText.ts');
 
 test('prefix cache answers typing that follows the cached completion', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from './bundle.mjs';
+import { loadModule, repoRoot } from './bundle.mjs';
 
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
 const read = (p) => readFileSync(path.join(repoRoot, p), 'utf8');
@@ -18,17 +18,23 @@ test('commands registered in extension.ts are exactly those contributed', () => 
   for (const c of menuCommands) assert.ok(contributed.includes(c), `menu entry for unknown command ${c}`);
 });
 
-test('every setting config.ts reads is declared, and the restricted ones are listed for workspace trust', () => {
-  const src = read('src/config.ts');
+test('every setting config.ts reads is declared, and the restricted ones are listed for workspace trust', async () => {
+  // The settings are read through settings.ts: run it against a fake that records every key asked for.
+  const { parseConfig, RESTRICTED_SETTINGS, SECTION } = await loadModule('src/settings.ts');
   const declared = Object.keys(pkg.contributes.configuration.properties);
-  const read_ = [...src.matchAll(/(?:get|get<[^>]+>|trusted|num)\((?:cfg, )?'([\w.]+)'/g)].map((m) => m[1]).filter((k) => k !== 'inlineSuggest.enabled').map((k) => `lmLens.${k}`);
-  assert.ok(read_.length > 10);
-  for (const key of read_) assert.ok(declared.includes(key), `${key} is read but not declared`);
+  const keys = new Set();
+  const recorder = {
+    get: (key, fallback) => (keys.add(key), fallback),
+    inspect: (key) => (keys.add(key), undefined),
+  };
+  parseConfig(recorder, true);
+  parseConfig(recorder, false);
+  assert.ok(keys.size > 10);
+  for (const key of keys) assert.ok(declared.includes(`${SECTION}.${key}`), `${SECTION}.${key} is read but not declared`);
   const restricted = pkg.capabilities.untrustedWorkspaces.restrictedConfigurations;
   assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
-  for (const key of ['lmLens.models.completion', 'lmLens.models.summarization', 'lmLens.models.translation', 'lmLens.cacheFolder']) {
-    assert.ok(restricted.includes(key), `${key} must be restricted`);
-  }
+  for (const key of ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder']) assert.ok(RESTRICTED_SETTINGS.includes(key), `${key} is restricted in the code`);
+  for (const key of RESTRICTED_SETTINGS) assert.ok(restricted.includes(`${SECTION}.${key}`), `${SECTION}.${key} must be restricted in package.json`);
   assert.equal(pkg.contributes.configuration.properties['lmLens.inline.enabled'].scope, 'language-overridable');
 });
 

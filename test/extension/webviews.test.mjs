@@ -3,20 +3,19 @@ import { test } from 'node:test';
 import { loadModule } from './bundle.mjs';
 
 const messages = await loadModule('src/webviews/messages.ts');
-const gltr = await loadModule('src/webviews/gltr.ts');
-const heatmap = await loadModule('src/webviews/heatmap.ts');
-const { branchPoint, withoutForced } = await loadModule('src/webviews/branching.ts');
+const gltr = await loadModule('src/analysis/gltr.ts');
+const heatmap = await loadModule('src/analysis/heatmap.ts');
+const { branchPoint, upsertSequence, withoutForced } = await loadModule('src/analysis/branching.ts');
 const html = await loadModule('src/webviews/html.ts');
-const languages = await loadModule('src/commands/languages.ts');
+const languages = await loadModule('src/inference/protocol.ts');
 
 const tok = (id, text, rank = 1, prob = 0.5) => ({ id, text, prob, logprob: Math.log(prob), rank, entropy: 1.5, top: [{ id, text, prob }, { id: id + 100, text: `${text}'`, prob: prob / 2 }] });
-const seq = (tokens, extra = {}) => ({ id: 0, tokens, prompt: '', forcedIds: [], contextCount: 0, status: 'done', ...extra });
+const seq = (tokens, extra = {}) => ({ id: 0, tokens, prompt: '', forcedIds: [], status: 'done', ...extra });
 const panelData = (extra = {}) => ({
   title: 't',
   model: 'gpt2-code',
   mode: 'score',
   prompt: '',
-  promptTokens: [],
   sequences: [seq([tok(1, 'Hello'), tok(2, ' world', 12, 0.01)])],
   branchModel: 'gpt2-code',
   task: { kind: 'generate' },
@@ -140,16 +139,26 @@ test('branching resumes from the clicked alternative with exact token ids', () =
     { id: 11, text: ' cat' },
     { id: 12, text: ' sat' },
   ];
-  // Scored text: its first token is the prompt.
-  const scored = { prompt: 'The', forcedIds: [], contextCount: 1 };
-  assert.deepEqual(branchPoint(scored, tokens, 2, 99), { prompt: 'The', forcedIds: [11, 99] });
-  assert.deepEqual(branchPoint(scored, tokens, 1, 99), { prompt: 'The', forcedIds: [99] });
-  assert.deepEqual(branchPoint(scored, tokens, 0, 99), { prompt: '', forcedIds: [99] });
+  // Scored text: its unscored first token is the prompt, the shown tokens follow it.
+  const scored = { prompt: 'The', forcedIds: [] };
+  assert.deepEqual(branchPoint(scored, tokens.slice(1), 1, 99), { prompt: 'The', forcedIds: [11, 99] });
+  assert.deepEqual(branchPoint(scored, tokens.slice(1), 0, 99), { prompt: 'The', forcedIds: [99] });
   // A generation (or a branch of one) continues its own forced ids.
-  const generated = { prompt: 'Once upon', forcedIds: [5], contextCount: 0 };
+  const generated = { prompt: 'Once upon', forcedIds: [5] };
   assert.deepEqual(branchPoint(generated, tokens, 2, 7), { prompt: 'Once upon', forcedIds: [5, 10, 11, 7] });
   assert.deepEqual(withoutForced([{ id: 5 }, { id: 7 }, { id: 8 }], [5, 7]), [{ id: 8 }]);
   assert.deepEqual(withoutForced([{ id: 8 }, { id: 9 }], [5, 7]), [{ id: 8 }, { id: 9 }]);
+});
+
+test('a sequence update replaces the sequence with its id or adds it', () => {
+  const a = seq([], { id: 0 });
+  const b = seq([], { id: 1, status: 'running' });
+  const done = { ...b, status: 'done' };
+  assert.deepEqual(upsertSequence([a], b), [a, b]);
+  assert.deepEqual(upsertSequence([a, b], done), [a, done]);
+  const before = [a, b];
+  upsertSequence(before, done);
+  assert.deepEqual(before, [a, b], 'the input is not changed');
 });
 
 test('panel HTML has a strict CSP with a nonce and nothing inline but the nonce’d script', () => {
@@ -174,4 +183,5 @@ test('translation targets come from the model’s declared tasks', () => {
   assert.deepEqual(languages.translationTargets(['summarization']), []);
   assert.equal(languages.languageName('fr'), 'French');
   assert.equal(languages.languageName('xx'), 'xx');
+  assert.deepEqual(languages.translationTargets(['translation_en_to_DE', 'translation_eng_to_fra']), ['de', 'fra'], 'one reading for the engine and the host');
 });

@@ -3,6 +3,8 @@
  * undo stops, so the whole generation is one undo step; edits are applied one at a time in order.
  */
 import * as vscode from 'vscode';
+import type { Ctx } from '../context';
+import type { GenerateRequest } from '../inference/protocol';
 
 export class EditorStream {
   /** What the range holds now; undefined until the first edit replaces the original text. */
@@ -66,4 +68,39 @@ export class EditorStream {
     if (ok) this.shown = text;
     else this.broken = true;
   }
+}
+
+/** Names for one streamed generation. */
+export interface StreamLabels {
+  /** Shown while the generation holds the slot ("Continuing at the cursor"). */
+  readonly activity: string;
+  /** Progress notification title. */
+  readonly progress: string;
+  /** Kept with the last generation and in the log ("Continuation"). */
+  readonly title: string;
+  /** Names the command in error messages ("Continue"). */
+  readonly command: string;
+}
+
+/**
+ * Runs a generation and streams it into `editor` at `offset`: shared by continue and generate.
+ * Returns the inserted text (partial when stopped), or undefined when nothing was written.
+ */
+export async function streamIntoEditor(ctx: Ctx, editor: vscode.TextEditor, offset: number, request: GenerateRequest, labels: StreamLabels): Promise<string | undefined> {
+  const stream = new EditorStream(editor, offset);
+  let streamed = '';
+  const ran = await ctx.run(request, {
+    label: labels.activity,
+    action: labels.command,
+    progress: labels.progress,
+    remember: labels.title,
+    stream: (_token, text) => {
+      streamed = text;
+      stream.update(text);
+    },
+  });
+  // Without a result (stopped before the engine returned one) what was streamed stays.
+  await stream.finish(ran?.result.text);
+  if (ran && !stream.ok) void vscode.window.showWarningMessage('Local LM Lens: the editor changed while text was streaming; the generation stopped.');
+  return ran?.result.text ?? (streamed || undefined);
 }

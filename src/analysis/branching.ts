@@ -9,11 +9,6 @@ export interface SequenceOrigin {
   readonly prompt: string;
   /** Token ids forced before the sequence's first token. */
   readonly forcedIds: readonly number[];
-  /**
-   * Leading shown tokens that are part of `prompt` itself: scored text has its first token as the
-   * prompt, because it has no context of its own.
-   */
-  readonly contextCount: number;
 }
 
 export interface BranchPoint {
@@ -21,12 +16,18 @@ export interface BranchPoint {
   readonly forcedIds: number[];
 }
 
-export function branchPoint(origin: SequenceOrigin, tokens: readonly { id: number; text: string }[], index: number, alternativeId: number): BranchPoint {
-  if (index < origin.contextCount) {
-    return { prompt: tokens.slice(0, index).map((t) => t.text).join(''), forcedIds: [alternativeId] };
-  }
-  const between = tokens.slice(origin.contextCount, index).map((t) => t.id);
+/** Every shown token follows `origin.prompt` (scored text keeps its unscored head in the prompt). */
+export function branchPoint(origin: SequenceOrigin, tokens: readonly { id: number }[], index: number, alternativeId: number): BranchPoint {
+  const between = tokens.slice(0, index).map((t) => t.id);
   return { prompt: origin.prompt, forcedIds: [...origin.forcedIds, ...between, alternativeId] };
+}
+
+/**
+ * The sequences with `sequence` in place of the one with its id, or added at the end: how both the
+ * panel host and its webview apply a `sequence` message.
+ */
+export function upsertSequence<T extends { readonly id: number }>(sequences: readonly T[], sequence: T): T[] {
+  return sequences.some((s) => s.id === sequence.id) ? sequences.map((s) => (s.id === sequence.id ? sequence : s)) : [...sequences, sequence];
 }
 
 /** The engine may or may not report forced tokens in its trace; this drops them when it does. */

@@ -1,0 +1,55 @@
+/** The editor text commands act on and where their output goes. */
+import * as vscode from 'vscode';
+import type { OutputMode } from '../settings';
+
+/** The active editor, or a warning when there is none. */
+export function requireEditor(what: string): vscode.TextEditor | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) void vscode.window.showWarningMessage(`Local LM Lens: open a file to ${what}.`);
+  return editor;
+}
+
+/** The selection, or the whole document when nothing is selected. */
+export function selectedOrAll(editor: vscode.TextEditor): { text: string; range: vscode.Range } {
+  const doc = editor.document;
+  const range = editor.selection.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)) : editor.selection;
+  return { text: doc.getText(range), range };
+}
+
+/** The active editor's selection, when there is a non-empty one. */
+export function activeSelection(): { editor: vscode.TextEditor | undefined; selection: string | undefined } {
+  const editor = vscode.window.activeTextEditor;
+  return { editor, selection: editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection) : undefined };
+}
+
+/** A panel title for a text: its first line, shortened. */
+export function titleOf(text: string): string {
+  const line = text.trim().split('\n')[0] ?? '';
+  return line.length > 40 ? `${line.slice(0, 40)}…` : line;
+}
+
+/** Replaces `range` with `text`, or inserts it on new lines after the range. Returns the range written. */
+export async function placeOutput(editor: vscode.TextEditor, range: vscode.Range, text: string, mode: OutputMode): Promise<vscode.Range | undefined> {
+  const doc = editor.document;
+  let start: vscode.Position;
+  let ok: boolean;
+  if (mode === 'replace') {
+    start = range.start;
+    ok = await editor.edit((e) => e.replace(range, text));
+  } else {
+    const end = doc.lineAt(range.end.line).range.end;
+    const insert = `\n\n${text}`;
+    ok = await editor.edit((e) => e.insert(end, insert));
+    start = new vscode.Position(end.line + 2, 0);
+  }
+  if (!ok) return undefined;
+  const endPos = doc.positionAt(doc.offsetAt(start) + text.length);
+  editor.selection = new vscode.Selection(start, endPos);
+  editor.revealRange(new vscode.Range(start, endPos));
+  return new vscode.Range(start, endPos);
+}
+
+/** Warns that the model read only the beginning of the text (`GenerateResult.inputTruncated`). */
+export function warnTruncated(model: string, truncated: { readonly tokens: number; readonly kept: number }, outcome: string): void {
+  void vscode.window.showWarningMessage(`Local LM Lens: the text is ${truncated.tokens} tokens long and "${model}" reads at most ${truncated.kept}: ${outcome}`);
+}

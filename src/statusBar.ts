@@ -1,0 +1,74 @@
+/** The status bar item: model and device when idle, a spinner while loading or generating, tokens/s after. */
+import * as vscode from 'vscode';
+
+export class ModelStatus implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private model = '';
+  private device = '';
+  private rate: number | undefined;
+  private busy: { kind: 'loading' | 'generating'; label: string; started: number; tokens: number } | undefined;
+  private lastPaint = 0;
+
+  constructor() {
+    this.item = vscode.window.createStatusBarItem('lmLens.status', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'Local LM Lens';
+    this.paint();
+    this.item.show();
+  }
+
+  setModel(model: string, device: string): void {
+    this.model = model;
+    this.device = device;
+    this.paint();
+  }
+
+  loading(label: string): void {
+    this.busy = { kind: 'loading', label, started: Date.now(), tokens: 0 };
+    this.paint();
+  }
+
+  generating(label: string): void {
+    this.busy = { kind: 'generating', label, started: Date.now(), tokens: 0 };
+    this.paint();
+  }
+
+  token(): void {
+    if (this.busy?.kind !== 'generating') return;
+    this.busy.tokens++;
+    // Repainting on every token would cost more than the tokens themselves.
+    if (Date.now() - this.lastPaint > 250) this.paint();
+  }
+
+  idle(tokensPerSecond?: number): void {
+    this.busy = undefined;
+    if (tokensPerSecond !== undefined && Number.isFinite(tokensPerSecond) && tokensPerSecond > 0) this.rate = tokensPerSecond;
+    this.paint();
+  }
+
+  private paint(): void {
+    this.lastPaint = Date.now();
+    const model = this.model || 'no model loaded';
+    const device = this.device ? ` · ${this.device}` : '';
+    if (this.busy?.kind === 'loading') {
+      this.item.text = `$(loading~spin) Loading ${this.busy.label}…`;
+      this.item.command = 'lmLens.showLog';
+      this.item.tooltip = `Local LM Lens: loading ${this.busy.label}`;
+    } else if (this.busy) {
+      const seconds = (Date.now() - this.busy.started) / 1000;
+      const rate = seconds > 0 && this.busy.tokens > 0 ? ` · ${(this.busy.tokens / seconds).toFixed(0)} tok/s` : '';
+      this.item.text = `$(loading~spin) ${model}${device}${rate}`;
+      this.item.command = 'lmLens.stopGeneration';
+      this.item.tooltip = `Local LM Lens: ${this.busy.label}. Click to stop.`;
+    } else {
+      const rate = this.rate !== undefined ? ` · ${this.rate.toFixed(0)} tok/s` : '';
+      this.item.text = `$(hubot) ${model}${device}${rate}`;
+      this.item.command = 'lmLens.pickModel';
+      this.item.tooltip = 'Local LM Lens: click to pick a model';
+    }
+    this.item.accessibilityInformation = { label: this.item.text.replace(/\$\([^)]*\)\s*/g, '') };
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}

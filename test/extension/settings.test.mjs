@@ -1,0 +1,102 @@
+// The settings snapshot (src/settings.ts) read from a fake configuration: defaults, clamping,
+// allowed values, and workspace trust for the restricted settings.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadModule } from './bundle.mjs';
+
+const { parseConfig, RESTRICTED_SETTINGS, decodingFor, taskDecodingFor } = await loadModule('src/settings.ts');
+
+/**
+ * A `WorkspaceConfiguration` for the lmLens section: `user` and `workspace` values by key, as VS Code
+ * merges them (the workspace wins), with `inspect` telling them apart.
+ */
+function fakeConfig({ user = {}, workspace = {} } = {}) {
+  return {
+    get: (key, fallback) => (key in workspace ? workspace[key] : key in user ? user[key] : fallback),
+    inspect: (key) => ({ defaultValue: undefined, globalValue: user[key], workspaceValue: workspace[key], workspaceFolderValue: undefined }),
+  };
+}
+
+test('defaults when nothing is set', () => {
+  const c = parseConfig(fakeConfig(), true);
+  assert.deepEqual(c.models, { completion: 'gpt2-code', summarization: 'bart-translate-summarize', translation: 'bart-translate-summarize' });
+  assert.equal(c.device, 'auto');
+  assert.equal(c.quantized, false);
+  assert.deepEqual(c.decoding, { strategy: 'greedy', maxNewTokens: 64, temperature: 0.8, topK: 40, topP: 0.95, numBeams: 4, repetitionPenalty: 1.1, topAlternatives: 10 });
+  assert.deepEqual(c.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000 });
+  assert.deepEqual(c.decodingOverrides, {});
+  assert.equal(c.summarizeOutput, 'insertBelow');
+  assert.equal(c.translateOutput, 'insertBelow');
+  assert.equal(c.translateTarget, '');
+  assert.equal(c.surprisalDebounceMs, 400);
+  assert.equal(c.cacheFolder, '');
+  assert.equal(c.offline, false);
+});
+
+test('numbers are clamped to their range; non-numbers and unknown choices fall back to the default', () => {
+  const c = parseConfig(
+    fakeConfig({
+      user: {
+        'decoding.maxNewTokens': 100000,
+        'decoding.temperature': 0,
+        'decoding.topP': 2,
+        'decoding.numBeams': -3,
+        'decoding.topK': Number.NaN,
+        'decoding.repetitionPenalty': 'high',
+        'inline.debounceMs': -1,
+        'inline.contextChars': 5,
+        'surprisal.debounceMs': 1e9,
+        'decoding.strategy': 'telepathy',
+        device: 'tpu',
+        'summarize.output': 'replace',
+        'translate.output': 'sideways',
+        'decoding.seed': 7,
+      },
+    }),
+    true,
+  );
+  assert.equal(c.decoding.maxNewTokens, 4096);
+  assert.equal(c.decoding.temperature, 0.01);
+  assert.equal(c.decoding.topP, 1);
+  assert.equal(c.decoding.numBeams, 1);
+  assert.equal(c.decoding.topK, 40);
+  assert.equal(c.decoding.repetitionPenalty, 1.1);
+  assert.equal(c.inline.debounceMs, 0);
+  assert.equal(c.inline.contextChars, 100);
+  assert.equal(c.surprisalDebounceMs, 10000);
+  assert.equal(c.decoding.strategy, 'greedy');
+  assert.equal(c.device, 'auto');
+  assert.equal(c.summarizeOutput, 'replace');
+  assert.equal(c.translateOutput, 'insertBelow');
+  assert.equal(c.decoding.seed, 7);
+});
+
+test('blank model sources fall back to the bundled models; text settings are trimmed', () => {
+  const c = parseConfig(fakeConfig({ user: { 'models.completion': '   ', 'translate.targetLanguage': ' de ', cacheFolder: ' /tmp/hub ' } }), true);
+  assert.equal(c.models.completion, 'gpt2-code');
+  assert.equal(c.translateTarget, 'de');
+  assert.equal(c.cacheFolder, '/tmp/hub');
+});
+
+test('an untrusted workspace cannot set the restricted settings; the user still can', () => {
+  const workspace = { 'models.completion': './evil-model', 'models.summarization': './evil', 'models.translation': './evil', cacheFolder: './cache', 'decoding.maxNewTokens': 12 };
+  const user = { 'models.translation': 'my-translator' };
+  const untrusted = parseConfig(fakeConfig({ user, workspace }), false);
+  assert.equal(untrusted.models.completion, 'gpt2-code');
+  assert.equal(untrusted.models.summarization, 'bart-translate-summarize');
+  assert.equal(untrusted.models.translation, 'my-translator', 'the user value applies');
+  assert.equal(untrusted.cacheFolder, '');
+  assert.equal(untrusted.decoding.maxNewTokens, 12, 'settings that are not restricted keep their workspace value');
+  const trusted = parseConfig(fakeConfig({ user, workspace }), true);
+  assert.equal(trusted.models.completion, './evil-model');
+  assert.equal(trusted.cacheFolder, './cache');
+  assert.deepEqual([...RESTRICTED_SETTINGS].sort(), ['cacheFolder', 'models.completion', 'models.summarization', 'models.translation']);
+});
+
+test('decoding overrides are only what the user set; task decoding keeps the model defaults otherwise', () => {
+  const c = parseConfig(fakeConfig({ user: { 'decoding.numBeams': 2 }, workspace: { 'decoding.strategy': 'beam' } }), true);
+  assert.deepEqual(c.decodingOverrides, { strategy: 'beam', numBeams: 2 });
+  assert.deepEqual(taskDecodingFor(c, { attentions: true }), { topAlternatives: 10, strategy: 'beam', numBeams: 2, attentions: true });
+  assert.equal(decodingFor(c, { maxNewTokens: 3 }).maxNewTokens, 3);
+  assert.equal(decodingFor(c).temperature, 0.8);
+});
