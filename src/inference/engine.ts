@@ -24,7 +24,8 @@ import type {
 
 export interface RequestHooks {
   readonly isCancelled: () => boolean;
-  readonly onToken?: (token: TokenTrace, textSoFar: string) => void;
+  /** `delta`: the text this token added to the output (the deltas concatenate to the streamed text). */
+  readonly onToken?: (token: TokenTrace, delta: string) => void;
   readonly onProgress?: (progress: LoadProgress) => void;
 }
 

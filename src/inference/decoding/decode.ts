@@ -26,7 +26,8 @@ export interface DecodedSequence {
 
 export interface DecodeHooks {
   readonly isCancelled: () => boolean;
-  readonly onToken?: (token: TokenTrace, textSoFar: string) => void;
+  /** `delta`: the text this token added to the output (the deltas concatenate to the streamed text). */
+  readonly onToken?: (token: TokenTrace, delta: string) => void;
 }
 
 export interface DecodeOutput {
@@ -133,7 +134,7 @@ async function sampleOrGreedy(
       finishReason = 'eos';
       break;
     }
-    hooks.onToken?.(trace, detok.current);
+    hooks.onToken?.(trace, piece);
     stopAt = findStopString(detok.current, config.stopStrings, before);
     if (stopAt >= 0) {
       finishReason = 'stop-string';
