@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { startEngine, type EngineChannel, type Isolation } from './engineChannel';
 import { InferenceError } from './errors';
 import type {
   GenerateRequest,
@@ -24,6 +24,16 @@ export interface ClientOptions {
   readonly bundledModelsDir: string;
   readonly hub?: HubOptions;
   readonly onLog?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** `process` (default): the engine in its own process, so its crash is never the host's. */
+  readonly isolation?: Isolation;
+  /** V8 heap ceiling of the engine, MiB (default 4096). */
+  readonly maxHeapMb?: number;
+  /** While requests are pending, the engine is pinged this often (ms, default 10 s)… */
+  readonly heartbeatMs?: number;
+  /** …and restarted when it has said nothing for this long (ms, default 60 s). */
+  readonly hungAfterMs?: number;
+  /** Extra environment for the engine (the isolation tests switch fault injection on with it). */
+  readonly engineEnv?: Readonly<Record<string, string>>;
 }
 
 export interface CallOptions {
@@ -44,11 +54,14 @@ interface Pending {
 }
 
 /**
- * The extension side of the worker: starts it lazily, matches responses to requests by id,
- * forwards cancellation, and restarts the worker after a crash (pending callers get an error).
+ * The extension side of the engine: starts it lazily (in its own process by default), matches
+ * responses to requests by id, forwards cancellation, restarts the engine after a crash or when it
+ * stops answering the heartbeat (pending callers get `worker-crashed`, never a hang).
  */
 export class InferenceClient {
-  private worker: Worker | undefined;
+  private worker: EngineChannel | undefined;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private lastHeard = 0;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private disposed = false;
@@ -79,7 +92,7 @@ export class InferenceClient {
         reject(new InferenceError('cancelled', 'The request was cancelled.'));
         return;
       }
-      let worker: Worker;
+      let worker: EngineChannel;
       try {
         worker = this.ensureWorker();
       } catch (err) {
@@ -87,11 +100,11 @@ export class InferenceClient {
         return;
       }
       const id = this.nextId++;
-      const onAbort = (): void => this.worker?.postMessage({ type: 'cancel', target: id } satisfies WorkerRequest);
+      const onAbort = (): void => this.worker?.send({ type: 'cancel', target: id });
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const cleanup = (): void => options.signal?.removeEventListener('abort', onAbort);
       this.pending.set(id, { resolve: resolve as (value: ResultOf<RequestKind>) => void, reject, options, cleanup, text: '' });
-      worker.postMessage({ type, id, params } as WorkerRequest);
+      worker.send({ type, id, params } as WorkerRequest);
     });
   }
 
@@ -112,20 +125,20 @@ export class InferenceClient {
     return this.request('unload', model);
   }
 
-  /** Kills the worker at once (tests use it to simulate a crash); pending calls fail with `worker-crashed`. */
+  /** Kills the engine at once (tests use it to simulate a crash); pending calls fail with `worker-crashed`. */
   async crashForTesting(): Promise<void> {
-    await this.worker?.terminate();
+    await this.worker?.kill();
   }
 
   /**
-   * Stops the worker. In-flight requests are cancelled and allowed to finish their current decode
-   * step first: terminating a thread inside an onnxruntime run would abort the whole process.
+   * Stops the engine. In-flight requests are cancelled and allowed to finish their current decode
+   * step first (a thread terminated inside an onnxruntime run would abort the host process).
    */
   async dispose(graceMs = 5000): Promise<void> {
     this.disposed = true;
     const worker = this.worker;
     if (!worker) return;
-    for (const target of this.pending.keys()) worker.postMessage({ type: 'cancel', target } satisfies WorkerRequest);
+    for (const target of this.pending.keys()) worker.send({ type: 'cancel', target });
     if (this.pending.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
@@ -136,31 +149,81 @@ export class InferenceClient {
       });
     }
     this.worker = undefined;
+    this.stopHeartbeat();
     this.failAll(new InferenceError('cancelled', 'The inference worker was stopped.'));
-    await worker.terminate();
+    await worker.kill();
   }
 
-  private ensureWorker(): Worker {
+  private ensureWorker(): EngineChannel {
     if (this.disposed) throw new InferenceError('cancelled', 'The inference client has been disposed.');
     if (this.worker) return this.worker;
-    const worker = new Worker(this.options.workerPath);
-    worker.on('message', (msg: WorkerResponse) => this.onMessage(msg));
-    worker.on('error', (err) => this.onExit(worker, err));
-    worker.on('exit', (code) => this.onExit(worker, new Error(`exit code ${code}`)));
+    const worker: EngineChannel = startEngine(
+      this.options.workerPath,
+      { isolation: this.options.isolation ?? 'process', maxHeapMb: this.options.maxHeapMb ?? 4096, env: this.options.engineEnv },
+      {
+        onMessage: (msg) => {
+          if (this.worker === worker) this.lastHeard = Date.now();
+          this.onMessage(msg);
+        },
+        onExit: (reason) => this.onExit(worker, reason),
+        onStderr: (line) => {
+          // Kept, not logged: onnxruntime prints harmless warnings at every start (no Vulkan, …);
+          // the last lines are what explains a crash.
+          this.engineStderr.push(line);
+          if (this.engineStderr.length > 20) this.engineStderr.shift();
+        },
+      },
+    );
     this.worker = worker;
-    // The first message: no request can reach the new worker before its configuration.
+    this.engineStderr = [];
+    this.lastHeard = Date.now();
+    this.startHeartbeat(worker);
+    // The first message: no request can reach the new engine before its configuration.
     this.request('configure', { hub: this.hub, bundledModelsDir: this.options.bundledModelsDir }).catch((err: InferenceError) => {
       if (err.code !== 'worker-crashed' && err.code !== 'cancelled') this.options.onLog?.('error', `Configuring the inference worker failed: ${err.message}`);
     });
     return worker;
   }
 
-  private onExit(worker: Worker, err: Error): void {
+  /** While anything is pending, ping the engine; one that has said nothing for `hungAfterMs` is killed. */
+  private startHeartbeat(worker: EngineChannel): void {
+    const every = this.options.heartbeatMs ?? 10_000;
+    const hungAfter = this.options.hungAfterMs ?? 60_000;
+    this.stopHeartbeat();
+    this.heartbeat = setInterval(() => {
+      if (this.worker !== worker || this.pending.size === 0) {
+        this.lastHeard = Date.now();
+        return;
+      }
+      const silent = Date.now() - this.lastHeard;
+      if (silent >= hungAfter) {
+        this.hungReason = `it answered nothing for ${Math.round(silent / 1000)} s`;
+        void worker.kill();
+        return;
+      }
+      this.request('ping', {}).catch(() => undefined);
+    }, every);
+    this.heartbeat.unref?.();
+  }
+
+  private hungReason: string | undefined;
+  private engineStderr: string[] = [];
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private onExit(worker: EngineChannel, reason: string): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
+    this.stopHeartbeat();
     if (this.disposed) return;
-    this.options.onLog?.('error', `Inference worker stopped unexpectedly (${err.message}); it restarts on the next request.`);
-    this.failAll(new InferenceError('worker-crashed', `The inference worker crashed (${err.message}). It restarts on the next request.`));
+    const why = this.hungReason ?? reason;
+    this.hungReason = undefined;
+    const lastWords = this.engineStderr.splice(0).join('\n');
+    this.options.onLog?.('error', `Inference engine stopped unexpectedly (${why}); it restarts on the next request.${lastWords ? `\nIts last output:\n${lastWords}` : ''}`);
+    this.failAll(new InferenceError('worker-crashed', `The inference engine stopped (${why}). It restarts on the next request.`));
   }
 
   private failAll(err: InferenceError): void {

@@ -11,3 +11,5 @@ export * from './decoding/logitsProcessors';
 export { SeededRandom } from './decoding/random';
 export { findDraft } from './decoding/promptLookup';
 export type * from './protocol';
+export { createDispatcher } from './dispatcher';
+export { validateRequest, DECODING_LIMITS, MAX_TEXT_CHARS } from './requestValidation';

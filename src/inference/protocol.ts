@@ -254,7 +254,16 @@ export interface RequestMap {
   readonly score: { readonly params: ScoreRequest; readonly result: ScoreResult };
   /** Without a model: every model. */
   readonly unload: { readonly params: ModelSpec | undefined; readonly result: void };
+  /** The client's heartbeat while requests are pending: an engine that stops answering is restarted. */
+  readonly ping: { readonly params: Record<string, never>; readonly result: void };
+  /**
+   * Fault injection for the isolation tests: honoured only by an engine started with
+   * LMLENS_ENGINE_FAULTS=1 in its environment, refused as a bad request otherwise.
+   */
+  readonly fault: { readonly params: { readonly how: EngineFault }; readonly result: void };
 }
+
+export type EngineFault = 'abort' | 'exit' | 'uncaught' | 'hang' | 'heap';
 
 export type RequestKind = keyof RequestMap;
 export type ParamsOf<K extends RequestKind> = RequestMap[K]['params'];
