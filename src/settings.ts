@@ -5,9 +5,12 @@
  *
  * Workspace trust: in an untrusted workspace the restricted settings (model sources, the cache
  * folder) come from the user's settings or the defaults only, never from the workspace, so opening
- * a folder cannot make the extension load (and run) a model file it ships.
+ * a folder cannot make the extension load (and run) a model file it ships. Nor can a workspace raise
+ * a limit (tokens, beams, context, how often work starts) above the user's own value or the default.
+ * Numbers are clamped to the engine's own ranges (`DECODING_LIMITS`), which package.json declares too.
  */
 import type { DecodingOptions, DevicePreference, Strategy } from './inference/protocol';
+import { DECODING_LIMITS, clampToLimit, type Limit } from './inference/requestValidation';
 
 export const SECTION = 'lmLens';
 
@@ -60,9 +63,35 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback
   return allowed.includes(value as T) ? (value as T) : fallback;
 }
 
-function num(cfg: SettingsSource, key: string, fallback: number, min: number, max: number): number {
-  const v = cfg.get<number>(key, fallback);
-  return typeof v === 'number' && Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : fallback;
+/**
+ * Settings that bound how much work one request (or typing) may cause: in an untrusted workspace a
+ * workspace value may tighten them but never loosen them past the user's value (or the default).
+ */
+const COST_LIMITS: Readonly<Record<string, 'at-most' | 'at-least'>> = {
+  'decoding.maxNewTokens': 'at-most',
+  'decoding.numBeams': 'at-most',
+  'decoding.topAlternatives': 'at-most',
+  'inline.maxNewTokens': 'at-most',
+  'inline.contextChars': 'at-most',
+  'inline.debounceMs': 'at-least',
+  'surprisal.debounceMs': 'at-least',
+};
+
+/** The value of `key` as a number in `limit` (`own`: the default), or undefined when not a number. */
+function numberSetting(cfg: SettingsSource, key: string, limit: Limit, trusted: boolean, value: unknown, own?: number): number | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+  let v = value;
+  const bound = COST_LIMITS[key];
+  if (!trusted && bound) {
+    const i = cfg.inspect<unknown>(key);
+    const users = typeof i?.globalValue === 'number' ? i.globalValue : typeof i?.defaultValue === 'number' ? i.defaultValue : own;
+    if (users !== undefined) v = bound === 'at-most' ? Math.min(v, users) : Math.max(v, users);
+  }
+  return clampToLimit(v, limit);
+}
+
+function num(cfg: SettingsSource, key: string, fallback: number, limit: Limit, trusted: boolean): number {
+  return numberSetting(cfg, key, limit, trusted, cfg.get<unknown>(key, fallback), fallback) ?? fallback;
 }
 
 function str(cfg: SettingsSource, key: string): string {
@@ -77,8 +106,19 @@ function model(cfg: SettingsSource, role: ModelRole, fallback: string, trusted: 
 
 /** The settings snapshot; `trusted` is whether the workspace is trusted. */
 export function parseConfig(cfg: SettingsSource, trusted: boolean): Config {
-  const seed = cfg.get<number | null>('decoding.seed', null);
+  const seed = numberSetting(cfg, 'decoding.seed', DECODING_LIMITS.seed, trusted, cfg.get<unknown>('decoding.seed', null));
   const cacheFolder = restricted<unknown>(cfg, 'cacheFolder', '', trusted);
+  const decoding: Config['decoding'] = {
+    strategy: oneOf<Strategy>(cfg.get('decoding.strategy', 'greedy'), ['greedy', 'sample', 'beam'], 'greedy'),
+    maxNewTokens: num(cfg, 'decoding.maxNewTokens', 64, DECODING_LIMITS.maxNewTokens, trusted),
+    temperature: num(cfg, 'decoding.temperature', 0.8, DECODING_LIMITS.temperature, trusted),
+    topK: num(cfg, 'decoding.topK', 40, DECODING_LIMITS.topK, trusted),
+    topP: num(cfg, 'decoding.topP', 0.95, DECODING_LIMITS.topP, trusted),
+    numBeams: num(cfg, 'decoding.numBeams', 4, DECODING_LIMITS.numBeams, trusted),
+    repetitionPenalty: num(cfg, 'decoding.repetitionPenalty', 1.1, DECODING_LIMITS.repetitionPenalty, trusted),
+    topAlternatives: num(cfg, 'decoding.topAlternatives', 10, PANEL_ALTERNATIVES, trusted),
+    ...(seed !== undefined ? { seed } : {}),
+  };
   return {
     models: {
       completion: model(cfg, 'completion', 'gpt2-code', trusted),
@@ -87,41 +127,35 @@ export function parseConfig(cfg: SettingsSource, trusted: boolean): Config {
     },
     device: oneOf<DevicePreference>(cfg.get('device', 'auto'), ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'], 'auto'),
     quantized: cfg.get<boolean>('quantized', false) === true,
-    decoding: {
-      strategy: oneOf<Strategy>(cfg.get('decoding.strategy', 'greedy'), ['greedy', 'sample', 'beam'], 'greedy'),
-      maxNewTokens: num(cfg, 'decoding.maxNewTokens', 64, 1, 4096),
-      temperature: num(cfg, 'decoding.temperature', 0.8, 0.01, 10),
-      topK: num(cfg, 'decoding.topK', 40, 0, 100000),
-      topP: num(cfg, 'decoding.topP', 0.95, 0, 1),
-      numBeams: num(cfg, 'decoding.numBeams', 4, 1, 32),
-      repetitionPenalty: num(cfg, 'decoding.repetitionPenalty', 1.1, 1, 10),
-      topAlternatives: num(cfg, 'decoding.topAlternatives', 10, 1, 50),
-      ...(typeof seed === 'number' && Number.isFinite(seed) ? { seed } : {}),
-    },
+    decoding,
     inline: {
-      debounceMs: num(cfg, 'inline.debounceMs', 150, 0, 5000),
-      maxNewTokens: num(cfg, 'inline.maxNewTokens', 16, 1, 256),
+      debounceMs: num(cfg, 'inline.debounceMs', 150, { min: 0, max: 5000, integer: true }, trusted),
+      maxNewTokens: num(cfg, 'inline.maxNewTokens', 16, { min: 1, max: 256, integer: true }, trusted),
       multiline: cfg.get<boolean>('inline.multiline', true) !== false,
-      contextChars: num(cfg, 'inline.contextChars', 2000, 100, 100000),
+      contextChars: num(cfg, 'inline.contextChars', 2000, { min: 100, max: 100_000, integer: true }, trusted),
     },
-    decodingOverrides: explicitDecoding(cfg),
+    decodingOverrides: explicitDecoding(cfg, decoding),
     summarizeOutput: oneOf<OutputMode>(cfg.get('summarize.output', 'insertBelow'), ['replace', 'insertBelow'], 'insertBelow'),
     translateOutput: oneOf<OutputMode>(cfg.get('translate.output', 'insertBelow'), ['replace', 'insertBelow'], 'insertBelow'),
     translateTarget: str(cfg, 'translate.targetLanguage'),
-    surprisalDebounceMs: num(cfg, 'surprisal.debounceMs', 400, 0, 10000),
+    surprisalDebounceMs: num(cfg, 'surprisal.debounceMs', 400, { min: 0, max: 10_000, integer: true }, trusted),
     cacheFolder: typeof cacheFolder === 'string' ? cacheFolder.trim() : '',
     offline: cfg.get<boolean>('offline', false) === true,
   };
 }
 
+/** The token panel shows at least one alternative per token (the engine accepts 0: inline completions ask for none). */
+const PANEL_ALTERNATIVES: Limit = { ...DECODING_LIMITS.topAlternatives, min: 1 };
+
 const DECODING_KEYS = ['strategy', 'maxNewTokens', 'temperature', 'topK', 'topP', 'numBeams', 'repetitionPenalty', 'seed'] as const;
 
-function explicitDecoding(cfg: SettingsSource): DecodingOptions {
+/** The decoding settings the user set explicitly (at any level), as clamped and trust-limited in `decoding`. */
+function explicitDecoding(cfg: SettingsSource, decoding: Config['decoding']): DecodingOptions {
   const out: Record<string, unknown> = {};
   for (const key of DECODING_KEYS) {
-    const i = cfg.inspect(`decoding.${key}`);
-    const value = i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
-    if (value !== undefined && value !== null) out[key] = value;
+    const i = cfg.inspect<unknown>(`decoding.${key}`);
+    const set = i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
+    if (set !== undefined && set !== null && decoding[key] !== undefined) out[key] = decoding[key];
   }
   return out as DecodingOptions;
 }

@@ -72,7 +72,11 @@ function isObj(x: unknown): x is Obj {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 function isNum(x: unknown): x is number {
-  return typeof x === 'number' && !Number.isNaN(x);
+  return typeof x === 'number' && Number.isFinite(x);
+}
+/** A log-probability: finite, or -Infinity for a token the model gave no chance (a forced one). */
+function isLogprob(x: unknown): x is number {
+  return isNum(x) || x === -Infinity;
 }
 function isInt(x: unknown): x is number {
   // Also used as an array item guard.
@@ -95,7 +99,7 @@ export function isTokenTrace(x: unknown): x is TokenTrace {
     isInt(x.id) &&
     isStr(x.text, 10_000) &&
     isNum(x.prob) &&
-    isNum(x.logprob) &&
+    isLogprob(x.logprob) &&
     isInt(x.rank) &&
     isNum(x.entropy) &&
     isArr(x.top, isAlternative, 1000)

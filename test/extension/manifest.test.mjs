@@ -68,3 +68,17 @@ test('no hand-made vscode module exists in the repository', () => {
   walk(repoRoot);
   assert.deepEqual(offenders, []);
 });
+
+test('package.json declares the engine boundary\'s ranges for the decoding settings', async () => {
+  const { DECODING_LIMITS } = await import(path.join(repoRoot, 'dist', 'inference.js'));
+  const props = pkg.contributes.configuration.properties;
+  for (const key of ['maxNewTokens', 'temperature', 'topK', 'topP', 'numBeams', 'repetitionPenalty', 'topAlternatives']) {
+    const declared = props[`lmLens.decoding.${key}`];
+    const limit = DECODING_LIMITS[key];
+    assert.ok(declared, key);
+    // The panel's alternatives start at 1 (inline completions ask the engine for 0); topP's 0 means "almost greedy".
+    const min = key === 'topAlternatives' ? 1 : key === 'topP' ? 0.001 : limit.min;
+    assert.equal(declared.minimum ?? 0, key === 'topP' ? 0 : min, `${key} minimum`);
+    assert.equal(declared.maximum, limit.max, `${key} maximum`);
+  }
+});

@@ -100,3 +100,37 @@ test('decoding overrides are only what the user set; task decoding keeps the mod
   assert.equal(decodingFor(c, { maxNewTokens: 3 }).maxNewTokens, 3);
   assert.equal(decodingFor(c).temperature, 0.8);
 });
+
+test('the Summarize / Translate / attention path gets the same clamped values (decodingOverrides)', () => {
+  const c = parseConfig(
+    fakeConfig({ workspace: { 'decoding.maxNewTokens': 1e9, 'decoding.numBeams': 100000, 'decoding.temperature': -5, 'decoding.seed': 'not a number', 'decoding.strategy': 'beam' } }),
+    true,
+  );
+  assert.deepEqual(c.decodingOverrides, { strategy: 'beam', maxNewTokens: 4096, numBeams: 32, temperature: 0.01 });
+  assert.deepEqual(taskDecodingFor(c), { topAlternatives: 10, strategy: 'beam', maxNewTokens: 4096, numBeams: 32, temperature: 0.01 });
+});
+
+test('an untrusted workspace cannot raise a limit above the user value or the default, only lower it', () => {
+  const raising = {
+    'decoding.maxNewTokens': 4096,
+    'decoding.numBeams': 32,
+    'decoding.topAlternatives': 50,
+    'inline.maxNewTokens': 256,
+    'inline.contextChars': 100000,
+    'inline.debounceMs': 0,
+    'surprisal.debounceMs': 0,
+  };
+  const untrusted = parseConfig(fakeConfig({ user: { 'decoding.maxNewTokens': 200 }, workspace: raising }), false);
+  assert.equal(untrusted.decoding.maxNewTokens, 200, 'the user value bounds it');
+  assert.equal(untrusted.decoding.numBeams, 4, 'the default bounds it');
+  assert.equal(untrusted.decoding.topAlternatives, 10);
+  assert.deepEqual(untrusted.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000 });
+  assert.equal(untrusted.surprisalDebounceMs, 400);
+  assert.deepEqual(untrusted.decodingOverrides, { maxNewTokens: 200, numBeams: 4 });
+  const trusted = parseConfig(fakeConfig({ user: { 'decoding.maxNewTokens': 200 }, workspace: raising }), true);
+  assert.equal(trusted.decoding.maxNewTokens, 4096, 'a trusted workspace may raise it');
+  assert.equal(trusted.inline.contextChars, 100000);
+  const lowering = parseConfig(fakeConfig({ workspace: { 'decoding.maxNewTokens': 8, 'inline.debounceMs': 900 } }), false);
+  assert.equal(lowering.decoding.maxNewTokens, 8);
+  assert.equal(lowering.inline.debounceMs, 900);
+});
