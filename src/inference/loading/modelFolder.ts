@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { InferenceError } from '../errors';
 import type { Architecture } from '../protocol';
@@ -59,8 +59,27 @@ function readJson(path: string, what: string): Record<string, unknown> {
   }
 }
 
+/** The first of `names` in onnx/; a link there that leads nowhere is an error, not a reason to load another file. */
 function firstExisting(folder: string, names: readonly string[]): string | undefined {
-  return names.map((n) => join(folder, 'onnx', n)).find((p) => existsSync(p));
+  for (const path of names.map((n) => join(folder, 'onnx', n))) {
+    if (existsSync(path)) return path;
+    let isLink = false;
+    try {
+      isLink = lstatSync(path).isSymbolicLink();
+    } catch {
+      continue; // not there at all
+    }
+    if (isLink) {
+      let why = 'points to nothing';
+      try {
+        realpathSync(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ELOOP') why = 'is a loop of symbolic links';
+      }
+      throw new InferenceError('model-corrupt', `${path} ${why}: the model file cannot be read.`);
+    }
+  }
+  return undefined;
 }
 
 function onnxNames(base: string, quantized: boolean): string[] {

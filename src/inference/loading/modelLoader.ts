@@ -11,6 +11,7 @@ import { tapAttention } from './attentionTap';
 import { createSessionWithFallback } from './executionProviders';
 import { configNumber, eosIds, readModelFolder, type ModelFolder } from './modelFolder';
 import { loadTokenizer } from './tokenizer';
+import { checkFitsInMemory } from './memoryCheck';
 
 interface DeviceState {
   device: string;
@@ -69,6 +70,7 @@ function declaredTasks(config: Record<string, unknown>): string[] {
 export async function loadModelFolder(folderPath: string, spec: ModelSpec, key: string): Promise<LoadedModel> {
   const started = performance.now();
   const folder = readModelFolder(folderPath, spec.quantized ?? false);
+  checkFitsInMemory(spec.source, Object.entries(folder.files).filter(([k]) => k !== 'kind').map(([, f]) => f));
   const tokenizer = loadTokenizer(folderPath);
   const { config } = folder;
   const eos = eosIds(config, folder.generationConfig);

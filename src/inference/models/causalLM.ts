@@ -1,3 +1,4 @@
+import { InferenceError } from '../errors';
 import * as ort from 'onnxruntime-node';
 import { configNumber } from '../loading/modelFolder';
 import type { AttentionOutput } from '../loading/attentionTap';
@@ -20,6 +21,11 @@ export interface CausalGraph {
 
 export function describeCausalGraph(session: ort.InferenceSession, config: Record<string, unknown>, attentionOutputs: readonly AttentionOutput[]): CausalGraph {
   const inputs = new Set(session.inputNames);
+  // A graph of another kind (an encoder, a classifier) in the decoder's place: say so before a run fails obscurely.
+  const missing = [...(['input_ids'].filter((n) => !inputs.has(n))), ...(session.outputNames.includes('logits') ? [] : ['the output logits'])];
+  if (missing.length > 0) {
+    throw new InferenceError('unsupported-model', `The ONNX graph is not a language-model decoder: it lacks ${missing.join(' and ')} (inputs: ${session.inputNames.join(', ')}; outputs: ${session.outputNames.join(', ')}).`);
+  }
   const pastNames = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
   const numLayers = configNumber(config, ['num_hidden_layers', 'n_layer', 'num_layers'], pastNames.length / 2);
   const heads = configNumber(config, ['num_attention_heads', 'n_head', 'num_heads']);
