@@ -82,6 +82,11 @@ export class InferenceClient {
     return this.worker !== undefined;
   }
 
+  /** The engine process's id while one runs (for memory figures); undefined for a thread or none. */
+  get enginePid(): number | undefined {
+    return this.worker?.pid;
+  }
+
   /**
    * Sends one request and resolves with its result, typed by its kind. A generation streams its
    * tokens when `onToken` is given.

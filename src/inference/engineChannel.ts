@@ -28,6 +28,8 @@ export interface ChannelEvents {
 
 /** The host's end of one running engine. */
 export interface EngineChannel {
+  /** The engine process's id (undefined for a thread). */
+  readonly pid: number | undefined;
   send(msg: WorkerRequest): void;
   /** Ends the engine now; resolves once it is gone. */
   kill(): Promise<void>;
@@ -67,6 +69,7 @@ function startProcess(scriptPath: string, options: ChannelOptions, events: Chann
   });
   child.on('message', (msg) => events.onMessage(msg as WorkerResponse));
   return {
+    pid: child.pid,
     send(msg) {
       if (!ended && child.connected) child.send(msg);
     },
@@ -93,6 +96,7 @@ function startThread(scriptPath: string, options: ChannelOptions, events: Channe
   });
   worker.on('message', (msg: WorkerResponse) => events.onMessage(msg));
   return {
+    pid: undefined,
     send(msg) {
       if (!ended) worker.postMessage(msg);
     },

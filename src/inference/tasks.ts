@@ -1,18 +1,11 @@
 import { InferenceError } from './errors';
 import type { LoadedModel } from './models/modelAdapter';
-import type { DecodingOptions, Task } from './protocol';
-
-const LANGUAGE_NAMES: Record<string, string> = { de: 'German', fr: 'French', es: 'Spanish', en: 'English', it: 'Italian', pt: 'Portuguese', nl: 'Dutch', ro: 'Romanian', zh: 'Chinese', ja: 'Japanese' };
+import { languageName, translationTargets, type DecodingOptions, type Task } from './protocol';
 
 export interface TaskSetup {
   readonly input: string;
   /** Generation defaults the model's config declares for the task. */
   readonly defaults: DecodingOptions;
-}
-
-/** Target languages a model declares (`translation_en_to_de` → `de`). */
-export function translationTargets(tasks: readonly string[]): string[] {
-  return tasks.map((t) => /^translation_[a-z]+_to_([a-z]+)$/.exec(t)?.[1]).filter((v): v is string => v !== undefined);
 }
 
 /** Applies a task's prefix and defaults as the model's `task_specific_params` declare them. */
@@ -33,7 +26,7 @@ export function setUpTask(model: LoadedModel, task: Task | undefined, text: stri
     }
     key = Object.keys(params).find((k) => k.endsWith(`_to_${task.to}`)) ?? '';
     if (!key) {
-      const list = targets.map((t) => `${t} (${LANGUAGE_NAMES[t] ?? t})`).join(', ');
+      const list = targets.map((t) => `${t} (${languageName(t)})`).join(', ');
       throw new InferenceError('unsupported-task', `Unknown target language "${task.to}" for "${name}". It translates to: ${list}.`);
     }
   }

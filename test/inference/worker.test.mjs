@@ -35,35 +35,52 @@ test('a short request does not wait behind a long one', async () => {
   assert.deepEqual(order, ['short', 'long']);
 });
 
-test('the engine stops within one decode step of a cancellation', async () => {
+test('the engine stops within one decode step of a cancellation and returns what it had', async () => {
   const engine = newEngine();
   let seen = 0;
+  let streamed = '';
   let cancelled = false;
-  const pending = engine.generate({ model, prompt, stream: true, options: { maxNewTokens: 400 } }, {
+  const r = await engine.generate({ model, prompt, stream: true, options: { maxNewTokens: 400 } }, {
     isCancelled: () => cancelled,
-    onToken: () => {
+    onToken: (_token, delta) => {
+      streamed += delta;
       if (++seen === 5) cancelled = true;
     },
   });
-  await rejectsWithCode(pending, 'cancelled');
   assert.equal(seen, 5, 'no step runs after the cancellation is seen');
+  assert.equal(r.finishReason, 'cancelled');
+  assert.equal(r.tokens.length, 5, 'the partial trace is kept');
+  assert.equal(r.text, streamed, 'the partial text is the streamed deltas');
   await engine.unload();
 });
 
-test('cancelling through the worker rejects the call and the worker keeps serving', async () => {
+test('a beam search stopped midway returns its best hypothesis so far', async () => {
+  const engine = newEngine();
+  let steps = 0;
+  const r = await engine.generate({ model, prompt, options: { maxNewTokens: 40, strategy: 'beam', numBeams: 3 } }, { isCancelled: () => ++steps > 6 });
+  assert.equal(r.finishReason, 'cancelled');
+  assert.ok(r.tokens.length > 0 && r.tokens.length < 40, `${r.tokens.length} tokens`);
+  await engine.unload();
+});
+
+test('cancelling through the worker resolves with the partial result and the worker keeps serving', async () => {
   const controller = new AbortController();
   let seen = 0;
-  const pending = client.generate({ model, prompt, options: { maxNewTokens: 400 } }, {
+  let streamed = '';
+  const r = await client.generate({ model, prompt, options: { maxNewTokens: 400 } }, {
     signal: controller.signal,
-    onToken: () => {
+    onToken: (_token, text) => {
+      streamed = text;
       if (++seen === 5) controller.abort();
     },
   });
-  await rejectsWithCode(pending, 'cancelled');
-  const tokensAtReject = seen;
+  const tokensAtAnswer = seen;
   assert.ok(seen < 400, `stopped after ${seen} of 400 tokens`);
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(seen, tokensAtReject, 'no tokens arrive after the call is rejected');
+  assert.equal(r.finishReason, 'cancelled');
+  assert.equal(r.tokens.length, seen, 'every streamed token is in the result');
+  assert.equal(r.text, streamed);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(seen, tokensAtAnswer, 'no tokens arrive after the call is answered');
   const again = await client.generate({ model, prompt, options: { maxNewTokens: 2 } });
   assert.equal(again.tokens.length, 2, 'the worker keeps serving after a cancel');
 });
@@ -97,9 +114,10 @@ test('dispose lets a running generation finish its step, then stops the worker',
   let seen = 0;
   const pending = other.generate({ model, prompt, options: { maxNewTokens: 400 } }, { onToken: () => seen++ });
   while (seen < 3) await new Promise((r) => setTimeout(r, 1));
-  const outcome = rejectsWithCode(pending, 'cancelled');
   await other.dispose();
-  await outcome;
+  const r = await pending;
+  assert.equal(r.finishReason, 'cancelled', 'the running generation was stopped, and answered with what it had');
+  assert.ok(r.tokens.length >= 3 && r.tokens.length < 400);
   assert.equal(other.running, false);
   await rejectsWithCode(other.generate({ model, prompt }), 'cancelled', /disposed/);
 });

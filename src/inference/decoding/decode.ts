@@ -57,6 +57,7 @@ export async function decode(
   hooks: DecodeHooks,
 ): Promise<DecodeOutput> {
   const started = performance.now();
+  checkCancelled(hooks);
   const session = await model.start(inputIds, config.attentions);
   const recorder = new AttentionRecorder();
   const first = await session.step([session.initialTokens]);
@@ -70,6 +71,7 @@ export async function decode(
   return { sequences, session, recorder, firstTokenMs, passes: stats.passes };
 }
 
+/** A stop before the first step has nothing to keep; after it, the loops return what they have ('cancelled'). */
 function checkCancelled(hooks: DecodeHooks): void {
   if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Generation was cancelled.');
 }
@@ -116,7 +118,10 @@ async function sampleOrGreedy(
   let finishReason: FinishReason = 'length';
   let stopAt = -1;
   for (let t = 0; t < config.maxNewTokens; t++) {
-    checkCancelled(hooks);
+    if (hooks.isCancelled()) {
+      finishReason = 'cancelled';
+      break;
+    }
     const logits = rows[at];
     let chosen = forcedTokenAt(config, forced, t);
     if (chosen === undefined) {
@@ -224,9 +229,13 @@ async function beamSearch(
   const finishedRecorders: AttentionRecorder[] = [];
   let step = first;
   let finishedAll = false;
+  let cancelled = false;
 
   for (let t = 0; t < config.maxNewTokens && !finishedAll; t++) {
-    checkCancelled(hooks);
+    if (hooks.isCancelled()) {
+      cancelled = true; // the running beams are returned as they are
+      break;
+    }
     const vocab = step.vocab;
     interface Candidate { row: number; id: number; sum: number }
     const candidates: Candidate[] = [];
@@ -273,7 +282,7 @@ async function beamSearch(
     recorder.record(step.attentions);
   }
 
-  const running: Hypothesis[] = beams.map((beam, r) => ({ beam, score: normalise(beam.sum, beam.ids.length), finishReason: 'length', row: -1 - r }));
+  const running: Hypothesis[] = beams.map((beam, r) => ({ beam, score: normalise(beam.sum, beam.ids.length), finishReason: cancelled ? 'cancelled' : 'length', row: -1 - r }));
   const all = [...finished, ...running].sort((a, b) => b.score - a.score).slice(0, Math.max(k, config.numReturnSequences));
   const out: DecodedSequence[] = [];
   const finalRecorder = new AttentionRecorder();

@@ -1,4 +1,5 @@
 import { InferenceError } from '../errors';
+import { DECODING_LIMITS, clampToLimit } from '../requestValidation';
 import type { DecodingOptions, Strategy } from '../protocol';
 import { DEFAULT_DRAFT } from './promptLookup';
 import { allowedTokens, noRepeatNgram, repetitionPenalty, temperature, topK, topP, type LogitsProcessor } from './logitsProcessors';
@@ -40,12 +41,13 @@ export function resolveGenerationConfig(options: DecodingOptions = {}, modelDefa
   const strategy: Strategy = options.strategy ?? (options.numBeams && options.numBeams > 1 ? 'beam' : 'greedy');
   const c: GenerationConfig = {
     strategy,
-    maxNewTokens: options.maxNewTokens ?? num(modelDefaults.max_new_tokens) ?? 64,
+    // A model's own defaults (generation_config.json, task_specific_params) get the same limits as a request.
+    maxNewTokens: clampToLimit(options.maxNewTokens ?? num(modelDefaults.max_new_tokens) ?? 64, DECODING_LIMITS.maxNewTokens),
     temperature: options.temperature ?? 1,
     topK: options.topK ?? 0,
     topP: options.topP ?? 1,
     seed: options.seed ?? 0,
-    numBeams: strategy === 'beam' ? (options.numBeams ?? Math.max(beamsDefault, 4)) : 1,
+    numBeams: strategy === 'beam' ? clampToLimit(options.numBeams ?? Math.max(beamsDefault, 4), DECODING_LIMITS.numBeams) : 1,
     numReturnSequences: options.numReturnSequences ?? 1,
     lengthPenalty: options.lengthPenalty ?? num(modelDefaults.length_penalty) ?? 1,
     earlyStopping: options.earlyStopping ?? modelDefaults.early_stopping === true,
