@@ -46,6 +46,12 @@ export default tseslint.config(
   restrict(['src/context.ts', 'src/statusBar.ts', 'src/config.ts'], {}, layers([...ENTRIES, ...COMMANDS, ...SERVICES], 'The context is below the commands and services that use it.')),
   restrict(['src/generation/**/*.ts', 'src/analysis/**/*.ts', 'src/settings.ts'], { editor: false }, layers([...ENTRIES, ...COMMANDS, ...SERVICES, ...STATE], 'Pure modules import only each other and the inference protocol.')),
   restrict(['src/inference/**/*.ts'], { editor: false }, layers([...ENTRIES, ...COMMANDS, ...SERVICES, ...STATE, ...PURE], 'src/inference is the bottom layer: it runs in a worker and in the CLI.')),
+  restrict(
+    ['src/inference/models/**/*.ts'],
+    { editor: false },
+    layers([...ENTRIES, ...COMMANDS, ...SERVICES, ...STATE, ...PURE], 'src/inference is the bottom layer: it runs in a worker and in the CLI.'),
+    layers(['loading', 'decoding'], 'Model adapters sit below loading/ (which builds them) and decoding/ (which drives them): move shared types to models/.'),
+  ),
   restrict(['src/cli.ts'], { editor: false }, layers([...COMMANDS, ...SERVICES, ...STATE], 'The CLI runs without the editor.')),
   restrict(
     ['media/**/*.ts'],

@@ -79,7 +79,13 @@ let inFlight = 0;
 let maxInFlight = 0;
 let completed = 0;
 let superseded = 0;
-const sample = () => ({ host: rss(undefined), heap: process.memoryUsage().heapUsed, engine: rss(client.enginePid) });
+/** Memory after a full collection (twice, with a pause: weak callbacks and finalizers run in between). */
+async function sample() {
+  global.gc?.();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  global.gc?.();
+  return { host: rss(undefined), heap: process.memoryUsage().heapUsed, engine: rss(client.enginePid) };
+}
 const text = 'def fibonacci(n: int) -> list[int]:\n    numbers = [0, 1]\n    while len(numbers) < n:\n        numbers.append(numbers[-1] + numbers[-2])\n';
 let previous;
 let warm;
@@ -109,19 +115,16 @@ for (let k = 0; k < KEYSTROKES; k++) {
   );
   // A fast typist: 40 keystrokes a second, with a short pause after every eighth (a word, a look).
   await new Promise((resolve) => setTimeout(resolve, k % 8 === 7 ? 60 + (k % 5) * 20 : 25));
-  if (k === Math.floor(KEYSTROKES / 10)) {
-    global.gc?.();
-    warm = sample();
-  }
+  if (k === Math.floor(KEYSTROKES / 5)) warm = await sample();
 }
 await Promise.all(pending);
-global.gc?.();
-const end = sample();
+pending.length = 0;
+const end = await sample();
 const soakSeconds = (performance.now() - started) / 1000;
 log(`### ${KEYSTROKES} keystrokes through the inline path (25 ms apart, a 60-140 ms pause after every eighth; 30 ms debounce, the generation gate, the client)`);
 log();
 log(`- Generations running at once in the engine: at most **${maxInFlight}**; ${completed} completions shown, ${superseded} superseded by the next keystroke; ${fmt(soakSeconds)} s.`);
-log(`- Memory after warm-up (${Math.floor(KEYSTROKES / 10)} keystrokes) → end: host RSS ${fmt(mib(warm.host))} → ${fmt(mib(end.host))} MiB (${fmt((end.host / warm.host - 1) * 100)} %), host heap ${fmt(mib(warm.heap))} → ${fmt(mib(end.heap))} MiB (${fmt((end.heap / warm.heap - 1) * 100)} %), engine RSS ${fmt(mib(warm.engine))} → ${fmt(mib(end.engine))} MiB (${fmt((end.engine / warm.engine - 1) * 100)} %).`);
+log(`- Memory after warm-up (${Math.floor(KEYSTROKES / 5)} keystrokes) → end: host RSS ${fmt(mib(warm.host))} → ${fmt(mib(end.host))} MiB (${fmt((end.host / warm.host - 1) * 100)} %), host heap ${fmt(mib(warm.heap))} → ${fmt(mib(end.heap))} MiB (${fmt((end.heap / warm.heap - 1) * 100)} %), engine RSS ${fmt(mib(warm.engine))} → ${fmt(mib(end.engine))} MiB (${fmt((end.engine / warm.engine - 1) * 100)} %).`);
 log();
 
 // --- many sequential generations ----------------------------------------------------------------
@@ -131,20 +134,17 @@ for (let i = 0; i < SEQUENTIAL; i++) {
   const t = performance.now();
   await client.generate({ model, prompt: `x = ${i}\n`, options: { maxNewTokens: 16, topAlternatives: 3 } });
   latency.push(performance.now() - t);
-  if (i === Math.floor(SEQUENTIAL / 10)) {
-    global.gc?.();
-    before = sample();
-  }
+  if (i === Math.floor(SEQUENTIAL / 5)) before = await sample();
 }
-global.gc?.();
-const after = sample();
+const after = await sample();
 const tenth = Math.floor(SEQUENTIAL / 10);
+const warmUp = Math.floor(SEQUENTIAL / 5);
 const early = median(latency.slice(tenth, 2 * tenth));
 const late = median(latency.slice(-tenth));
 log(`### ${SEQUENTIAL} sequential generations (16 tokens, 3 alternatives each)`);
 log();
 log(`- Median latency, generations ${tenth}-${2 * tenth} against the last ${tenth}: ${fmt(early)} ms → ${fmt(late)} ms (${fmt((late / early - 1) * 100)} %).`);
-log(`- Memory from generation ${tenth} to the end: host RSS ${fmt(mib(before.host))} → ${fmt(mib(after.host))} MiB (${fmt((after.host / before.host - 1) * 100)} %), host heap ${fmt(mib(before.heap))} → ${fmt(mib(after.heap))} MiB (${fmt((after.heap / before.heap - 1) * 100)} %), engine RSS ${fmt(mib(before.engine))} → ${fmt(mib(after.engine))} MiB (${fmt((after.engine / before.engine - 1) * 100)} %).`);
+log(`- Memory from generation ${warmUp} (after warm-up) to the end: host RSS ${fmt(mib(before.host))} → ${fmt(mib(after.host))} MiB (${fmt((after.host / before.host - 1) * 100)} %), host heap ${fmt(mib(before.heap))} → ${fmt(mib(after.heap))} MiB (${fmt((after.heap / before.heap - 1) * 100)} %), engine RSS ${fmt(mib(before.engine))} → ${fmt(mib(after.engine))} MiB (${fmt((after.engine / before.engine - 1) * 100)} %).`);
 await client.dispose();
 log('<!-- reliability:end -->');
 

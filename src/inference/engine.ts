@@ -81,27 +81,15 @@ export class Engine {
     const task = setUpTask(model, request.task, request.prompt);
     const config = resolveGenerationConfig({ ...task.defaults, ...request.options }, model.folder.generationConfig);
     const wantAttentions = config.attentions && info.attentionUnavailable === null;
-    let inputIds = tokenizer.encode(task.input) as number[];
-    const inputLength = inputIds.length;
-    let maxNewTokens = config.maxNewTokens;
-    if (info.architecture === 'causal-lm') {
-      if (inputIds.length === 0) {
-        if (model.bosIds.length === 0) throw new InferenceError('bad-request', 'The prompt is empty and the model has no BOS token to start from.');
-        inputIds = [...model.bosIds];
-      }
-      if (inputIds.length >= info.maxContext) {
-        if (!request.truncatePrompt) {
-          throw new InferenceError('context-overflow', `The prompt is ${inputIds.length} tokens long; the model "${request.model.source}" has a context of ${info.maxContext} tokens.`);
-        }
-        inputIds = inputIds.slice(inputIds.length - Math.max(1, info.maxContext - maxNewTokens));
-      }
-      maxNewTokens = Math.min(maxNewTokens, info.maxContext - inputIds.length);
-    } else if (inputIds.length > info.maxContext) {
-      if (!request.truncatePrompt) {
-        throw new InferenceError('context-overflow', `The source is ${inputIds.length} tokens long; the encoder of "${request.model.source}" takes at most ${info.maxContext} tokens.`);
-      }
-      inputIds = [...inputIds.slice(0, info.maxContext - 1), inputIds[inputIds.length - 1]];
-    }
+    const encoded = tokenizer.encode(task.input) as number[];
+    const { inputIds, maxNewTokens } = model.input.fitPrompt(encoded, {
+      name: request.model.source,
+      maxContext: info.maxContext,
+      maxNewTokens: config.maxNewTokens,
+      truncate: request.truncatePrompt ?? false,
+      bosIds: model.bosIds,
+    });
+    const inputLength = encoded.length;
 
     const started = performance.now();
     const out = await decode(model, inputIds, { ...config, maxNewTokens, attentions: wantAttentions }, request.forcedPrefixIds ?? [], {
@@ -117,7 +105,7 @@ export class Engine {
     if (wantAttentions) {
       const label = (ids: readonly number[]): string[] => ids.map((id) => tokenText(tokenizer, id));
       const sourceLabels = label(inputIds);
-      const decoderLabels = label([...out.session.initialTokens, ...best.ids]);
+      const decoderLabels = label([...out.session.startTokens, ...best.ids]);
       attentions = [
         ...singleMap(out.session.encoderAttentions, sourceLabels),
         ...out.recorder.build(best.attentionRow, (kind) =>
@@ -147,41 +135,11 @@ export class Engine {
     if (typeof request.text !== 'string' || request.text.length === 0) throw new InferenceError('bad-request', 'There is no text to score.');
     const topN = request.topAlternatives ?? 10;
     const wantAttentions = (request.attentions ?? false) && info.attentionUnavailable === null;
-    let contextIds: number[];
-    let targetIds: number[];
-    let sourceIds: number[] = [];
-    let truncated = false;
-    if (info.architecture === 'causal-lm') {
-      // As a prompt is tokenized: a tokenizer that adds BOS gives the first text token a context;
-      // otherwise the first token has none and is not scored (as in the reference implementation).
-      contextIds = tokenizer.encode(request.text) as number[];
-      const added = contextIds.length - (tokenizer.encode(request.text, { add_special_tokens: false }) as number[]).length;
-      if (contextIds.length > info.maxContext) {
-        if (!request.truncate) {
-          throw new InferenceError('context-overflow', `The text is ${contextIds.length} tokens long; the model "${request.model.source}" has a context of ${info.maxContext} tokens.`);
-        }
-        contextIds = contextIds.slice(0, info.maxContext);
-        truncated = true;
-      }
-      targetIds = contextIds.slice(Math.max(1, added));
-      if (targetIds.length === 0) throw new InferenceError('bad-request', 'The text is a single token: there is nothing to score after it.');
-    } else {
-      if (typeof request.source !== 'string') throw new InferenceError('bad-request', 'Scoring with a Seq2Seq model needs the source text.');
-      sourceIds = tokenizer.encode(request.source) as number[];
-      targetIds = tokenizer.encode(request.text, { add_special_tokens: false }) as number[];
-      if (sourceIds.length > info.maxContext || targetIds.length >= info.maxContext) {
-        if (!request.truncate) {
-          throw new InferenceError('context-overflow', `The source is ${sourceIds.length} and the text ${targetIds.length} tokens long; "${request.model.source}" takes at most ${info.maxContext} of each.`);
-        }
-        if (sourceIds.length > info.maxContext) sourceIds = [...sourceIds.slice(0, info.maxContext - 1), sourceIds[sourceIds.length - 1]];
-        targetIds = targetIds.slice(0, info.maxContext - 1);
-        truncated = true;
-      }
-      contextIds = [];
-    }
+    const plan = model.input.planScore({ tokenizer, name: request.model.source, maxContext: info.maxContext, text: request.text, source: request.source, truncate: request.truncate ?? false });
+    const { sourceIds, targetIds, truncated } = plan;
     if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Scoring was cancelled.');
-    const session = await model.start(info.architecture === 'causal-lm' ? contextIds.slice(0, 1) : sourceIds, wantAttentions);
-    const fed = info.architecture === 'causal-lm' ? contextIds.slice(0, contextIds.length - 1) : [...session.initialTokens, ...targetIds.slice(0, -1)];
+    const session = await model.start(plan.startIds, wantAttentions);
+    const fed = plan.feed(session.startTokens);
     const step = await session.step([fed], true);
     const all = step.allLogits!;
     const offset = fed.length - targetIds.length;
@@ -207,7 +165,7 @@ export class Engine {
       ];
     }
     return {
-      text: truncated ? tokenizer.decode(info.architecture === 'causal-lm' ? contextIds : targetIds, { skip_special_tokens: true }) : request.text,
+      text: truncated ? tokenizer.decode(plan.scoredIds, { skip_special_tokens: true }) : request.text,
       truncated,
       tokens,
       totalLogprob: total,

@@ -60,14 +60,14 @@ export async function decode(
   checkCancelled(hooks);
   const session = await model.start(inputIds, config.attentions);
   const recorder = new AttentionRecorder();
-  const first = await session.step([session.initialTokens]);
+  const first = await session.step([session.startTokens]);
   recorder.record(first.attentions);
   const firstTokenMs = performance.now() - started;
   const stats: DecodeStats = { passes: 1 };
   const sequences =
     config.strategy === 'beam'
       ? await beamSearch(model, session, first, config, forcedPrefixIds, recorder, hooks, stats)
-      : [await sampleOrGreedy(model, session, first, config, forcedPrefixIds, recorder, hooks, stats, lookupSource(model, inputIds))];
+      : [await sampleOrGreedy(model, session, first, config, forcedPrefixIds, recorder, hooks, stats, model.input.draftSource(inputIds))];
   return { sequences, session, recorder, firstTokenMs, passes: stats.passes };
 }
 
@@ -76,14 +76,9 @@ function checkCancelled(hooks: DecodeHooks): void {
   if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Generation was cancelled.');
 }
 
-/** Where drafts may also be copied from: the encoder input of a Seq2Seq model (the prompt is already in a causal LM's history). */
-function lookupSource(model: LoadedModel, inputIds: readonly number[]): readonly number[] {
-  return model.info.architecture === 'causal-lm' ? [] : inputIds;
-}
-
 /** History the processors see: the prompt and the output for a causal LM, the decoder tokens otherwise. */
 function historyBase(session: DecoderSession): number[] {
-  return [...session.initialTokens];
+  return [...session.startTokens];
 }
 
 async function sampleOrGreedy(

@@ -2,16 +2,9 @@ import { readFileSync } from 'node:fs';
 import { onnx } from 'onnx-proto';
 import { InferenceError } from '../errors';
 
-import type { AttentionKind } from '../protocol';
+import type { AttentionOutput, TappedKind } from '../models/modelFiles';
 
-export type TappedKind = AttentionKind;
-
-/** One attention-probability tensor made visible as a graph output: `[batch, heads, query, key]`. */
-export interface AttentionOutput {
-  readonly name: string;
-  readonly kind: TappedKind;
-  readonly layer: number;
-}
+export type { AttentionOutput, TappedKind };
 
 export interface TappedGraph {
   /** The re-encoded model with the tapped outputs, or null when nothing could be tapped. */

@@ -1,25 +1,10 @@
 import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { InferenceError } from '../errors';
-import type { Architecture } from '../protocol';
+import { configNumber, type ModelConfig, type ModelFolder, type OnnxFiles } from '../models/modelFiles';
 
-/** The parsed contents of a model folder in Hugging Face Hub layout. */
-export interface ModelFolder {
-  readonly folder: string;
-  readonly config: ModelConfig;
-  readonly generationConfig: Record<string, unknown>;
-  readonly architecture: Architecture;
-  /** ONNX files by role, absolute paths. */
-  readonly files: OnnxFiles;
-}
+export { configNumber, type ModelConfig, type ModelFolder, type OnnxFiles };
 
-export type OnnxFiles =
-  | { readonly kind: 'causal-lm'; readonly decoder: string }
-  | { readonly kind: 'encoder-decoder-merged'; readonly encoder: string; readonly decoder: string }
-  | { readonly kind: 'encoder-decoder-split'; readonly encoder: string; readonly decoder: string; readonly decoderWithPast: string }
-  | { readonly kind: 'rnn-seq2seq'; readonly encoder: string; readonly decoderStep: string };
-
-export type ModelConfig = Record<string, unknown> & { readonly model_type: string };
 
 const CAUSAL_TYPES = new Set([
   'gpt2', 'gptj', 'gpt_neo', 'gpt_neox', 'gpt_bigcode', 'codegen', 'llama', 'mistral', 'qwen2', 'qwen3', 'phi', 'phi3',
@@ -131,14 +116,6 @@ export function readModelFolder(folder: string, quantized = false): ModelFolder 
 }
 
 /** Reads a numeric config field, trying several names (configs differ between families). */
-export function configNumber(config: Record<string, unknown>, names: readonly string[], fallback?: number): number {
-  for (const name of names) {
-    const v = config[name];
-    if (typeof v === 'number' && Number.isFinite(v)) return v;
-  }
-  if (fallback !== undefined) return fallback;
-  throw new InferenceError('unsupported-model', `config.json lacks ${names.join(' / ')}.`);
-}
 
 /** Token ids that end generation (eos_token_id may be a number or a list). */
 export function eosIds(config: Record<string, unknown>, generationConfig: Record<string, unknown>): number[] {

@@ -6,6 +6,7 @@ import type { DecoderSession, LoadedModel } from '../models/modelAdapter';
 import { CausalDecoderSession, describeCausalGraph } from '../models/causalLM';
 import { EncoderDecoderSession, describeEncoderDecoder, type TappedSession } from '../models/encoderDecoder';
 import { RnnSeq2SeqSession } from '../models/rnnSeq2Seq';
+import { continuation, sourceToTarget } from '../models/inputPolicy';
 import type { DevicePreference, ModelInfo, ModelSpec } from '../protocol';
 import { tapAttention } from './attentionTap';
 import { createSessionWithFallback } from './executionProviders';
@@ -146,6 +147,7 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec, key: 
     tokenizer,
     eosTokenIds: eos,
     bosIds,
+    input: files.kind === 'causal-lm' ? continuation : sourceToTarget,
     start,
     async dispose() {
       await Promise.all(sessions.map((s) => s.release()));

@@ -1,7 +1,7 @@
 import { InferenceError } from '../errors';
 import * as ort from 'onnxruntime-node';
-import { configNumber } from '../loading/modelFolder';
-import type { AttentionOutput } from '../loading/attentionTap';
+import { configNumber } from './modelFiles';
+import type { AttentionOutput } from './modelFiles';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
 import { declaredDim, emptyFloat, gatherRows, int64Tensor, keepPositions, stepResult } from './tensors';
 
@@ -56,7 +56,7 @@ export class CausalDecoderSession implements DecoderSession {
 
   constructor(
     private readonly graph: CausalGraph,
-    readonly initialTokens: readonly number[],
+    readonly startTokens: readonly number[],
     private readonly withAttentions: boolean,
   ) {}
 

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { configNumber } from '../loading/modelFolder';
-import type { AttentionOutput } from '../loading/attentionTap';
+import { configNumber } from './modelFiles';
+import type { AttentionOutput } from './modelFiles';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
 import { declaredDim, emptyFloat, filledInt64, gatherRows, int64Tensor, keepPositions, stepResult } from './tensors';
 
@@ -45,7 +45,7 @@ export class EncoderDecoderSession implements DecoderSession {
 
   private constructor(
     private readonly graphs: EncoderDecoderGraphs,
-    readonly initialTokens: readonly number[],
+    readonly startTokens: readonly number[],
     private readonly withAttentions: boolean,
   ) {}
 

@@ -1,7 +1,8 @@
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import type { ModelFolder } from '../loading/modelFolder';
+import type { ModelFolder } from './modelFiles';
 import type { AttentionMap, ModelInfo } from '../protocol';
-import type { AttentionOutput } from '../loading/attentionTap';
+import type { AttentionOutput } from './modelFiles';
+import type { InputPolicy } from './inputPolicy';
 
 /** Attention probabilities returned by one step: `[batch, heads, query, key]` per tapped output. */
 export interface StepAttention {
@@ -24,8 +25,11 @@ export interface StepResult {
  * encoder output, RNN state) and can reorder its rows when beams are selected.
  */
 export interface DecoderSession {
-  /** Tokens the decoder starts from: the prompt (causal LM) or the decoder start token (Seq2Seq). */
-  readonly initialTokens: readonly number[];
+  /**
+   * The decoder's first input, fed by the loop's first step: the prompt of a causal LM, the decoder
+   * start token of a Seq2Seq model (also what a scoring pass puts before the target).
+   */
+  readonly startTokens: readonly number[];
   /** Attention computed once before decoding (the encoder's self-attention). */
   readonly encoderAttentions: readonly StepAttention[];
   /** Feeds `tokens[row]` to every row; all rows feed the same number of tokens. */
@@ -46,7 +50,9 @@ export interface LoadedModel {
   readonly eosTokenIds: readonly number[];
   /** Ids to start from when the prompt is empty (BOS), if the model has one. */
   readonly bosIds: readonly number[];
-  /** Starts a run: `inputIds` is the prompt (causal LM) or the encoder input (Seq2Seq). */
+  /** How the model reads its input (prompt fitting, scoring, draft sources): no caller asks the architecture. */
+  readonly input: InputPolicy;
+  /** Starts a run: `inputIds` is what `input.fitPrompt` or `input.planScore` gave. */
   start(inputIds: readonly number[], attentions: boolean): Promise<DecoderSession>;
   /** Releases the ONNX sessions. */
   dispose(): Promise<void>;

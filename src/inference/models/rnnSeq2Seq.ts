@@ -24,7 +24,7 @@ export class RnnSeq2SeqSession implements DecoderSession {
 
   private constructor(
     private readonly graphs: RnnGraphs,
-    readonly initialTokens: readonly number[],
+    readonly startTokens: readonly number[],
   ) {}
 
   static async start(graphs: RnnGraphs, inputIds: readonly number[], decoderStart: readonly number[]): Promise<RnnSeq2SeqSession> {

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { AttentionOutput } from '../loading/attentionTap';
+import type { AttentionOutput } from './modelFiles';
 import type { StepResult } from './modelAdapter';
 
 export function int64Tensor(rows: readonly (readonly number[])[]): ort.Tensor {
