@@ -130,11 +130,13 @@ log();
 // --- many sequential generations ----------------------------------------------------------------
 const latency = [];
 let before;
+let middle;
 for (let i = 0; i < SEQUENTIAL; i++) {
   const t = performance.now();
   await client.generate({ model, prompt: `x = ${i}\n`, options: { maxNewTokens: 16, topAlternatives: 3 } });
   latency.push(performance.now() - t);
   if (i === Math.floor(SEQUENTIAL / 5)) before = await sample();
+  if (i === Math.floor((3 * SEQUENTIAL) / 5)) middle = await sample();
 }
 const after = await sample();
 const tenth = Math.floor(SEQUENTIAL / 10);
@@ -144,7 +146,7 @@ const late = median(latency.slice(-tenth));
 log(`### ${SEQUENTIAL} sequential generations (16 tokens, 3 alternatives each)`);
 log();
 log(`- Median latency, generations ${tenth}-${2 * tenth} against the last ${tenth}: ${fmt(early)} ms → ${fmt(late)} ms (${fmt((late / early - 1) * 100)} %).`);
-log(`- Memory from generation ${warmUp} (after warm-up) to the end: host RSS ${fmt(mib(before.host))} → ${fmt(mib(after.host))} MiB (${fmt((after.host / before.host - 1) * 100)} %), host heap ${fmt(mib(before.heap))} → ${fmt(mib(after.heap))} MiB (${fmt((after.heap / before.heap - 1) * 100)} %), engine RSS ${fmt(mib(before.engine))} → ${fmt(mib(after.engine))} MiB (${fmt((after.engine / before.engine - 1) * 100)} %).`);
+log(`- Memory at generation ${warmUp} (after warm-up), ${Math.floor((3 * SEQUENTIAL) / 5)} and the end: host RSS ${fmt(mib(before.host))} → ${fmt(mib(middle.host))} → ${fmt(mib(after.host))} MiB (${fmt((after.host / before.host - 1) * 100)} %), host heap ${fmt(mib(before.heap))} → ${fmt(mib(middle.heap))} → ${fmt(mib(after.heap))} MiB (${fmt((after.heap / before.heap - 1) * 100)} %), engine RSS ${fmt(mib(before.engine))} → ${fmt(mib(middle.engine))} → ${fmt(mib(after.engine))} MiB (${fmt((after.engine / before.engine - 1) * 100)} %).`);
 await client.dispose();
 log('<!-- reliability:end -->');
 

@@ -39,8 +39,16 @@ export interface DecodeOutput {
   readonly passes: number;
 }
 
-/** Counts what the loop asked of the model. */
-interface DecodeStats {
+/** What one decoding run carries through its loop: the model, its session, the settings, the records. */
+interface DecodeRun {
+  readonly model: LoadedModel;
+  readonly session: DecoderSession;
+  readonly config: GenerationConfig;
+  /** Token ids the output must start with (a branch from an alternative). */
+  readonly forced: readonly number[];
+  readonly recorder: AttentionRecorder;
+  readonly hooks: DecodeHooks;
+  /** Decoder forward passes so far, the prompt's included. */
   passes: number;
 }
 
@@ -57,106 +65,144 @@ export async function decode(
   hooks: DecodeHooks,
 ): Promise<DecodeOutput> {
   const started = performance.now();
-  checkCancelled(hooks);
-  const session = await model.start(inputIds, config.attentions);
-  const recorder = new AttentionRecorder();
-  const first = await session.step([session.startTokens]);
-  recorder.record(first.attentions);
-  const firstTokenMs = performance.now() - started;
-  const stats: DecodeStats = { passes: 1 };
-  const sequences =
-    config.strategy === 'beam'
-      ? await beamSearch(model, session, first, config, forcedPrefixIds, recorder, hooks, stats)
-      : [await sampleOrGreedy(model, session, first, config, forcedPrefixIds, recorder, hooks, stats, model.input.draftSource(inputIds))];
-  return { sequences, session, recorder, firstTokenMs, passes: stats.passes };
-}
-
-/** A stop before the first step has nothing to keep; after it, the loops return what they have ('cancelled'). */
-function checkCancelled(hooks: DecodeHooks): void {
+  // A stop before the first step has nothing to keep; after it, the loops return what they have ('cancelled').
   if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Generation was cancelled.');
+  const session = await model.start(inputIds, config.attentions);
+  const run: DecodeRun = { model, session, config, forced: forcedPrefixIds, recorder: new AttentionRecorder(), hooks, passes: 1 };
+  const first = await session.step([session.startTokens]);
+  run.recorder.record(first.attentions);
+  const firstTokenMs = performance.now() - started;
+  const sequences = config.strategy === 'beam' ? await beamSearch(run, first) : [await sampleOrGreedy(run, first, model.input.draftSource(inputIds))];
+  return { sequences, session, recorder: run.recorder, firstTokenMs, passes: run.passes };
 }
 
-/** History the processors see: the prompt and the output for a causal LM, the decoder tokens otherwise. */
-function historyBase(session: DecoderSession): number[] {
-  return [...session.startTokens];
-}
-
-async function sampleOrGreedy(
-  model: LoadedModel,
-  session: DecoderSession,
-  first: StepResult,
-  config: GenerationConfig,
-  forced: readonly number[],
-  recorder: AttentionRecorder,
-  hooks: DecodeHooks,
-  stats: DecodeStats,
-  source: readonly number[],
-): Promise<DecodedSequence> {
+/** Greedy or sampled decoding of one sequence; greedy checks prompt-lookup drafts in the same passes. */
+async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: readonly number[]): Promise<DecodedSequence> {
+  const { model, session, config, hooks } = run;
   const processors = buildProcessors(config);
+  const rng = new SeededRandom(config.seed);
+  const eos = new Set(model.eosTokenIds);
+  const output = new OutputText(model, config.stopStrings, hooks.onToken);
+  const rows = new DraftRows(first);
   // Drafts are checked only where they cannot change the result: greedy choices, a cache that can be
   // cut back, and no attention recording (whose steps are one query each).
   const drafting = config.strategy === 'greedy' && config.promptLookupTokens > 0 && !config.attentions && session.dropLast !== undefined;
   const draftOptions = { ...DEFAULT_DRAFT, maxTokens: config.promptLookupTokens };
-  // `rows[at]` is the logits row the current token is chosen from; later rows were computed in the
-  // same pass for the draft tokens `ahead[at..]`, which are already in the cache.
-  let rows: Float32Array[] = [first.logits];
-  let ahead: number[] = [];
-  let at = 0;
-  const vocab = first.vocab;
-  const rng = new SeededRandom(config.seed);
-  const eos = new Set(model.eosTokenIds);
-  const detok = new IncrementalDetokenizer(model.tokenizer);
-  const history = historyBase(session);
+  const history = [...session.startTokens];
   const ids: number[] = [];
   const tokens: TokenTrace[] = [];
   let logprob = 0;
   let finishReason: FinishReason = 'length';
-  let stopAt = -1;
   for (let t = 0; t < config.maxNewTokens; t++) {
     if (hooks.isCancelled()) {
       finishReason = 'cancelled';
       break;
     }
-    const logits = rows[at];
-    let chosen = forcedTokenAt(config, forced, t);
+    const logits = rows.current;
+    let chosen = forcedTokenAt(config, run.forced, t);
     if (chosen === undefined) {
-      const scores = shaped(processors, logits.subarray(0, vocab), history);
+      const scores = shaped(processors, logits.subarray(0, rows.vocab), history);
       chosen = config.strategy === 'sample' ? sample(scores, rng) : argmax(scores);
     }
-    const before = detok.current.length;
-    const piece = eos.has(chosen) ? '' : detok.push(chosen);
-    const trace = traceStep(logits, 0, vocab, chosen, piece, config.topAlternatives, model.tokenizer);
+    const isEos = eos.has(chosen);
+    const piece = isEos ? '' : output.add(chosen);
+    const trace = traceStep(logits, 0, rows.vocab, chosen, piece, config.topAlternatives, model.tokenizer);
     ids.push(chosen);
     tokens.push(trace);
     history.push(chosen);
     logprob += trace.logprob;
-    if (eos.has(chosen)) {
+    if (isEos) {
       finishReason = 'eos';
       break;
     }
-    hooks.onToken?.(trace, piece);
-    stopAt = findStopString(detok.current, config.stopStrings, before);
-    if (stopAt >= 0) {
+    if (output.emit(trace, piece)) {
       finishReason = 'stop-string';
       break;
     }
     if (t + 1 === config.maxNewTokens) break;
-    if (at < ahead.length && ahead[at] === chosen) {
-      at++; // the draft token was the model's own choice: its next row is already computed
-      continue;
-    }
-    if (at < ahead.length) session.dropLast!(ahead.length - at);
+    if (rows.confirm(chosen)) continue; // the draft token was the model's own choice: its next row is already computed
+    rows.discardUnconfirmed(session);
     // Never feed a token the length limit would not reach: the context holds prompt + maxNewTokens - 1.
-    const draft = drafting ? findDraft(history, source, draftOptions).slice(0, Math.max(0, config.maxNewTokens - t - 2)) : [];
+    const draft = drafting ? findDraft(history, draftSource, draftOptions).slice(0, Math.max(0, config.maxNewTokens - t - 2)) : [];
     const step = await session.step([[chosen, ...draft]], draft.length > 0);
-    stats.passes++;
-    recorder.record(step.attentions);
-    rows = draft.length > 0 ? splitRows(step.allLogits!, step.vocab) : [step.logits];
-    ahead = draft;
-    at = 0;
+    run.passes++;
+    run.recorder.record(step.attentions);
+    rows.reset(step, draft);
   }
-  const text = stopAt >= 0 ? detok.current.slice(0, stopAt) : detok.current;
-  return { ids, tokens, text, logprob, score: logprob / Math.max(1, ids.length) ** config.lengthPenalty, finishReason, attentionRow: 0 };
+  return { ids, tokens, text: output.text, logprob, score: logprob / Math.max(1, ids.length) ** config.lengthPenalty, finishReason, attentionRow: 0 };
+}
+
+/**
+ * The logits rows of the last pass: `current` is the row the next token is chosen from; the rows
+ * after it were computed in the same pass for draft tokens already in the KV cache.
+ */
+class DraftRows {
+  private rows: Float32Array[];
+  private ahead: readonly number[] = [];
+  private at = 0;
+  readonly vocab: number;
+
+  constructor(first: StepResult) {
+    this.rows = [first.logits];
+    this.vocab = first.vocab;
+  }
+
+  get current(): Float32Array {
+    return this.rows[this.at];
+  }
+
+  /** True when `chosen` is the next draft token: its row is already computed, no pass is needed. */
+  confirm(chosen: number): boolean {
+    if (this.at < this.ahead.length && this.ahead[this.at] === chosen) {
+      this.at++;
+      return true;
+    }
+    return false;
+  }
+
+  /** Cuts the cache back past the draft tokens that were not confirmed. */
+  discardUnconfirmed(session: DecoderSession): void {
+    if (this.at < this.ahead.length) session.dropLast!(this.ahead.length - this.at);
+  }
+
+  /** The rows of a new pass that fed the chosen token and `draft` after it. */
+  reset(step: StepResult, draft: readonly number[]): void {
+    this.rows = draft.length > 0 ? splitRows(step.allLogits!, step.vocab) : [step.logits];
+    this.ahead = draft;
+    this.at = 0;
+  }
+}
+
+/** The text as it is decoded: one piece per token, streamed, and cut at the first stop string. */
+class OutputText {
+  private readonly detok: IncrementalDetokenizer;
+  private stopAt = -1;
+  private before = 0;
+
+  constructor(
+    model: LoadedModel,
+    private readonly stopStrings: readonly string[],
+    private readonly onToken: DecodeHooks['onToken'],
+  ) {
+    this.detok = new IncrementalDetokenizer(model.tokenizer);
+  }
+
+  /** Decodes one more token; returns the text it added. */
+  add(id: number): string {
+    this.before = this.detok.current.length;
+    return this.detok.push(id);
+  }
+
+  /** Streams the token; true when the text now contains a stop string. */
+  emit(trace: TokenTrace, piece: string): boolean {
+    this.onToken?.(trace, piece);
+    this.stopAt = findStopString(this.detok.current, this.stopStrings, this.before);
+    return this.stopAt >= 0;
+  }
+
+  get text(): string {
+    return this.stopAt >= 0 ? this.detok.current.slice(0, this.stopAt) : this.detok.current;
+  }
 }
 
 /** The row as the processors shape it: a copy when there are any (the raw row feeds the trace), else the row itself. */
@@ -204,21 +250,13 @@ interface Hypothesis {
  * log-probability, moves those that end with EOS to the finished hypotheses scored by
  * `sum / length^lengthPenalty`, and stops early when no running beam can beat the finished ones.
  */
-async function beamSearch(
-  model: LoadedModel,
-  session: DecoderSession,
-  first: StepResult,
-  config: GenerationConfig,
-  forced: readonly number[],
-  recorder: AttentionRecorder,
-  hooks: DecodeHooks,
-  stats: DecodeStats,
-): Promise<DecodedSequence[]> {
+async function beamSearch(run: DecodeRun, first: StepResult): Promise<DecodedSequence[]> {
+  const { model, session, config, forced, recorder, hooks } = run;
   const k = config.numBeams;
   const processors = buildProcessors(config);
   const eos = new Set(model.eosTokenIds);
   const normalise = (sum: number, length: number): number => sum / Math.max(1, length) ** config.lengthPenalty;
-  let beams: Beam[] = [{ ids: [], rows: [], sum: 0, history: historyBase(session) }];
+  let beams: Beam[] = [{ ids: [], rows: [], sum: 0, history: [...session.startTokens] }];
   const finished: Hypothesis[] = [];
   // Finished hypotheses keep their attention history in recorder rows beyond the running beams.
   const finishedRecorders: AttentionRecorder[] = [];
@@ -273,7 +311,7 @@ async function beamSearch(
     session.reorder(rows);
     recorder.reorder(rows);
     step = await session.step(next.map((c) => [c.id]));
-    stats.passes++;
+    run.passes++;
     recorder.record(step.attentions);
   }
 
