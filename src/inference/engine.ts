@@ -54,7 +54,7 @@ export class Engine {
     const key = modelKey(spec, folder);
     let pending = this.models.get(key);
     if (!pending) {
-      pending = loadModelFolder(folder, spec, key);
+      pending = loadModelFolder(folder, spec);
       this.models.set(key, pending);
       pending.catch(() => this.models.delete(key));
     }

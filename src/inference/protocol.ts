@@ -29,8 +29,6 @@ export interface HubOptions {
 export type Architecture = 'causal-lm' | 'encoder-decoder' | 'rnn-seq2seq';
 
 export interface ModelInfo {
-  /** The engine's cache key (set by the loader; the host does not use it). */
-  readonly key: string;
   readonly source: string;
   readonly folder: string;
   readonly modelType: string;

@@ -4,20 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadModule } from './bundle.mjs';
+import { REMOVE, paths as leaves, random, valueAt, withValue as mutate, wrongType } from '../fuzz.mjs';
 
 const messages = await loadModule('src/webviews/messages.ts');
 const COUNT = process.env.LMLENS_STRESS === '1' ? 50_000 : 10_000;
 
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const tok = (id, text, rank = 1, prob = 0.5) => ({ id, text, prob, logprob: Math.log(prob), rank, entropy: 1.5, top: [{ id, text, prob }, { id: id + 100, text: `${text}'`, prob: prob / 2 }] });
 const sequence = { id: 1, parent: { sequenceId: 0, tokenIndex: 1, alternative: { id: 7, text: ' x', prob: 0.1 } }, tokens: [tok(1, 'def'), tok(2, ' f', 12, 0.01)], prompt: 'p', forcedIds: [7], status: 'done', error: 'none' };
@@ -37,25 +28,6 @@ const CASES = [
   [messages.isAttentionHostMessage, { type: 'show', data: { title: 't', model: 'm', maps: [map('self'), map('cross')], attentionUnavailable: 'why', outputStart: 1 } }, ['data.attentionUnavailable']],
 ];
 
-function leaves(o, prefix = []) {
-  if (typeof o !== 'object' || o === null) return [prefix];
-  return Object.entries(o).flatMap(([k, v]) => [[...prefix, k], ...(typeof v === 'object' && v !== null ? leaves(v, [...prefix, k]).filter((p) => p.length > prefix.length + 1) : [])]);
-}
-
-function mutate(o, path, value) {
-  const copy = structuredClone(o);
-  let x = copy;
-  for (const k of path.slice(0, -1)) x = x[k];
-  if (value === undefined) delete x[path.at(-1)];
-  else x[path.at(-1)] = value;
-  return copy;
-}
-
-function wrongType(v, rnd) {
-  const pool = typeof v === 'number' ? ['7', null, {}, [], true, NaN, Infinity] : typeof v === 'string' ? [7, null, {}, [], true] : Array.isArray(v) ? ['[]', 3, {}, null] : ['x', 3, null, true, []];
-  return pool[Math.floor(rnd() * pool.length)];
-}
-
 test(`${COUNT} mutated panel messages: no validator throws, every broken one is refused, unbroken ones pass`, () => {
   const rnd = random(42);
   const tally = { broken: 0, refused: 0, unbroken: 0, passed: 0 };
@@ -68,12 +40,12 @@ test(`${COUNT} mutated panel messages: no validator throws, every broken one is 
     let candidate;
     let broken;
     if (r < 0.75) {
-      const value = path.reduce((x, k) => x[k], message);
+      const value = valueAt(message, path);
       // A number inside the attention weights must be finite; an extra type-mismatch anywhere breaks it.
       candidate = mutate(message, path, wrongType(value, rnd));
       broken = true;
     } else if (r < 0.9) {
-      candidate = mutate(message, path, undefined);
+      candidate = mutate(message, path, REMOVE);
       // Dropping an array element shifts the rest: still broken for fixed-shape weights, so count only named fields.
       broken = !optional.includes(path.join('.')) && !/^\d+$/.test(path.at(-1));
       if (/^\d+$/.test(path.at(-1))) continue;

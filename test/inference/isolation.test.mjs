@@ -6,6 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { InferenceClient, modelPath, modelsDir, rejectsWithCode, root } from '../helpers.mjs';
+import { random } from '../fuzz.mjs';
 
 const STRESS = process.env.LMLENS_STRESS === '1';
 const KILLS = STRESS ? 50 : 8;
@@ -18,17 +19,6 @@ function faultyClient(extra = {}) {
   return new InferenceClient({ workerPath, bundledModelsDir: modelsDir, hub: { offline: true }, engineEnv: { LMLENS_ENGINE_FAULTS: '1' }, ...extra });
 }
 
-/** A small deterministic generator (mulberry32), so a failing run can be replayed. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function stillServes(client) {
   const r = await client.generate({ model, prompt, options: { maxNewTokens: 4 } });

@@ -6,45 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine, modelPath, modelsDir } from '../helpers.mjs';
+import { REMOVE, paths, random, valueAt as get, withValue as set, wrongType } from '../fuzz.mjs';
 
 const { createDispatcher, validateRequest, DECODING_LIMITS, MAX_TEXT_CHARS } = await import('../../dist/inference.js');
 
 const COUNT = process.env.LMLENS_STRESS === '1' ? 50_000 : 10_000;
 const model = { source: modelPath('tiny-llama-gqa') };
 
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Every path to a leaf of `o`, e.g. ['params', 'options', 'numBeams']. */
-function paths(o, prefix = []) {
-  if (typeof o !== 'object' || o === null) return [prefix];
-  return Object.entries(o).flatMap(([k, v]) => [[...prefix, k], ...(typeof v === 'object' && v !== null ? paths(v, [...prefix, k]).filter((p) => p.length > prefix.length + 1) : [])]);
-}
-
-const get = (o, path) => path.reduce((x, k) => (x == null ? undefined : x[k]), o);
-function set(o, path, value) {
-  const copy = structuredClone(o);
-  let x = copy;
-  for (const k of path.slice(0, -1)) x = x[k];
-  if (value === DELETE) delete x[path.at(-1)];
-  else x[path.at(-1)] = value;
-  return copy;
-}
-const DELETE = Symbol('delete');
-
-/** A value of another type than `v` (never one the validator could accept for that field). */
-function wrongType(v, rnd) {
-  const pool = typeof v === 'number' ? ['7', null, {}, [], true, NaN, Infinity] : typeof v === 'string' ? [7, null, {}, [], true] : typeof v === 'boolean' ? ['true', 1, null, {}] : Array.isArray(v) ? ['[]', 3, {}, null] : ['x', 3, null, true];
-  return pool[Math.floor(rnd() * pool.length)];
-}
 
 test(`${COUNT} mutated protocol messages: one answer each, no crash, every broken message refused naming its field`, async () => {
   const engine = new Engine(modelsDir, { offline: true });
@@ -84,8 +52,8 @@ test(`${COUNT} mutated protocol messages: one answer each, no crash, every broke
       if (how < 0.7) msg = set(msg, path, wrongType(value, rnd));
       else if (how < 0.8) msg = set(msg, ['type'], ['lod', 'GENERATE', '', 'cancel2'][Math.floor(rnd() * 4)]);
       else if (how < 0.9 && msg.type === 'generate') msg = set(msg, ['params', 'prompt'], 'x'.repeat(MAX_TEXT_CHARS + 1));
-      else if (msg.type === 'load' || msg.type === 'unload') msg = set(msg, ['params', 'source'], DELETE);
-      else if (msg.type === 'generate' || msg.type === 'score') msg = set(msg, ['params', 'model'], DELETE);
+      else if (msg.type === 'load' || msg.type === 'unload') msg = set(msg, ['params', 'source'], REMOVE);
+      else if (msg.type === 'generate' || msg.type === 'score') msg = set(msg, ['params', 'model'], REMOVE);
       else msg = set(msg, ['type'], 'pong');
       // A ping's params are not read, so a broken ping param is no broken message.
       const refused = !(msg.type === 'ping' && path[0] === 'params' && how < 0.7);

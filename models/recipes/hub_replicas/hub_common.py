@@ -9,11 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import _strip_prefix  # noqa: E402  (models/recipes/common.py: the GPT recipe's export uses it too)
 
 NEG = -3.4028234663852886e38  # torch.finfo(torch.float32).min
 
@@ -32,23 +36,19 @@ def read_json(path: str):
 
 def strip_prefix(graph, prefix: str) -> None:
     """Drop a wrapper module prefix ('/wrap/...', 'wrap.') from node, value and initializer names."""
-    def fix(n: str) -> str:
-        if n.startswith("/" + prefix + "/"):
-            return n[len(prefix) + 1:]
-        if n.startswith(prefix + "."):
-            return n[len(prefix) + 1:]
-        return n
+    _strip_prefix(graph, prefix)
 
-    for node in graph.node:
-        node.name = fix(node.name)
-        for i, x in enumerate(node.input):
-            node.input[i] = fix(x)
-        for i, x in enumerate(node.output):
-            node.output[i] = fix(x)
-    for t in graph.initializer:
-        t.name = fix(t.name)
-    for v in graph.value_info:
-        v.name = fix(v.name)
+
+def finish_torchref(out: str, ref: dict, prompts: list, same: bool, worst: float, worst_lp: float) -> None:
+    """Record PyTorch's outputs beside transformers.js's in reference.json and exit 0 when they agree within 1e-4."""
+    ref.pop("pytorch_stale", None)
+    ref["pytorch"] = {"prompts": prompts, "greedy_equal_transformersjs_fp32": same,
+                      "max_abs_logit_diff_vs_transformersjs_fp32": worst, "max_abs_logprob_diff": worst_lp}
+    write_json(os.path.join(out, "reference.json"), ref, indent=None)
+    print(f"PyTorch vs transformers.js fp32 ({os.path.basename(out)}): greedy equal {same}; max |dlogit| {worst:.2e}; max |dlogprob| {worst_lp:.2e}")
+    ok = same and worst <= 1e-4 and worst_lp <= 1e-4
+    print("TORCHREF OK" if ok else "TORCHREF FAILED")
+    sys.exit(0 if ok else 1)
 
 
 def torch_export(module, args, path: str, input_names, output_names, dynamic_axes, opset: int = 14,

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-from hub_common import NEG, added, merge_decoders, metaspace, read_json, torch_export, write_json  # noqa: E402
+from hub_common import NEG, added, finish_torchref, merge_decoders, metaspace, read_json, torch_export, write_json  # noqa: E402
 
 import onnx  # noqa: E402
 
@@ -402,13 +402,7 @@ def torchref(out):
             steps.append({"logits": [round(float(x), 6) for x in row],
                           "top5": [{"id": int(i), "logprob": round(float(x), 7)} for x, i in zip(v, ix)]})
         pt_prompts.append({"text": p["text"], "greedy_ids": greedy, "steps": steps})
-    ref["pytorch"] = {"prompts": pt_prompts, "greedy_equal_transformersjs_fp32": same,
-                      "max_abs_logit_diff_vs_transformersjs_fp32": worst, "max_abs_logprob_diff": worst_lp}
-    write_json(os.path.join(out, "reference.json"), ref, indent=None)
-    print(f"PyTorch vs transformers.js fp32: greedy equal {same}; max |dlogit| {worst:.2e}; max |dlogprob| {worst_lp:.2e}")
-    ok = same and worst <= 1e-4 and worst_lp <= 1e-4
-    print("TORCHREF OK" if ok else "TORCHREF FAILED")
-    sys.exit(0 if ok else 1)
+    finish_torchref(out, ref, pt_prompts, same, worst, worst_lp)
 
 
 if __name__ == "__main__":

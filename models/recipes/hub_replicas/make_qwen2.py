@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-from hub_common import added, read_json, torch_export, write_json  # noqa: E402
+from hub_common import added, finish_torchref, read_json, torch_export, write_json  # noqa: E402
 import hub_quant  # noqa: E402
 
 SEED = 2024
@@ -315,14 +315,7 @@ def torchref(out):
             steps.append({"logits": [round(float(x), 6) for x in row],
                           "top5": [{"id": int(i), "logprob": round(float(x), 7)} for x, i in zip(v, ix)]})
         pts.append({"text": p["text"], "greedy_ids": greedy, "steps": steps})
-    ref.pop("pytorch_stale", None)
-    ref["pytorch"] = {"prompts": pts, "greedy_equal_transformersjs_fp32": same,
-                      "max_abs_logit_diff_vs_transformersjs_fp32": worst, "max_abs_logprob_diff": worst_lp}
-    write_json(os.path.join(out, "reference.json"), ref, indent=None)
-    print(f"PyTorch vs transformers.js fp32 ({os.path.basename(out)}): greedy equal {same}; max |dlogit| {worst:.2e}; max |dlogprob| {worst_lp:.2e}")
-    ok = same and worst <= 1e-4 and worst_lp <= 1e-4
-    print("TORCHREF OK" if ok else "TORCHREF FAILED")
-    sys.exit(0 if ok else 1)
+    finish_torchref(out, ref, pts, same, worst, worst_lp)
 
 
 if __name__ == "__main__":

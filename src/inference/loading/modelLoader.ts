@@ -68,7 +68,7 @@ function declaredTasks(config: Record<string, unknown>): string[] {
 }
 
 /** Loads a model folder into sessions and a tokenizer, ready for the decoding loop. */
-export async function loadModelFolder(folderPath: string, spec: ModelSpec, key: string): Promise<LoadedModel> {
+export async function loadModelFolder(folderPath: string, spec: ModelSpec): Promise<LoadedModel> {
   const started = performance.now();
   const folder = readModelFolder(folderPath, spec.quantized ?? false);
   checkFitsInMemory(spec.source, Object.entries(folder.files).filter(([k]) => k !== 'kind').map(([, f]) => f));
@@ -125,7 +125,6 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec, key: 
   }
 
   const info: ModelInfo = {
-    key,
     source: spec.source,
     folder: folderPath,
     modelType: config.model_type,
