@@ -1,4 +1,3 @@
-import { InferenceError } from '../errors';
 import type { DecoderSession, LoadedModel, StepResult } from '../models/modelAdapter';
 import type { TokenTrace } from '../protocol';
 import { IncrementalDetokenizer } from '../loading/tokenizer';
@@ -65,8 +64,7 @@ export async function decode(
   hooks: DecodeHooks,
 ): Promise<DecodeOutput> {
   const started = performance.now();
-  // A stop before the first step has nothing to keep; after it, the loops return what they have ('cancelled').
-  if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Generation was cancelled.');
+  // A stop at any point returns what the loop has by then (finishReason 'cancelled'), nothing at all included.
   const session = await model.start(inputIds, config.attentions);
   const run: DecodeRun = { model, session, config, forced: forcedPrefixIds, recorder: new AttentionRecorder(), hooks, passes: 1 };
   const first = await session.step([session.startTokens]);
@@ -111,15 +109,16 @@ async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: re
     tokens.push(trace);
     history.push(chosen);
     logprob += trace.logprob;
+    const last = isEos || t + 1 === config.maxNewTokens;
+    if (output.emit(trace, last)) {
+      finishReason = 'stop-string';
+      break;
+    }
     if (isEos) {
       finishReason = 'eos';
       break;
     }
-    if (output.emit(trace, piece)) {
-      finishReason = 'stop-string';
-      break;
-    }
-    if (t + 1 === config.maxNewTokens) break;
+    if (last) break;
     if (rows.confirm(chosen)) continue; // the draft token was the model's own choice: its next row is already computed
     rows.discardUnconfirmed(session);
     // Never feed a token the length limit would not reach: the context holds prompt + maxNewTokens - 1.
@@ -129,7 +128,7 @@ async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: re
     run.recorder.record(step.attentions);
     rows.reset(step, draft);
   }
-  return { ids, tokens, text: output.text, logprob, score: logprob / Math.max(1, ids.length) ** config.lengthPenalty, finishReason, attentionRow: 0 };
+  return { ids, tokens, text: output.text(finishReason === 'cancelled'), logprob, score: logprob / Math.max(1, ids.length) ** config.lengthPenalty, finishReason, attentionRow: 0 };
 }
 
 /**
@@ -173,11 +172,16 @@ class DraftRows {
   }
 }
 
-/** The text as it is decoded: one piece per token, streamed, and cut at the first stop string. */
+/**
+ * The text as it is decoded, streamed and cut at the first stop string. What is streamed is exactly
+ * the result's text: the end of the text that could still become a stop string is held back until
+ * the next token settles it (streamed with the last token otherwise, or left out when stopped).
+ */
 class OutputText {
   private readonly detok: IncrementalDetokenizer;
   private stopAt = -1;
   private before = 0;
+  private streamed = '';
 
   constructor(
     model: LoadedModel,
@@ -193,16 +197,36 @@ class OutputText {
     return this.detok.push(id);
   }
 
-  /** Streams the token; true when the text now contains a stop string. */
-  emit(trace: TokenTrace, piece: string): boolean {
-    this.onToken?.(trace, piece);
-    this.stopAt = findStopString(this.detok.current, this.stopStrings, this.before);
+  /** Streams the token with the text it makes final; true when the text now contains a stop string. */
+  emit(trace: TokenTrace, last: boolean): boolean {
+    const text = this.detok.current;
+    this.stopAt = findStopString(text, this.stopStrings, this.before);
+    const settled = this.stopAt >= 0 ? text.slice(0, this.stopAt) : last ? text : text.slice(0, text.length - stopPrefixLength(text, this.stopStrings));
+    const delta = settled.slice(this.streamed.length);
+    this.streamed = settled;
+    this.onToken?.(trace, delta);
     return this.stopAt >= 0;
   }
 
-  get text(): string {
-    return this.stopAt >= 0 ? this.detok.current.slice(0, this.stopAt) : this.detok.current;
+  /** The result's text; a stopped generation ends where its stream ended. */
+  text(cancelled: boolean): string {
+    if (this.stopAt >= 0) return this.detok.current.slice(0, this.stopAt);
+    return cancelled ? this.streamed : this.detok.current;
   }
+}
+
+/** How many characters at the end of `text` begin a stop string (and may still become one). */
+function stopPrefixLength(text: string, stops: readonly string[]): number {
+  let longest = 0;
+  for (const s of stops) {
+    for (let n = Math.min(s.length - 1, text.length); n > longest; n--) {
+      if (text.endsWith(s.slice(0, n))) {
+        longest = n;
+        break;
+      }
+    }
+  }
+  return longest;
 }
 
 /** The row as the processors shape it: a copy when there are any (the raw row feeds the trace), else the row itself. */
