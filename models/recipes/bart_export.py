@@ -229,7 +229,6 @@ def write_configs(model, out_dir, tok_dir, extra=None):
 def make_reference(model, tok, name, out_path, sources=REF_SOURCES, attn_source=None, max_len=256):
     model.eval()
     ex = []
-    steps_logits = []
     for src in sources:
         ids = encode_src(tok, src, max_len)
         x = torch.tensor([ids])
