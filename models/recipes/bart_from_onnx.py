@@ -1,4 +1,4 @@
-"""Rebuild a train_bart.py checkpoint from a bundled BART folder's ONNX graphs.
+"""Rebuild a BART training checkpoint (bart_train.py) from a bundled BART folder's ONNX graphs.
 
 The exported graphs keep every PyTorch parameter as an initializer of the same name, so the shipped
 model can be trained further without its (unversioned) training checkpoint:
@@ -17,7 +17,7 @@ from onnx import numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import train_bart as B  # noqa: E402
+import bart_model as B  # noqa: E402
 
 CFG_KEYS = ("vocab_size", "d_model", "encoder_layers", "decoder_layers", "encoder_attention_heads",
             "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim", "max_position_embeddings")

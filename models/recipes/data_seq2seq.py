@@ -19,6 +19,9 @@ left out; the rest go to OUT_DIR/desktop_{train,valid,test}.jsonl with the same 
 desktop test strings never occur in any training file.
 
 Usage: [DESKTOP=1] /usr/bin/python3 models/recipes/data_seq2seq.py [OUT_DIR]
+
+As a library (the bart_* and rnn_* recipe modules): the task prefixes and special-token ids, load_jsonl,
+task_specific_params (config.json), strip_prefix, first_sentence, licence_section (the model cards' data section).
 """
 import glob
 import hashlib
@@ -41,6 +44,40 @@ MAX_SRC_CHARS = 300
 MAX_TGT_CHARS = 360
 MAX_DESC_CHARS = 900
 ISO_KEEP_PERCENT = 15
+
+TASK_NAMES = {"de": "translation_en_to_de", "fr": "translation_en_to_fr", "es": "translation_en_to_es",
+              "sum": "summarization"}
+SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]  # BART ids 0..3
+BOS, PAD, EOS, UNK = 0, 1, 2, 3
+
+
+def load_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(l) for l in f]
+
+
+def task_specific_params():
+    return {
+        # beam search, 8 beams, with a length penalty below 1 (favouring shorter synopses): the best ROUGE-L of the
+        # settings tried on the validation split through the engine (see the BART card)
+        "summarization": {"prefix": PREFIX["sum"], "max_length": 48, "num_beams": 8, "length_penalty": 0.5},
+        "translation_en_to_de": {"prefix": PREFIX["de"], "max_length": 64},
+        "translation_en_to_fr": {"prefix": PREFIX["fr"], "max_length": 64},
+        "translation_en_to_es": {"prefix": PREFIX["es"], "max_length": 64},
+    }
+
+
+def strip_prefix(src):
+    for p in PREFIX.values():
+        if src.startswith(p):
+            return src[len(p):]
+    return src
+
+
+def first_sentence(text):
+    t = text.split("\n")[0]
+    m = re.search(r"^(.+?[.!?])(\s|$)", t)
+    return m.group(1) if m else t
 
 
 def read_mo(path):
@@ -321,173 +358,6 @@ def split_of(text):
     return "train"
 
 
-def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", ".work", "seq2seq", "data")
-    os.makedirs(out_dir, exist_ok=True)
-    rows = {"train": [], "valid": [], "test": []}
-    stats = {}
-    base_sources = {}
-    for lang in ["de", "fr", "es"]:
-        ps = translation_pairs(lang)
-        stats[lang] = len(ps)
-        base_sources[lang] = {s for s, _, _ in ps}
-        for s, t, o in ps:
-            rows[split_of(s)].append({"src": PREFIX[lang] + s, "tgt": t, "task": lang, "origin": o})
-    sp = summarization_pairs()
-    stats["sum"] = len(sp)
-    for s, t, o in sp:
-        rows[split_of(s)].append({"src": PREFIX["sum"] + s, "tgt": t, "task": "sum", "origin": o})
-    rng = random.Random(1234)
-    for k in rows:
-        rng.shuffle(rows[k])
-        with open(os.path.join(out_dir, f"{k}.jsonl"), "w", encoding="utf-8") as f:
-            for r in rows[k]:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    per_split = {k: {t: sum(1 for r in v if r["task"] == t) for t in PREFIX} for k, v in rows.items()}
-    info = {"pairs": stats, "splits": per_split, "catalogs": catalog_licences(rows["train"])}
-    if os.environ.get("DESKTOP", "0") == "1":
-        info["desktop"] = desktop_data(out_dir, base_sources)
-    with open(os.path.join(out_dir, "stats.json"), "w") as f:
-        json.dump(info, f, indent=1)
-    print(json.dumps(info))
-
-
-if __name__ == "__main__":
-    main()
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared helpers for train_bart.py / train_rnn.py: data loading, tokenizer, metrics.
-# ---------------------------------------------------------------------------------------------
-TASK_NAMES = {"de": "translation_en_to_de", "fr": "translation_en_to_fr", "es": "translation_en_to_es",
-              "sum": "summarization"}
-SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]  # BART ids 0..3
-BOS, PAD, EOS, UNK = 0, 1, 2, 3
-
-
-def load_jsonl(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(l) for l in f]
-
-
-def task_specific_params():
-    return {
-        # beam search, 8 beams, with a length penalty below 1 (favouring shorter synopses): the best ROUGE-L of the
-        # settings tried on the validation split through the engine (see the BART card)
-        "summarization": {"prefix": PREFIX["sum"], "max_length": 48, "num_beams": 8, "length_penalty": 0.5},
-        "translation_en_to_de": {"prefix": PREFIX["de"], "max_length": 64},
-        "translation_en_to_fr": {"prefix": PREFIX["fr"], "max_length": 64},
-        "translation_en_to_es": {"prefix": PREFIX["es"], "max_length": 64},
-    }
-
-
-def strip_prefix(src):
-    for p in PREFIX.values():
-        if src.startswith(p):
-            return src[len(p):]
-    return src
-
-
-def first_sentence(text):
-    t = text.split("\n")[0]
-    m = re.search(r"^(.+?[.!?])(\s|$)", t)
-    return m.group(1) if m else t
-
-
-def _chr_ngrams(s, n):
-    from collections import Counter
-    s = s.replace(" ", "")
-    return Counter(s[i:i + n] for i in range(len(s) - n + 1))
-
-
-def chrf(hyps, refs, order=6, beta=2.0):
-    """Corpus chrF (character n-grams 1..order, whitespace removed, beta=2), as sacrebleu's chrF:
-    n-gram statistics summed over the corpus, per-order F_beta averaged over orders. 0..100."""
-    stats = [[0, 0, 0] for _ in range(order)]  # hyp, ref, match
-    for h, r in zip(hyps, refs):
-        for n in range(1, order + 1):
-            hc, rc = _chr_ngrams(h, n), _chr_ngrams(r, n)
-            st = stats[n - 1]
-            st[0] += sum(hc.values())
-            st[1] += sum(rc.values())
-            st[2] += sum(min(c, rc[g]) for g, c in hc.items() if g in rc)
-    eps = 1e-16
-    f2 = beta ** 2
-    score, eff = 0.0, 0
-    for nh, nr, nm in stats:
-        p = nm / nh if nh else eps
-        rcl = nm / nr if nr else eps
-        d = f2 * p + rcl
-        score += (1 + f2) * p * rcl / d if d > 0 else eps
-        eff += 1 if nh and nr else 0
-    return 100.0 * score / max(eff, 1)
-
-
-_BLEU_TOK = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-
-
-def bleu(hyps, refs, max_n=4):
-    """Corpus BLEU-4 (uniform weights, brevity penalty), word/punctuation tokenisation. 0..100."""
-    import math
-    from collections import Counter
-    match = [0] * max_n
-    total = [0] * max_n
-    hl = rl = 0
-    for h, r in zip(hyps, refs):
-        ht, rt = _BLEU_TOK.findall(h), _BLEU_TOK.findall(r)
-        hl += len(ht)
-        rl += len(rt)
-        for n in range(1, max_n + 1):
-            hc = Counter(tuple(ht[i:i + n]) for i in range(len(ht) - n + 1))
-            rc = Counter(tuple(rt[i:i + n]) for i in range(len(rt) - n + 1))
-            total[n - 1] += sum(hc.values())
-            match[n - 1] += sum(min(c, rc[g]) for g, c in hc.items())
-    if min(match) == 0 or hl == 0:
-        return 0.0
-    logp = sum(math.log(m / t) for m, t in zip(match, total)) / max_n
-    bp = 1.0 if hl > rl else math.exp(1 - rl / hl)
-    return 100.0 * bp * math.exp(logp)
-
-
-def _rouge_tok(s):
-    return re.findall(r"\w+", s.lower())
-
-
-def rouge(hyps, refs):
-    """Mean ROUGE-1/2/L F1 over examples (lower-cased word tokens, no stemming). 0..100."""
-    from collections import Counter
-
-    def f(p, r):
-        return 0.0 if p + r == 0 else 2 * p * r / (p + r)
-
-    def lcs(a, b):
-        if not a or not b:
-            return 0
-        prev = [0] * (len(b) + 1)
-        for x in a:
-            cur = [0]
-            for j, y in enumerate(b):
-                cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-            prev = cur
-        return prev[-1]
-
-    tot = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
-    for h, r in zip(hyps, refs):
-        ht, rt = _rouge_tok(h), _rouge_tok(r)
-        for n, key in ((1, "rouge1"), (2, "rouge2")):
-            hc = Counter(tuple(ht[i:i + n]) for i in range(len(ht) - n + 1))
-            rc = Counter(tuple(rt[i:i + n]) for i in range(len(rt) - n + 1))
-            m = sum((hc & rc).values())
-            p = m / max(sum(hc.values()), 1)
-            rr = m / max(sum(rc.values()), 1)
-            tot[key] += f(p, rr)
-        l = lcs(ht, rt)
-        tot["rougeL"] += f(l / max(len(ht), 1), l / max(len(rt), 1))
-    n = max(len(hyps), 1)
-    return {k: 100.0 * v / n for k, v in tot.items()}
-
-
 def licence_section(stats, translation_only=False):
     """Markdown describing the training data and its licences (for the model cards)."""
     cats = stats.get("catalogs", {})
@@ -544,30 +414,37 @@ def licence_section(stats, translation_only=False):
     return "\n".join(lines)
 
 
-def strip_initializer_prefix(path, prefix="m."):
-    """Rename initializers 'm.model.shared.weight' -> 'model.shared.weight' (the export wrapper's attribute)."""
-    import onnx
-    m = onnx.load(path)
-    ren = {i.name: i.name[len(prefix):] for i in m.graph.initializer if i.name.startswith(prefix)}
-    if not ren:
-        return
-    for i in m.graph.initializer:
-        i.name = ren.get(i.name, i.name)
-    for n in m.graph.node:
-        for k, x in enumerate(n.input):
-            if x in ren:
-                n.input[k] = ren[x]
-    onnx.save(m, path)
+def main():
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", ".work", "seq2seq", "data")
+    os.makedirs(out_dir, exist_ok=True)
+    rows = {"train": [], "valid": [], "test": []}
+    stats = {}
+    base_sources = {}
+    for lang in ["de", "fr", "es"]:
+        ps = translation_pairs(lang)
+        stats[lang] = len(ps)
+        base_sources[lang] = {s for s, _, _ in ps}
+        for s, t, o in ps:
+            rows[split_of(s)].append({"src": PREFIX[lang] + s, "tgt": t, "task": lang, "origin": o})
+    sp = summarization_pairs()
+    stats["sum"] = len(sp)
+    for s, t, o in sp:
+        rows[split_of(s)].append({"src": PREFIX["sum"] + s, "tgt": t, "task": "sum", "origin": o})
+    rng = random.Random(1234)
+    for k in rows:
+        rng.shuffle(rows[k])
+        with open(os.path.join(out_dir, f"{k}.jsonl"), "w", encoding="utf-8") as f:
+            for r in rows[k]:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    per_split = {k: {t: sum(1 for r in v if r["task"] == t) for t in PREFIX} for k, v in rows.items()}
+    info = {"pairs": stats, "splits": per_split, "catalogs": catalog_licences(rows["train"])}
+    if os.environ.get("DESKTOP", "0") == "1":
+        info["desktop"] = desktop_data(out_dir, base_sources)
+    with open(os.path.join(out_dir, "stats.json"), "w") as f:
+        json.dump(info, f, indent=1)
+    print(json.dumps(info))
 
 
-def set_static_dims(path, fixes):
-    """Replace exporter-invented symbolic dims (e.g. 'Slicepresent.0.encoder.key_dim_1') by their static values.
-    fixes: {output_or_input_name: {axis: value}}."""
-    import onnx
-    m = onnx.load(path)
-    for vi in list(m.graph.output) + list(m.graph.input):
-        for axis, val in fixes.get(vi.name, {}).items():
-            d = vi.type.tensor_type.shape.dim[axis]
-            d.ClearField("dim_param")
-            d.dim_value = val
-    onnx.save(m, path)
+if __name__ == "__main__":
+    main()

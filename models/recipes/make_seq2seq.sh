@@ -9,7 +9,7 @@
 #
 # Env: TRAIN_MINUTES (BART wall clock of stages 1-4, default 60: stage 1 = 22/60 of it from scratch, stage 2 = 16/60
 #      continuing with peak LR 1e-3 on a UI-weighted mix, stages 3 (13/60, LR 1e-3) and 4 (the rest, LR 7e-4) on mostly
-#      short UI strings; see train_bart.py), STAGE5_MINUTES (default 33: warm restart from stage 4, peak LR 6e-4,
+#      short UI strings; see MIXES in bart_data.py), STAGE5_MINUTES (default 33: warm restart from stage 4, peak LR 6e-4,
 #      short strings twice, 5000-token batches, label smoothing off for the last 40%, 2 OpenBLAS threads),
 #      STAGE6_MINUTES (default 125: warm restart from stage 5, peak LR 8e-4, every translation pair with short strings
 #      twice and a quarter of summarization, label smoothing off for the second half), STAGE7_MINUTES (default 125:
@@ -21,6 +21,8 @@
 #      run stage 7 from the weights and tokenizer in models/bart-translate-summarize (read back from its ONNX
 #      graphs): the bundled model's stage 7 was run that way, from the stage-6 model shipped before it (and its
 #      stage 6 from the stage-5 model shipped before that).
+# Each step is a subcommand of train_bart.py / train_rnn.py (their modules: models/recipes/README.md); the
+# per-stage knobs are the config blocks of bart_train.py, bart_data.py and rnn_train.py.
 # The bundled models were trained with the defaults on a 2-core machine shared with other jobs; the RNN ran at the
 # same time as the BART runs (here it runs after them), so timings/results differ somewhat.
 set -eu
