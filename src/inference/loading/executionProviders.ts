@@ -63,7 +63,7 @@ export async function createSessionWithFallback(
     const state = backendState(provider);
     if (state === 'absent') {
       notes.push(`${provider}: not installed with this onnxruntime-node`);
-      if (preference !== 'auto') throw new InferenceError('unsupported-device', `Device "${provider}" is not installed with this onnxruntime-node (for CUDA, reinstall it without ONNXRUNTIME_NODE_INSTALL=skip).`);
+      if (preference !== 'auto') throw new InferenceError('unsupported-device', `Device "${provider}" is not installed with this onnxruntime-node (its CUDA provider is a separate download: in a clone of this repository, npm run install:cuda).`);
       continue;
     }
     try {
