@@ -62,6 +62,10 @@ export class InferenceClient {
   private worker: EngineChannel | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastHeard = 0;
+  /** Why the heartbeat killed the engine, for the crash message. */
+  private hungReason: string | undefined;
+  /** The engine's last stderr lines, logged only if it crashes. */
+  private engineStderr: string[] = [];
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private disposed = false;
@@ -210,9 +214,6 @@ export class InferenceClient {
     }, every);
     this.heartbeat.unref?.();
   }
-
-  private hungReason: string | undefined;
-  private engineStderr: string[] = [];
 
   private stopHeartbeat(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
