@@ -3,6 +3,8 @@
  * worker are declared. Everything that crosses the thread boundary is plain structured-clone data.
  */
 
+import type { Dtype, DtypeChoice } from './models/dtype';
+
 /** Where a model comes from: a local folder in Hub layout, or a Hub model id. */
 export interface ModelSpec {
   /** A folder path (absolute, or relative to the bundled models folder) or a Hub id such as `Xenova/gpt2`. */
@@ -11,9 +13,17 @@ export interface ModelSpec {
   readonly device?: DevicePreference;
   /** Load the attention-tapped graph so that attention weights can be returned. */
   readonly attentions?: boolean;
-  /** Prefer `*_quantized.onnx` files when the model folder has them. */
+  /**
+   * Which ONNX files to load, as transformers.js names their dtypes (`model_q4.onnx` is q4). `auto`
+   * (the default): what config.json's `transformers.js_config.dtype` declares, else the smallest file
+   * that runs well on the device.
+   */
+  readonly dtype?: DtypeChoice;
+  /** Older name for `dtype: 'q8'` (`*_quantized.onnx`); `dtype` wins when both are given. */
   readonly quantized?: boolean;
 }
+
+export type { Dtype, DtypeChoice } from './models/dtype';
 
 export type DevicePreference = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
 
@@ -47,6 +57,10 @@ export interface ModelInfo {
   readonly loadMs: number;
   /** The ONNX files that were loaded, relative to the folder. */
   readonly onnxFiles: readonly string[];
+  /** The dtype of the loaded files (`q8`, or `encoder_model fp32, decoder_model_merged q4` where they differ). */
+  readonly dtype: string;
+  /** The dtypes this model's folder has every file in. */
+  readonly availableDtypes: readonly Dtype[];
   /**
    * Whether the output continues the prompt (a causal LM) rather than being generated from a
    * source (Seq2Seq). Optional until the engine sets it: read it through `continuesPrompt`.

@@ -1,5 +1,6 @@
 import { InferenceError } from './errors';
 import type { DecodingOptions, EngineFault, GenerateRequest, HubOptions, ModelSpec, ScoreRequest, Task, WorkerRequest } from './protocol';
+import { DTYPE_CHOICES } from './models/dtype';
 
 /**
  * The engine's boundary: every message is checked here, whoever sent it (the extension, the CLI, a
@@ -103,6 +104,7 @@ function modelSpec(v: unknown, field: string): ModelSpec {
     source,
     device: optional(o.device, (x) => choice(x, `${field}.device`, DEVICES)),
     attentions: optional(o.attentions, (x) => flag(x, `${field}.attentions`)),
+    dtype: optional(o.dtype, (x) => choice(x, `${field}.dtype`, DTYPE_CHOICES)),
     quantized: optional(o.quantized, (x) => flag(x, `${field}.quantized`)),
   };
 }

@@ -12,6 +12,32 @@ export interface TappedGraph {
   readonly outputs: readonly AttentionOutput[];
   /** Why attention cannot be shown for this graph (null when it can). */
   readonly unavailable: string | null;
+  /**
+   * The external data files the graph's weights live in (locations relative to the graph file):
+   * a session made from `bytes` must be given them, since it has no folder to look in.
+   */
+  readonly externalData: readonly string[];
+}
+
+/** The files named by initializers stored as external data. */
+function externalLocations(graph: onnx.IGraphProto): string[] {
+  const out = new Set<string>();
+  for (const init of graph.initializer ?? []) {
+    if (init.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const location = init.externalData?.find((e) => e.key === 'location')?.value;
+    if (location) out.add(location);
+  }
+  return [...out];
+}
+
+/** The float type the graph computes in: float16 for an fp16 export, else float32. */
+function floatType(graph: onnx.IGraphProto): number {
+  const F = onnx.TensorProto.DataType;
+  for (const o of graph.output ?? []) {
+    const t = o.type?.tensorType?.elemType;
+    if (t === F.FLOAT16 || t === F.FLOAT) return t;
+  }
+  return F.FLOAT;
 }
 
 const FUSED_ATTENTION_OPS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention', 'SparseAttention', 'PagedAttention']);
@@ -48,6 +74,8 @@ export function tapAttention(modelPath: string, role: 'causal' | 'encoder' | 'de
   if (!graph?.node || !graph.output) throw new InferenceError('model-corrupt', `${modelPath} has no graph.`);
   const nodes = graph.node;
   const graphOutputs = graph.output;
+  const externalData = externalLocations(graph);
+  const elemType = floatType(graph);
 
   const softmaxes = nodes.filter((n) => n.opType === 'Softmax' && (n.output?.length ?? 0) > 0);
   if (softmaxes.length === 0) {
@@ -58,7 +86,7 @@ export function tapAttention(modelPath: string, role: 'causal' | 'encoder' | 'de
       : nested
         ? 'attention is inside If/Loop subgraphs (a merged decoder), which cannot be tapped'
         : 'the graph has no attention Softmax nodes';
-    return { bytes: null, outputs: [], unavailable: `Attention cannot be shown for this model: ${reason}.` };
+    return { bytes: null, outputs: [], unavailable: `Attention cannot be shown for this model: ${reason}.`, externalData };
   }
 
   const existing = new Set(graphOutputs.map((o) => o.name));
@@ -80,9 +108,9 @@ export function tapAttention(modelPath: string, role: 'causal' | 'encoder' | 'de
     perKindCount.set(kind, ordinal + 1);
     outputs.push({ name, kind, layer: layerFromName ?? ordinal });
     if (!existing.has(name)) {
-      graphOutputs.push(onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }));
+      graphOutputs.push(onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType } } }));
     }
   }
   const bytes = onnx.ModelProto.encode(model).finish();
-  return { bytes, outputs, unavailable: null };
+  return { bytes, outputs, unavailable: null, externalData };
 }

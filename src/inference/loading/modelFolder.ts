@@ -1,7 +1,8 @@
-import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { InferenceError } from '../errors';
-import { configNumber, type ModelConfig, type ModelFolder, type OnnxFiles } from '../models/modelFiles';
+import { configNumber, type ModelConfig, type ModelFolder, type OnnxFile, type OnnxFiles } from '../models/modelFiles';
+import { DTYPES, chooseDtype, externalDataFiles, onnxFileName, type Dtype, type DtypeChoice } from '../models/dtype';
 
 export { configNumber, type ModelConfig, type ModelFolder, type OnnxFiles };
 
@@ -44,35 +45,63 @@ function readJson(path: string, what: string): Record<string, unknown> {
   }
 }
 
-/** The first of `names` in onnx/; a link there that leads nowhere is an error, not a reason to load another file. */
-function firstExisting(folder: string, names: readonly string[]): string | undefined {
-  for (const path of names.map((n) => join(folder, 'onnx', n))) {
-    if (existsSync(path)) return path;
-    let isLink = false;
-    try {
-      isLink = lstatSync(path).isSymbolicLink();
-    } catch {
-      continue; // not there at all
-    }
-    if (isLink) {
-      let why = 'points to nothing';
-      try {
-        realpathSync(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ELOOP') why = 'is a loop of symbolic links';
-      }
-      throw new InferenceError('model-corrupt', `${path} ${why}: the model file cannot be read.`);
+/** A file that is listed but cannot be read (a link that leads nowhere) is an error, not a reason to load another file. */
+function checkReadable(path: string): void {
+  if (existsSync(path)) return;
+  let why = 'points to nothing';
+  try {
+    realpathSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') why = 'is a loop of symbolic links';
+  }
+  throw new InferenceError('model-corrupt', `${path} ${why}: the model file cannot be read.`);
+}
+
+function listOnnx(folder: string): string[] {
+  try {
+    return readdirSync(join(folder, 'onnx'));
+  } catch {
+    return [];
+  }
+}
+
+/** How the files of one model are chosen: the user's dtype, the config, the device. */
+interface FileChoice {
+  readonly folder: string;
+  readonly listing: readonly string[];
+  readonly config: Record<string, unknown>;
+  readonly dtype: DtypeChoice;
+  readonly onGpu: boolean;
+}
+
+function dtypesOf(c: FileChoice, stem: string): Dtype[] {
+  return DTYPES.filter((d) => c.listing.includes(onnxFileName(stem, d)));
+}
+
+/** The file of `stem` in the chosen dtype, or undefined when the folder has no file of that stem at all. */
+function pickFile(c: FileChoice, stem: string): OnnxFile | undefined {
+  const available = dtypesOf(c, stem);
+  if (available.length === 0) return undefined;
+  const dtype = chooseDtype(c.dtype, stem, available, c.config, c.onGpu, c.folder);
+  const fileName = onnxFileName(stem, dtype);
+  const path = join(c.folder, 'onnx', fileName);
+  checkReadable(path);
+  const externalData = externalDataFiles(c.config, fileName, stem).map((name) => join(c.folder, 'onnx', name));
+  for (const data of externalData) {
+    if (!existsSync(data)) {
+      throw new InferenceError('model-not-found', `${path} keeps its weights in ${basename(data)}, which is missing (an interrupted download?). config.json declares it in transformers.js_config.use_external_data_format.`);
     }
   }
-  return undefined;
+  return { path, stem, dtype, externalData };
 }
 
-function onnxNames(base: string, quantized: boolean): string[] {
-  return quantized ? [`${base}_quantized.onnx`, `${base}_int8.onnx`, `${base}.onnx`] : [`${base}.onnx`, `${base}_quantized.onnx`];
+/** The dtypes in which every one of `stems` exists. */
+function commonDtypes(c: FileChoice, stems: readonly string[]): Dtype[] {
+  return DTYPES.filter((d) => stems.every((stem) => dtypesOf(c, stem).includes(d)));
 }
 
-/** Reads a model folder, classifies its architecture and finds its ONNX files. */
-export function readModelFolder(folder: string, quantized = false): ModelFolder {
+/** Reads a model folder, classifies its architecture and finds its ONNX files in the chosen dtype. */
+export function readModelFolder(folder: string, dtype: DtypeChoice = 'auto', onGpu = false): ModelFolder {
   if (!existsSync(folder) || !statSync(folder).isDirectory()) {
     throw new InferenceError('model-not-found', `Model folder not found: ${folder}`);
   }
@@ -87,35 +116,40 @@ export function readModelFolder(folder: string, quantized = false): ModelFolder 
   const missing = (what: string): never => {
     throw new InferenceError('model-not-found', `The ${modelType} model in ${folder} has no ${what} in onnx/.`);
   };
+  const c: FileChoice = { folder, listing: listOnnx(folder), config, dtype, onGpu };
+  const base = { folder, config: config as ModelConfig, generationConfig };
 
   if (modelType === RNN_SEQ2SEQ_TYPE) {
-    const encoder = firstExisting(folder, onnxNames('encoder', quantized)) ?? missing('encoder.onnx');
-    const decoderStep = firstExisting(folder, onnxNames('decoder_step', quantized)) ?? missing('decoder_step.onnx');
-    return { folder, config: config as ModelConfig, generationConfig, architecture: 'rnn-seq2seq', files: { kind: 'rnn-seq2seq', encoder, decoderStep } };
+    const encoder = pickFile(c, 'encoder') ?? missing('encoder.onnx');
+    const decoderStep = pickFile(c, 'decoder_step') ?? missing('decoder_step.onnx');
+    return { ...base, architecture: 'rnn-seq2seq', files: { kind: 'rnn-seq2seq', encoder, decoderStep }, availableDtypes: commonDtypes(c, ['encoder', 'decoder_step']) };
   }
   if (ENCODER_DECODER_TYPES.has(modelType) || config.is_encoder_decoder === true) {
-    const encoder = firstExisting(folder, onnxNames('encoder_model', quantized)) ?? missing('encoder_model.onnx');
-    const merged = firstExisting(folder, onnxNames('decoder_model_merged', quantized));
+    const encoder = pickFile(c, 'encoder_model') ?? missing('encoder_model.onnx');
+    const merged = pickFile(c, 'decoder_model_merged');
     if (merged) {
-      return { folder, config: config as ModelConfig, generationConfig, architecture: 'encoder-decoder', files: { kind: 'encoder-decoder-merged', encoder, decoder: merged } };
+      return { ...base, architecture: 'encoder-decoder', files: { kind: 'encoder-decoder-merged', encoder, decoder: merged }, availableDtypes: commonDtypes(c, ['encoder_model', 'decoder_model_merged']) };
     }
-    const decoder = firstExisting(folder, onnxNames('decoder_model', quantized)) ?? missing('decoder_model_merged.onnx or decoder_model.onnx');
-    const decoderWithPast = firstExisting(folder, onnxNames('decoder_with_past_model', quantized)) ?? missing('decoder_with_past_model.onnx');
-    return { folder, config: config as ModelConfig, generationConfig, architecture: 'encoder-decoder', files: { kind: 'encoder-decoder-split', encoder, decoder, decoderWithPast } };
+    const decoder = pickFile(c, 'decoder_model') ?? missing('decoder_model_merged.onnx or decoder_model.onnx');
+    const decoderWithPast = pickFile(c, 'decoder_with_past_model') ?? missing('decoder_with_past_model.onnx');
+    return {
+      ...base,
+      architecture: 'encoder-decoder',
+      files: { kind: 'encoder-decoder-split', encoder, decoder, decoderWithPast },
+      availableDtypes: commonDtypes(c, ['encoder_model', 'decoder_model', 'decoder_with_past_model']),
+    };
   }
   if (CAUSAL_TYPES.has(modelType)) {
-    const decoder =
-      firstExisting(folder, [...onnxNames('model', quantized), ...onnxNames('decoder_model_merged', quantized)]) ??
-      missing('model.onnx or decoder_model_merged.onnx');
-    return { folder, config: config as ModelConfig, generationConfig, architecture: 'causal-lm', files: { kind: 'causal-lm', decoder } };
+    // transformers.js loads onnx/model*.onnx; older Xenova exports have only decoder_model_merged*.onnx.
+    const stem = dtypesOf(c, 'model').length > 0 ? 'model' : 'decoder_model_merged';
+    const decoder = pickFile(c, stem) ?? missing('model.onnx or decoder_model_merged.onnx');
+    return { ...base, architecture: 'causal-lm', files: { kind: 'causal-lm', decoder }, availableDtypes: commonDtypes(c, [stem]) };
   }
   throw new InferenceError(
     'unsupported-model',
     `Unknown model type "${modelType}" in ${folder}. Supported: decoder-only (${[...CAUSAL_TYPES].join(', ')}), encoder-decoder (${[...ENCODER_DECODER_TYPES].join(', ')}) and ${RNN_SEQ2SEQ_TYPE}.`,
   );
 }
-
-/** Reads a numeric config field, trying several names (configs differ between families). */
 
 /** Token ids that end generation (eos_token_id may be a number or a list). */
 export function eosIds(config: Record<string, unknown>, generationConfig: Record<string, unknown>): number[] {

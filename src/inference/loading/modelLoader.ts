@@ -1,13 +1,15 @@
 import type * as ort from 'onnxruntime-node';
-import { statSync } from 'node:fs';
-import { relative } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve as resolvePath } from 'node:path';
 import { InferenceError } from '../errors';
 import type { DecoderSession, LoadedModel } from '../models/modelAdapter';
 import { CausalDecoderSession, describeCausalGraph } from '../models/causalLM';
 import { EncoderDecoderSession, describeEncoderDecoder, type TappedSession } from '../models/encoderDecoder';
 import { RnnSeq2SeqSession } from '../models/rnnSeq2Seq';
 import { continuation, sourceToTarget } from '../models/inputPolicy';
-import type { DevicePreference, ModelInfo, ModelSpec } from '../protocol';
+import type { DevicePreference, DtypeChoice, ModelInfo, ModelSpec } from '../protocol';
+import { onnxFileList, type OnnxFile } from '../models/modelFiles';
 import { tapAttention } from './attentionTap';
 import { createSessionWithFallback } from './executionProviders';
 import { configNumber, eosIds, readModelFolder, type ModelFolder } from './modelFolder';
@@ -29,31 +31,81 @@ function sessionOptions(graphBytes: number): ort.InferenceSession.SessionOptions
   return { graphOptimizationLevel: 'all', ...(graphBytes < SINGLE_THREAD_BELOW_BYTES ? { intraOpNumThreads: 1 } : {}) };
 }
 
+/**
+ * A session from a rewritten (tapped) graph: with its external data files beside it where it has
+ * any, since a graph given as bytes has no folder in which the runtime could find them. The graph is
+ * written to a temporary folder that links to the data files (no copy of the weights in memory);
+ * where links cannot be made, the data is handed over as buffers.
+ */
+async function createTappedSession(file: OnnxFile, bytes: Uint8Array, externalData: readonly string[], preference: DevicePreference, options: ort.InferenceSession.SessionOptions) {
+  if (externalData.length === 0) return createSessionWithFallback(bytes, preference, options);
+  const onnxDir = dirname(file.path);
+  const dir = mkdtempSync(join(tmpdir(), 'lmlens-tap-'));
+  try {
+    let linked = true;
+    for (const location of externalData) {
+      try {
+        symlinkSync(resolvePath(onnxDir, location), join(dir, location));
+      } catch {
+        linked = false;
+        break;
+      }
+    }
+    if (linked) {
+      const graph = join(dir, basename(file.path));
+      writeFileSync(graph, bytes);
+      return await createSessionWithFallback(graph, preference, options);
+    }
+    const data = externalData.map((location) => ({ path: location, data: readFileSync(resolvePath(onnxDir, location)) }));
+    return await createSessionWithFallback(bytes, preference, { ...options, externalData: data });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Creates a session for one graph, tapping attention when asked and possible. */
 async function openGraph(
-  path: string,
+  file: OnnxFile,
   role: 'causal' | 'encoder' | 'decoder',
   spec: ModelSpec,
   state: DeviceState | undefined,
 ): Promise<{ tapped: TappedSession; unavailable: string | null; state: DeviceState }> {
   const preference: DevicePreference = (state?.device as DevicePreference | undefined) ?? spec.device ?? 'auto';
-  let model: string | Uint8Array = path;
+  const options = sessionOptions(weightBytes(file));
   let outputs: TappedSession['attentionOutputs'] = [];
   let unavailable: string | null = null;
+  let created: Awaited<ReturnType<typeof createSessionWithFallback>> | undefined;
   if (spec.attentions) {
-    const tap = tapAttention(path, role);
+    const tap = tapAttention(file.path, role);
     unavailable = tap.unavailable;
     if (tap.bytes) {
-      model = tap.bytes;
       outputs = tap.outputs;
+      created = await createTappedSession(file, tap.bytes, tap.externalData, preference, options);
     }
   }
-  const created = await createSessionWithFallback(model, preference, sessionOptions(typeof model === 'string' ? statSync(model).size : model.byteLength));
+  created ??= await createSessionWithFallback(file.path, preference, options);
   return {
     tapped: { session: created.session, attentionOutputs: outputs },
     unavailable,
     state: state ?? { device: created.device, notes: created.notes },
   };
+}
+
+function weightBytes(file: OnnxFile): number {
+  return [file.path, ...file.externalData].reduce((sum, f) => sum + statSync(f).size, 0);
+}
+
+/** The dtype the user asked for; `quantized` is the older name of q8. */
+export function dtypeChoice(spec: ModelSpec): DtypeChoice {
+  return spec.dtype ?? (spec.quantized ? 'q8' : 'auto');
+}
+
+const GPU_DEVICES = new Set(['cuda', 'dml', 'webgpu', 'coreml']);
+
+/** `q8`, or each file's dtype where they differ. */
+function describeDtypes(files: readonly OnnxFile[]): string {
+  const dtypes = new Set(files.map((f) => f.dtype));
+  return dtypes.size === 1 ? files[0].dtype : files.map((f) => `${f.stem} ${f.dtype}`).join(', ');
 }
 
 function decoderStartIds(folder: ModelFolder): number[] {
@@ -70,8 +122,9 @@ function declaredTasks(config: Record<string, unknown>): string[] {
 /** Loads a model folder into sessions and a tokenizer, ready for the decoding loop. */
 export async function loadModelFolder(folderPath: string, spec: ModelSpec): Promise<LoadedModel> {
   const started = performance.now();
-  const folder = readModelFolder(folderPath, spec.quantized ?? false);
-  checkFitsInMemory(spec.source, Object.entries(folder.files).filter(([k]) => k !== 'kind').map(([, f]) => f));
+  const folder = readModelFolder(folderPath, dtypeChoice(spec), GPU_DEVICES.has(spec.device ?? 'auto'));
+  const fileList = onnxFileList(folder.files);
+  checkFitsInMemory(spec.source, fileList.map((f) => f.path));
   const tokenizer = loadTokenizer(folderPath);
   const { config } = folder;
   const eos = eosIds(config, folder.generationConfig);
@@ -138,7 +191,9 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     tasks: declaredTasks(config),
     attentionUnavailable: unavailable,
     loadMs: performance.now() - started,
-    onnxFiles: Object.values(files).filter((v) => v !== files.kind).map((f) => relative(folderPath, f)),
+    onnxFiles: fileList.flatMap((f) => [f.path, ...f.externalData]).map((f) => relative(folderPath, f)),
+    dtype: describeDtypes(fileList),
+    availableDtypes: folder.availableDtypes,
   };
   return {
     info,
@@ -155,5 +210,5 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
 }
 
 export function modelKey(spec: ModelSpec, folder: string): string {
-  return `${folder}|${spec.device ?? 'auto'}|${spec.attentions ? 'attn' : 'plain'}|${spec.quantized ? 'q' : 'f'}`;
+  return `${folder}|${spec.device ?? 'auto'}|${spec.attentions ? 'attn' : 'plain'}|${dtypeChoice(spec)}`;
 }
