@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { rankBucket, type RankBucket } from './analysis/gltr';
 import { Engine } from './inference/engine';
 import { InferenceError } from './inference/errors';
-import type { DecodingOptions, DevicePreference, GenerateResult, ScoreResult, Strategy, Task, TokenTrace } from './inference/protocol';
+import type { DecodingOptions, DevicePreference, DtypeChoice, GenerateResult, ModelSpec, ScoreResult, Strategy, Task, TokenTrace } from './inference/protocol';
+import { DTYPE_CHOICES } from './inference/models/dtype';
 
 const USAGE = `Usage: lm-lens <command> [options]
 
@@ -19,7 +20,11 @@ Options:
   --temperature T  --top-k K  --top-p P  --seed S  --repetition-penalty R  --no-repeat-ngram N
   --stop STRING (repeatable) --top N (alternatives per token, default 10)
   --prompt-lookup N          greedy: draft tokens checked per forward pass (default 8, 0 = off; same output)
-  --device auto|cpu|webgpu|cuda|dml|coreml   --quantized (prefer *_quantized.onnx)   --attentions   --json
+  --device auto|cpu|webgpu|cuda|dml|coreml   --attentions   --json
+  --dtype auto|fp32|fp16|q8|int8|uint8|q4|q4f16|bnb4
+                             which ONNX files to load (model.onnx, model_fp16.onnx, model_quantized.onnx, model_q4.onnx, …);
+                             auto (default): the repo's declared dtype, else the smallest that runs well on the device
+  --quantized                the same as --dtype q8
   --cache-dir DIR  --offline  --remote-host URL
 `;
 
@@ -65,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
       temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
       'repetition-penalty': { type: 'string' }, 'no-repeat-ngram': { type: 'string' }, stop: { type: 'string', multiple: true }, top: { type: 'string' }, 'prompt-lookup': { type: 'string' },
       device: { type: 'string' }, attentions: { type: 'boolean' }, json: { type: 'boolean' }, 'cache-dir': { type: 'string' }, offline: { type: 'boolean' },
-      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, quantized: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, quantized: { type: 'boolean' }, dtype: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const command = positionals[0];
@@ -77,7 +82,16 @@ export async function main(argv: string[]): Promise<number> {
   const engine = new Engine(bundled, { cacheDir: values['cache-dir'], offline: values.offline, remoteHost: values['remote-host'] });
   const seq2seqTask = command === 'translate' || command === 'summarize';
   const defaultModel = seq2seqTask ? 'bart-translate-summarize' : 'gpt2-code';
-  const model = { source: values.model ?? defaultModel, device: (values.device ?? 'auto') as DevicePreference, attentions: values.attentions ?? false, quantized: values.quantized ?? false };
+  if (values.dtype !== undefined && !(DTYPE_CHOICES as readonly string[]).includes(values.dtype)) {
+    process.stderr.write(`error (bad-request): --dtype must be one of ${DTYPE_CHOICES.join(', ')}, not "${values.dtype}".\n`);
+    return 2;
+  }
+  const model: ModelSpec = {
+    source: values.model ?? defaultModel,
+    device: (values.device ?? 'auto') as DevicePreference,
+    attentions: values.attentions ?? false,
+    dtype: (values.dtype as DtypeChoice | undefined) ?? (values.quantized ? 'q8' : 'auto'),
+  };
   const options: DecodingOptions = {
     maxNewTokens: num(values['max-new-tokens'], 'max-new-tokens'),
     strategy: values.strategy as Strategy | undefined,

@@ -5,7 +5,7 @@ import { resolveLocalFolder } from './loading/modelFolder';
 import { downloadFromHub } from './loading/hub';
 import { tokenText } from './loading/tokenizer';
 import { decode } from './decoding/decode';
-import { resolveGenerationConfig } from './decoding/generationConfig';
+import { resolveGenerationSettings } from './decoding/generationConfig';
 import { AttentionRecorder, singleMap } from './decoding/attentionRecorder';
 import { traceStep } from './decoding/trace';
 import { setUpTask } from './tasks';
@@ -79,7 +79,7 @@ export class Engine {
     const { info, tokenizer } = model;
     if (typeof request.prompt !== 'string') throw new InferenceError('bad-request', 'The prompt must be a string.');
     const task = setUpTask(model, request.task, request.prompt);
-    const config = resolveGenerationConfig({ ...task.defaults, ...request.options }, model.folder.generationConfig);
+    const { config, report } = resolveGenerationSettings(request.options, model.generationDefaults, task.params);
     const wantAttentions = config.attentions && info.attentionUnavailable === null;
     const encoded = tokenizer.encode(task.input) as number[];
     const { inputIds, maxNewTokens } = model.input.fitPrompt(encoded, {
@@ -125,6 +125,7 @@ export class Engine {
       inputTokens: inputIds.map((id) => tokenText(tokenizer, id)),
       inputIds,
       inputTruncated: inputIds.length < inputLength ? { tokens: inputLength, kept: inputIds.length } : undefined,
+      generationSettings: report,
     };
   }
 

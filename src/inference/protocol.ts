@@ -59,6 +59,8 @@ export interface ModelInfo {
   readonly onnxFiles: readonly string[];
   /** The dtype of the loaded files (`q8`, or `encoder_model fp32, decoder_model_merged q4` where they differ). */
   readonly dtype: string;
+  /** Why prompt-lookup drafting is off for this model (null when several tokens may share a pass exactly). */
+  readonly draftingUnavailable: string | null;
   /** The dtypes this model's folder has every file in. */
   readonly availableDtypes: readonly Dtype[];
   /**
@@ -229,6 +231,12 @@ export interface GenerateResult {
    * model read (a Seq2Seq source keeps its start, a causal prompt its end).
    */
   readonly inputTruncated?: { readonly tokens: number; readonly kept: number };
+  /**
+   * The generation settings this run used, as transformers names them (`no_repeat_ngram_size`,
+   * `bad_words_ids`, …), each with where it came from: the model's config, its task parameters, the
+   * request, or the default.
+   */
+  readonly generationSettings?: Readonly<Record<string, { readonly value: unknown; readonly from: 'default' | 'model' | 'task' | 'request' }>>;
 }
 
 export interface ScoreResult {

@@ -131,10 +131,12 @@ async function bruteForce(next, allowed, eos, maxLen, forcedEos) {
   async function expand(seq, sum) {
     const lp = await next(seq);
     for (const [id, l] of lp) {
-      // A model whose generation config forces EOS at the length limit ends every sequence with it.
-      if (forcedEos && seq.length === maxLen - 1 && id !== eos) continue;
+      // A model whose generation config forces EOS at the length limit ends every sequence with it;
+      // as in transformers, the forced token is the only one left, so it adds log 1 = 0 to the score.
+      const forced = forcedEos && seq.length === maxLen - 1;
+      if (forced && id !== eos) continue;
       const ids = [...seq, id];
-      if (id === eos || ids.length === maxLen) candidates.push({ ids, score: (sum + l) / ids.length });
+      if (id === eos || ids.length === maxLen) candidates.push({ ids, score: (sum + (forced ? 0 : l)) / ids.length });
       else await expand(ids, sum + l);
     }
   }

@@ -77,14 +77,15 @@ export async function decode(
 /** Greedy or sampled decoding of one sequence; greedy checks prompt-lookup drafts in the same passes. */
 async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: readonly number[]): Promise<DecodedSequence> {
   const { model, session, config, hooks } = run;
-  const processors = buildProcessors(config);
+  const processors = buildProcessors(config, session.startTokens.length, model.eosTokenIds);
   const rng = new SeededRandom(config.seed);
   const eos = new Set(model.eosTokenIds);
   const output = new OutputText(model, config.stopStrings, hooks.onToken);
   const rows = new DraftRows(first);
-  // Drafts are checked only where they cannot change the result: greedy choices, a cache that can be
-  // cut back, and no attention recording (whose steps are one query each).
-  const drafting = config.strategy === 'greedy' && config.promptLookupTokens > 0 && !config.attentions && session.dropLast !== undefined;
+  // Drafts are checked only where they cannot change the result: greedy choices, a model whose
+  // several-token passes give the one-token logits (measured at load), a cache that can be cut back,
+  // and no attention recording (whose steps are one query each).
+  const drafting = config.strategy === 'greedy' && config.promptLookupTokens > 0 && !config.attentions && model.draftsAreExact && session.dropLast !== undefined;
   const draftOptions = { ...DEFAULT_DRAFT, maxTokens: config.promptLookupTokens };
   const history = [...session.startTokens];
   const ids: number[] = [];
@@ -97,7 +98,7 @@ async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: re
       break;
     }
     const logits = rows.current;
-    let chosen = forcedTokenAt(config, run.forced, t);
+    let chosen = forcedTokenAt(run.forced, t);
     if (chosen === undefined) {
       const scores = shaped(processors, logits.subarray(0, rows.vocab), history);
       chosen = config.strategy === 'sample' ? sample(scores, rng) : argmax(scores);
@@ -277,7 +278,7 @@ interface Hypothesis {
 async function beamSearch(run: DecodeRun, first: StepResult): Promise<DecodedSequence[]> {
   const { model, session, config, forced, recorder, hooks } = run;
   const k = config.numBeams;
-  const processors = buildProcessors(config);
+  const processors = buildProcessors(config, session.startTokens.length, model.eosTokenIds);
   const eos = new Set(model.eosTokenIds);
   const normalise = (sum: number, length: number): number => sum / Math.max(1, length) ** config.lengthPenalty;
   let beams: Beam[] = [{ ids: [], rows: [], sum: 0, history: [...session.startTokens] }];
@@ -299,7 +300,7 @@ async function beamSearch(run: DecodeRun, first: StepResult): Promise<DecodedSeq
     for (let r = 0; r < beams.length; r++) {
       const scores = shaped(processors, step.logits.subarray(r * vocab, (r + 1) * vocab), beams[r].history);
       const logZ = logSumExp(scores);
-      const must = forcedTokenAt(config, forced, t);
+      const must = forcedTokenAt(forced, t);
       // The best candidates by score are the best by log-probability: log p = score - logZ.
       const ids = must !== undefined ? [must] : topKIndices(scores, 2 * k);
       for (const id of ids) if (scores[id] > -Infinity) candidates.push({ row: r, id, sum: beams[r].sum + scores[id] - logZ });

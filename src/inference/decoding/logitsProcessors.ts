@@ -88,6 +88,55 @@ export function allowedTokens(ids: readonly number[]): LogitsProcessor {
   };
 }
 
+/** Bans the last id of each sequence when the history ends with the ids before it (`bad_words_ids`). */
+export function badWords(sequences: readonly (readonly number[])[]): LogitsProcessor {
+  return {
+    name: 'bad-words',
+    apply(scores, history) {
+      for (const seq of sequences) {
+        const before = seq.length - 1;
+        if (history.length < before) continue;
+        let match = true;
+        for (let j = 0; j < before && match; j++) match = history[history.length - before + j] === seq[j];
+        if (match) scores[seq[before]] = -Infinity;
+      }
+    },
+  };
+}
+
+/** Forbids the end-of-sequence tokens while the sequence is shorter than `length` (`min_length`). */
+export function minLength(length: number, eosTokenIds: readonly number[]): LogitsProcessor {
+  return {
+    name: 'min-length',
+    apply(scores, history) {
+      if (history.length < length) for (const id of eosTokenIds) scores[id] = -Infinity;
+    },
+  };
+}
+
+/** Forces one of `ids` when the sequence has exactly `length` tokens (forced BOS / EOS). */
+export function forcedAtLength(length: number, ids: readonly number[], name: string): LogitsProcessor {
+  return {
+    name,
+    apply(scores, history) {
+      if (history.length !== length) return;
+      scores.fill(-Infinity);
+      for (const id of ids) scores[id] = 0;
+    },
+  };
+}
+
+/** Forbids `ids` always, or only when the sequence has exactly `atLength` tokens (`begin_suppress_tokens`). */
+export function suppressTokens(ids: readonly number[], atLength?: number): LogitsProcessor {
+  return {
+    name: atLength === undefined ? 'suppress-tokens' : 'begin-suppress-tokens',
+    apply(scores, history) {
+      if (atLength !== undefined && history.length !== atLength) return;
+      for (const id of ids) scores[id] = -Infinity;
+    },
+  };
+}
+
 export function applyAll(processors: readonly LogitsProcessor[], scores: Float32Array, history: readonly number[]): void {
   for (const p of processors) p.apply(scores, history);
 }

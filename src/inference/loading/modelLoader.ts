@@ -1,6 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve as resolvePath } from 'node:path';
 import { InferenceError } from '../errors';
 import type { DecoderSession, LoadedModel } from '../models/modelAdapter';
@@ -11,6 +10,10 @@ import { continuation, sourceToTarget } from '../models/inputPolicy';
 import type { DevicePreference, DtypeChoice, ModelInfo, ModelSpec } from '../protocol';
 import { onnxFileList, type OnnxFile } from '../models/modelFiles';
 import { tapAttention } from './attentionTap';
+import { modelGenerationDefaults } from '../decoding/generationConfig';
+import { modelTasks } from '../tasks';
+import { checkMultiTokenPasses, type DraftCheck } from '../decoding/draftExactness';
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { createSessionWithFallback } from './executionProviders';
 import { configNumber, eosIds, readModelFolder, type ModelFolder } from './modelFolder';
 import { loadTokenizer } from './tokenizer';
@@ -32,35 +35,32 @@ function sessionOptions(graphBytes: number): ort.InferenceSession.SessionOptions
 }
 
 /**
- * A session from a rewritten (tapped) graph: with its external data files beside it where it has
- * any, since a graph given as bytes has no folder in which the runtime could find them. The graph is
- * written to a temporary folder that links to the data files (no copy of the weights in memory);
- * where links cannot be made, the data is handed over as buffers.
+ * A session from a rewritten (tapped) graph: with its external data files, which a graph given as
+ * bytes has no folder to find in (and the runtime refuses data outside the graph's folder, links
+ * included). The graph is written beside the original for the time the session takes to create, so
+ * the weights are read from disk as usual; where the folder is read-only, the data is handed over
+ * as buffers (one more copy of the weights in memory while the session is created).
  */
 async function createTappedSession(file: OnnxFile, bytes: Uint8Array, externalData: readonly string[], preference: DevicePreference, options: ort.InferenceSession.SessionOptions) {
   if (externalData.length === 0) return createSessionWithFallback(bytes, preference, options);
   const onnxDir = dirname(file.path);
-  const dir = mkdtempSync(join(tmpdir(), 'lmlens-tap-'));
+  const beside = join(onnxDir, `.lmlens-tapped-${process.pid}-${basename(file.path)}`);
+  let written = false;
   try {
-    let linked = true;
-    for (const location of externalData) {
-      try {
-        symlinkSync(resolvePath(onnxDir, location), join(dir, location));
-      } catch {
-        linked = false;
-        break;
-      }
-    }
-    if (linked) {
-      const graph = join(dir, basename(file.path));
-      writeFileSync(graph, bytes);
-      return await createSessionWithFallback(graph, preference, options);
-    }
-    const data = externalData.map((location) => ({ path: location, data: readFileSync(resolvePath(onnxDir, location)) }));
-    return await createSessionWithFallback(bytes, preference, { ...options, externalData: data });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    writeFileSync(beside, bytes);
+    written = true;
+  } catch {
+    // a read-only folder: hand over the data below
   }
+  if (written) {
+    try {
+      return await createSessionWithFallback(beside, preference, options);
+    } finally {
+      rmSync(beside, { force: true });
+    }
+  }
+  const data = externalData.map((location) => ({ path: location, data: readFileSync(resolvePath(onnxDir, location)) }));
+  return createSessionWithFallback(bytes, preference, { ...options, externalData: data });
 }
 
 /** Creates a session for one graph, tapping attention when asked and possible. */
@@ -112,11 +112,6 @@ function decoderStartIds(folder: ModelFolder): number[] {
   const raw = folder.generationConfig.decoder_start_token_id ?? folder.config.decoder_start_token_id ?? folder.config.bos_token_id ?? folder.config.pad_token_id;
   if (typeof raw !== 'number') throw new InferenceError('unsupported-model', `${folder.folder}: config.json has no decoder_start_token_id.`);
   return [raw];
-}
-
-function declaredTasks(config: Record<string, unknown>): string[] {
-  const params = config.task_specific_params;
-  return params && typeof params === 'object' ? Object.keys(params) : [];
 }
 
 /** Loads a model folder into sessions and a tokenizer, ready for the decoding loop. */
@@ -177,6 +172,9 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     numHeads = graphs.heads;
   }
 
+  const tasks = modelTasks(config, [String(config._name_or_path ?? ''), spec.source, folderPath], () => tokenizer.get_vocab().keys());
+  const draft = await measureDrafting(start, tokenizer, files.kind === 'rnn-seq2seq');
+
   const info: ModelInfo = {
     source: spec.source,
     folder: folderPath,
@@ -188,11 +186,12 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     vocabSize: configNumber(config, ['vocab_size'], 0),
     numLayers,
     numHeads,
-    tasks: declaredTasks(config),
+    tasks: [...tasks.keys()],
     attentionUnavailable: unavailable,
     loadMs: performance.now() - started,
     onnxFiles: fileList.flatMap((f) => [f.path, ...f.externalData]).map((f) => relative(folderPath, f)),
     dtype: describeDtypes(fileList),
+    draftingUnavailable: draft.reason,
     availableDtypes: folder.availableDtypes,
   };
   return {
@@ -200,6 +199,9 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     folder,
     tokenizer,
     eosTokenIds: eos,
+    generationDefaults: modelGenerationDefaults(config, folder.generationConfig),
+    draftsAreExact: draft.exact,
+    tasks,
     bosIds,
     input: files.kind === 'causal-lm' ? continuation : sourceToTarget,
     start,
@@ -207,6 +209,18 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
       await Promise.all(sessions.map((s) => s.release()));
     },
   };
+}
+
+/** Checks on real text whether several tokens may share a decoder pass (see draftExactness.ts). */
+async function measureDrafting(
+  start: (inputIds: readonly number[], attentions: boolean) => Promise<DecoderSession>,
+  tokenizer: PreTrainedTokenizer,
+  stateful: boolean,
+): Promise<DraftCheck> {
+  if (stateful) return { exact: false, maxDiff: NaN, reason: 'Prompt-lookup drafting is off for this model: its state cannot be cut back (an RNN).' };
+  let ids = tokenizer.encode('The quick brown fox jumps over the lazy dog, and the dog sleeps.', { add_special_tokens: false }) as number[];
+  if (ids.length < 7) ids = [...ids, ...Array.from({ length: 7 - ids.length }, (_, i) => i + 1)];
+  return checkMultiTokenPasses(() => start(ids.slice(0, 4), false), ids.slice(4, 7));
 }
 
 export function modelKey(spec: ModelSpec, folder: string): string {

@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { configNumber } from './modelFiles';
 import type { AttentionOutput } from './modelFiles';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
-import { declaredDim, emptyFloat, gatherRows, int64Tensor, keepPositions, stepResult } from './tensors';
+import { declaredDim, declaredFloatType, emptyFloat, gatherRows, int64Tensor, keepPositions, stepResult, type FloatType } from './tensors';
 
 /** What the decoder-only graph declares and needs, read once at load time. */
 export interface CausalGraph {
@@ -13,6 +13,8 @@ export interface CausalGraph {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly pastNames: readonly string[];
+  /** Element type of the caches (float16 in fp16 exports). */
+  readonly pastType: FloatType;
   readonly hasPositionIds: boolean;
   readonly hasAttentionMask: boolean;
   readonly hasCacheBranch: boolean;
@@ -40,6 +42,7 @@ export function describeCausalGraph(session: ort.InferenceSession, config: Recor
     kvHeads,
     headDim,
     pastNames,
+    pastType: declaredFloatType(session, firstPast),
     hasPositionIds: inputs.has('position_ids'),
     hasAttentionMask: inputs.has('attention_mask'),
     hasCacheBranch: inputs.has('use_cache_branch'),
@@ -71,7 +74,7 @@ export class CausalDecoderSession implements DecoderSession {
       const name = g.session.inputNames.includes('num_logits_to_keep') ? 'num_logits_to_keep' : 'logits_to_keep';
       feeds[name] = new ort.Tensor('int64', BigInt64Array.of(BigInt(allPositions ? q : 1)), []);
     }
-    for (const name of g.pastNames) feeds[name] = this.past.get(name) ?? emptyFloat([tokens.length, g.kvHeads, 0, g.headDim]);
+    for (const name of g.pastNames) feeds[name] = this.past.get(name) ?? emptyFloat([tokens.length, g.kvHeads, 0, g.headDim], g.pastType);
 
     const fetches = ['logits', ...g.pastNames.map((n) => n.replace('past_key_values', 'present')), ...(this.withAttentions ? g.attentionOutputs.map((a) => a.name) : [])];
     const out = await g.session.run(feeds, fetches);

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { configNumber } from './modelFiles';
 import type { AttentionOutput } from './modelFiles';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
-import { declaredDim, emptyFloat, filledInt64, gatherRows, int64Tensor, keepPositions, stepResult } from './tensors';
+import { declaredDim, declaredFloatType, emptyFloat, filledInt64, floatData, gatherRows, int64Tensor, keepPositions, stepResult, type FloatType } from './tensors';
 
 export interface TappedSession {
   readonly session: ort.InferenceSession;
@@ -18,6 +18,8 @@ export interface EncoderDecoderGraphs {
   readonly decoderWithPast?: TappedSession;
   readonly heads: number;
   readonly headDim: number;
+  /** Element type of the caches (float16 in fp16 exports). */
+  readonly pastType: FloatType;
 }
 
 export function describeEncoderDecoder(
@@ -31,7 +33,7 @@ export function describeEncoderDecoder(
   const dModel = configNumber(config, ['d_model', 'hidden_size']);
   const heads = ((firstPast && declaredDim(pastSession, firstPast, 1)) || undefined) ?? configNumber(config, ['decoder_attention_heads', 'num_heads', 'num_attention_heads']);
   const headDim = ((firstPast && declaredDim(pastSession, firstPast, 3)) || undefined) ?? configNumber(config, ['d_kv', 'head_dim'], dModel / heads);
-  return { encoder, decoder, decoderWithPast, heads, headDim };
+  return { encoder, decoder, decoderWithPast, heads, headDim, pastType: declaredFloatType(pastSession, firstPast) };
 }
 
 /** A decoding run of an encoder-decoder: the encoder runs once, the decoder step by step with its caches. */
@@ -59,7 +61,7 @@ export class EncoderDecoderSession implements DecoderSession {
     const out = await enc.session.run(feeds, fetches);
     s.encoderHidden = out.last_hidden_state;
     if (withAttentions) {
-      s.encoderAttentions = enc.attentionOutputs.map((output) => ({ output, data: out[output.name].data as Float32Array, dims: out[output.name].dims }));
+      s.encoderAttentions = enc.attentionOutputs.map((output) => ({ output, data: floatData(out[output.name]), dims: out[output.name].dims }));
     }
     return s;
   }
@@ -75,7 +77,7 @@ export class EncoderDecoderSession implements DecoderSession {
     if (inputs.has('encoder_hidden_states')) feeds.encoder_hidden_states = this.encoderHidden;
     if (inputs.has('use_cache_branch')) feeds.use_cache_branch = new ort.Tensor('bool', [this.pastLength > 0], [1]);
     for (const name of run.session.inputNames) {
-      if (name.startsWith('past_key_values.')) feeds[name] = this.past.get(name) ?? emptyFloat([rows, graphs.heads, 0, graphs.headDim]);
+      if (name.startsWith('past_key_values.')) feeds[name] = this.past.get(name) ?? emptyFloat([rows, graphs.heads, 0, graphs.headDim], graphs.pastType);
     }
     const presents = run.session.outputNames.filter((n) => n.startsWith('present.'));
     const fetches = ['logits', ...presents, ...(this.withAttentions ? run.attentionOutputs.map((a) => a.name) : [])];

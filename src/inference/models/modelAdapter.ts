@@ -48,6 +48,12 @@ export interface LoadedModel {
   readonly folder: ModelFolder;
   readonly tokenizer: PreTrainedTokenizer;
   readonly eosTokenIds: readonly number[];
+  /** The generation defaults of config.json and generation_config.json (transformers' key names). */
+  readonly generationDefaults: Readonly<Record<string, unknown>>;
+  /** The tasks the model can do (`summarization`, `translation_en_to_de`, …), with their prefix and parameters. */
+  readonly tasks: ReadonlyMap<string, { readonly prefix: string; readonly params: Record<string, unknown> }>;
+  /** Whether a pass over several new tokens gives the logits of one pass per token (measured at load). */
+  readonly draftsAreExact: boolean;
   /** Ids to start from when the prompt is empty (BOS), if the model has one. */
   readonly bosIds: readonly number[];
   /** How the model reads its input (prompt fitting, scoring, draft sources): no caller asks the architecture. */

@@ -14,8 +14,42 @@ export function filledInt64(dims: readonly number[], value: number): ort.Tensor 
   return new ort.Tensor('int64', new BigInt64Array(size).fill(BigInt(value)), dims);
 }
 
-export function emptyFloat(dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor('float32', new Float32Array(0), dims);
+/** The float element types a graph's caches and logits come in (fp16 exports keep float16 caches). */
+export type FloatType = 'float32' | 'float16';
+
+export function emptyFloat(dims: readonly number[], type: FloatType = 'float32'): ort.Tensor {
+  return type === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
+}
+
+/** The declared element type of a graph input (float16 or float32), for the empty caches fed at the start. */
+export function declaredFloatType(session: ort.InferenceSession, input: string | undefined): FloatType {
+  const meta = input === undefined ? undefined : session.inputMetadata.find((m) => m.name === input);
+  return meta?.isTensor && meta.type === 'float16' ? 'float16' : 'float32';
+}
+
+const HALF_TABLE = (() => {
+  // Every float16 bit pattern's value: 256 KiB, built once, exact.
+  const table = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const fraction = h & 0x3ff;
+    table[h] =
+      exponent === 0 ? sign * 2 ** -14 * (fraction / 1024) : exponent === 31 ? (fraction ? NaN : sign * Infinity) : sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+  }
+  return table;
+})();
+
+/** A float tensor's data as float32 (float16 data arrives as the raw bit patterns in a Uint16Array). */
+export function floatData(t: ort.Tensor): Float32Array {
+  if (t.type === 'float32') return t.data as Float32Array;
+  if (t.type === 'float16') {
+    const bits = t.data as Uint16Array;
+    const out = new Float32Array(bits.length);
+    for (let i = 0; i < bits.length; i++) out[i] = HALF_TABLE[bits[i]];
+    return out;
+  }
+  throw new Error(`Expected a float tensor, got ${t.type}.`);
 }
 
 /** Gathers rows along the first (batch) axis: row i of the result is row `rows[i]` of `t`. */
@@ -32,10 +66,10 @@ export function gatherRows(t: ort.Tensor, rows: readonly number[]): ort.Tensor {
 export function keepPositions(t: ort.Tensor, keep: number): ort.Tensor {
   const [rows, heads, positions, headDim] = t.dims as [number, number, number, number];
   if (keep >= positions) return t;
-  const src = t.data as Float32Array;
-  const out = new Float32Array(rows * heads * keep * headDim);
-  for (let rh = 0; rh < rows * heads; rh++) out.set(src.subarray(rh * positions * headDim, (rh * positions + keep) * headDim), rh * keep * headDim);
-  return new ort.Tensor('float32', out, [rows, heads, keep, headDim]);
+  const src = t.data as Float32Array | Uint16Array;
+  const out = new (src.constructor as { new (n: number): Float32Array | Uint16Array })(rows * heads * keep * headDim);
+  for (let rh = 0; rh < rows * heads; rh++) (out as Float32Array).set((src as Float32Array).subarray(rh * positions * headDim, (rh * positions + keep) * headDim), rh * keep * headDim);
+  return new ort.Tensor(t.type as 'float32', out as Float32Array, [rows, heads, keep, headDim]);
 }
 
 /** Reads a fixed dimension of a graph input from its declared shape, if it is a number. */
@@ -57,9 +91,9 @@ export function stepResult(
 ): StepResult {
   const logitsTensor = out.logits;
   const [rows, positions, vocab] = logitsTensor.dims as [number, number, number];
-  const all = logitsTensor.data as Float32Array;
+  const all = floatData(logitsTensor);
   const logits = new Float32Array(rows * vocab);
   for (let r = 0; r < rows; r++) logits.set(all.subarray((r * positions + positions - 1) * vocab, (r * positions + positions) * vocab), r * vocab);
-  const attentions = attentionOutputs.map((output) => ({ output, data: out[output.name].data as Float32Array, dims: out[output.name].dims }));
+  const attentions = attentionOutputs.map((output) => ({ output, data: floatData(out[output.name]), dims: out[output.name].dims }));
   return { logits, allLogits: allPositions ? all.subarray(0, positions * vocab) : undefined, vocab, attentions };
 }
