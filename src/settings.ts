@@ -160,9 +160,16 @@ function explicitDecoding(cfg: SettingsSource, decoding: Config['decoding']): De
   return out as DecodingOptions;
 }
 
-/** Decoding options for a causal LM: the configured defaults, then `overrides`. */
+/**
+ * Decoding options for a causal LM: what the user set, then `overrides`. A setting left unset does
+ * not override the model's generation_config.json (Qwen's repetition penalty, a model's sampling
+ * temperature), except that choosing sampling brings the sampling settings with it.
+ */
 export function decodingFor(config: Config, overrides: DecodingOptions = {}): DecodingOptions {
-  return { ...config.decoding, ...overrides };
+  const chosen: DecodingOptions = { maxNewTokens: config.decoding.maxNewTokens, topAlternatives: config.decoding.topAlternatives, ...config.decodingOverrides, ...overrides };
+  if (chosen.strategy !== 'sample') return chosen;
+  const { temperature, topK, topP } = config.decoding;
+  return { temperature, topK, topP, ...chosen };
 }
 
 /** Decoding options for a Seq2Seq task: the model's task defaults stay unless the user changed a setting. */

@@ -98,7 +98,12 @@ test('decoding overrides are only what the user set; task decoding keeps the mod
   assert.deepEqual(c.decodingOverrides, { strategy: 'beam', numBeams: 2 });
   assert.deepEqual(taskDecodingFor(c, { attentions: true }), { topAlternatives: 10, strategy: 'beam', numBeams: 2, attentions: true });
   assert.equal(decodingFor(c, { maxNewTokens: 3 }).maxNewTokens, 3);
-  assert.equal(decodingFor(c).temperature, 0.8);
+  // Unset settings leave the model's generation_config.json in force…
+  assert.deepEqual(decodingFor(c), { maxNewTokens: 64, topAlternatives: 10, strategy: 'beam', numBeams: 2 });
+  assert.equal(decodingFor(parseConfig(fakeConfig({}), true)).repetitionPenalty, undefined);
+  // …and choosing sampling brings the sampling settings.
+  const sampling = decodingFor(parseConfig(fakeConfig({ user: { 'decoding.strategy': 'sample', 'decoding.topK': 5 } }), true));
+  assert.deepEqual(sampling, { maxNewTokens: 64, topAlternatives: 10, strategy: 'sample', topK: 5, temperature: 0.8, topP: 0.95 });
 });
 
 test('the Summarize / Translate / attention path gets the same clamped values (decodingOverrides)', () => {
