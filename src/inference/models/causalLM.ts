@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { configNumber } from './modelFiles';
 import type { AttentionOutput } from './modelFiles';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
-import { declaredDim, declaredFloatType, emptyFloat, gatherRows, int64Tensor, keepPositions, stepResult, type FloatType } from './tensors';
+import { cacheLayout, declaredDim, emptyCache, gatherRows, int64Tensor, keepPositions, stepResult, type CacheLayout } from './tensors';
 
 /** What the decoder-only graph declares and needs, read once at load time. */
 export interface CausalGraph {
@@ -13,8 +13,8 @@ export interface CausalGraph {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly pastNames: readonly string[];
-  /** Element type of the caches (float16 in fp16 exports). */
-  readonly pastType: FloatType;
+  /** Each cache input's layout (element type, position axis), from the graph. */
+  readonly pastLayouts: ReadonlyMap<string, CacheLayout>;
   readonly hasPositionIds: boolean;
   readonly hasAttentionMask: boolean;
   readonly hasCacheBranch: boolean;
@@ -42,7 +42,7 @@ export function describeCausalGraph(session: ort.InferenceSession, config: Recor
     kvHeads,
     headDim,
     pastNames,
-    pastType: declaredFloatType(session, firstPast),
+    pastLayouts: new Map(pastNames.map((n) => [n, cacheLayout(session, n, [1, kvHeads, 0, headDim])])),
     hasPositionIds: inputs.has('position_ids'),
     hasAttentionMask: inputs.has('attention_mask'),
     hasCacheBranch: inputs.has('use_cache_branch'),
@@ -74,7 +74,7 @@ export class CausalDecoderSession implements DecoderSession {
       const name = g.session.inputNames.includes('num_logits_to_keep') ? 'num_logits_to_keep' : 'logits_to_keep';
       feeds[name] = new ort.Tensor('int64', BigInt64Array.of(BigInt(allPositions ? q : 1)), []);
     }
-    for (const name of g.pastNames) feeds[name] = this.past.get(name) ?? emptyFloat([tokens.length, g.kvHeads, 0, g.headDim], g.pastType);
+    for (const name of g.pastNames) feeds[name] = this.past.get(name) ?? emptyCache(g.pastLayouts.get(name)!, tokens.length, [tokens.length, g.kvHeads, 0, g.headDim]);
 
     const fetches = ['logits', ...g.pastNames.map((n) => n.replace('past_key_values', 'present')), ...(this.withAttentions ? g.attentionOutputs.map((a) => a.name) : [])];
     const out = await g.session.run(feeds, fetches);
@@ -94,6 +94,6 @@ export class CausalDecoderSession implements DecoderSession {
   dropLast(count: number): void {
     if (count <= 0) return;
     this.pastLength -= count;
-    for (const [name, t] of this.past) this.past.set(name, keepPositions(t, this.pastLength));
+    for (const [name, t] of this.past) this.past.set(name, keepPositions(t, this.pastLength, this.graph.pastLayouts.get(name)!.positionAxis));
   }
 }

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { configNumber } from './modelFiles';
 import type { AttentionOutput } from './modelFiles';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
-import { declaredDim, declaredFloatType, emptyFloat, filledInt64, floatData, gatherRows, int64Tensor, keepPositions, stepResult, type FloatType } from './tensors';
+import { cacheLayout, declaredDim, emptyCache, filledInt64, floatData, gatherRows, int64Tensor, keepPositions, stepResult, type CacheLayout } from './tensors';
 
 export interface TappedSession {
   readonly session: ort.InferenceSession;
@@ -18,8 +18,8 @@ export interface EncoderDecoderGraphs {
   readonly decoderWithPast?: TappedSession;
   readonly heads: number;
   readonly headDim: number;
-  /** Element type of the caches (float16 in fp16 exports). */
-  readonly pastType: FloatType;
+  /** Each cache input's layout (element type, position axis), from the graph that takes a past. */
+  readonly pastLayouts: ReadonlyMap<string, CacheLayout>;
 }
 
 export function describeEncoderDecoder(
@@ -33,7 +33,8 @@ export function describeEncoderDecoder(
   const dModel = configNumber(config, ['d_model', 'hidden_size']);
   const heads = ((firstPast && declaredDim(pastSession, firstPast, 1)) || undefined) ?? configNumber(config, ['decoder_attention_heads', 'num_heads', 'num_attention_heads']);
   const headDim = ((firstPast && declaredDim(pastSession, firstPast, 3)) || undefined) ?? configNumber(config, ['d_kv', 'head_dim'], dModel / heads);
-  return { encoder, decoder, decoderWithPast, heads, headDim, pastType: declaredFloatType(pastSession, firstPast) };
+  const pastLayouts = new Map(pastSession.inputNames.filter((n) => n.startsWith('past_key_values.')).map((n) => [n, cacheLayout(pastSession, n, [1, heads, 0, headDim])]));
+  return { encoder, decoder, decoderWithPast, heads, headDim, pastLayouts };
 }
 
 /** A decoding run of an encoder-decoder: the encoder runs once, the decoder step by step with its caches. */
@@ -77,7 +78,7 @@ export class EncoderDecoderSession implements DecoderSession {
     if (inputs.has('encoder_hidden_states')) feeds.encoder_hidden_states = this.encoderHidden;
     if (inputs.has('use_cache_branch')) feeds.use_cache_branch = new ort.Tensor('bool', [this.pastLength > 0], [1]);
     for (const name of run.session.inputNames) {
-      if (name.startsWith('past_key_values.')) feeds[name] = this.past.get(name) ?? emptyFloat([rows, graphs.heads, 0, graphs.headDim], graphs.pastType);
+      if (name.startsWith('past_key_values.')) feeds[name] = this.past.get(name) ?? emptyCache(graphs.pastLayouts.get(name) ?? cacheLayout(run.session, name, [rows, graphs.heads, 0, graphs.headDim]), rows, [rows, graphs.heads, 0, graphs.headDim]);
     }
     const presents = run.session.outputNames.filter((n) => n.startsWith('present.'));
     const fetches = ['logits', ...presents, ...(this.withAttentions ? run.attentionOutputs.map((a) => a.name) : [])];
@@ -106,6 +107,6 @@ export class EncoderDecoderSession implements DecoderSession {
     if (count <= 0) return;
     this.pastLength -= count;
     // Only the decoder's self-attention cache grows with the fed tokens; the cross-attention cache is the encoder's.
-    for (const [name, t] of this.past) if (name.includes('.decoder.')) this.past.set(name, keepPositions(t, this.pastLength));
+    for (const [name, t] of this.past) if (name.includes('.decoder.')) this.past.set(name, keepPositions(t, this.pastLength, this.graphs.pastLayouts.get(name)?.positionAxis ?? 2));
   }
 }

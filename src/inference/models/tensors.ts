@@ -62,14 +62,50 @@ export function gatherRows(t: ort.Tensor, rows: readonly number[]): ort.Tensor {
   return new ort.Tensor(t.type as 'float32', out as Float32Array, [rows.length, ...dims.slice(1)]);
 }
 
-/** Keeps the first `keep` positions of a `[rows, heads, positions, headDim]` cache tensor. */
-export function keepPositions(t: ort.Tensor, keep: number): ort.Tensor {
-  const [rows, heads, positions, headDim] = t.dims as [number, number, number, number];
+/** Keeps the first `keep` positions along `axis` of a cache tensor (axis 2 of `[rows, heads, positions, headDim]`). */
+export function keepPositions(t: ort.Tensor, keep: number, axis = 2): ort.Tensor {
+  const dims = t.dims;
+  const positions = dims[axis];
   if (keep >= positions) return t;
+  const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const src = t.data as Float32Array | Uint16Array;
-  const out = new (src.constructor as { new (n: number): Float32Array | Uint16Array })(rows * heads * keep * headDim);
-  for (let rh = 0; rh < rows * heads; rh++) (out as Float32Array).set((src as Float32Array).subarray(rh * positions * headDim, (rh * positions + keep) * headDim), rh * keep * headDim);
-  return new ort.Tensor(t.type as 'float32', out as Float32Array, [rows, heads, keep, headDim]);
+  const out = new (src.constructor as { new (n: number): Float32Array | Uint16Array })(outer * keep * inner);
+  for (let o = 0; o < outer; o++) (out as Float32Array).set((src as Float32Array).subarray(o * positions * inner, (o * positions + keep) * inner), o * keep * inner);
+  return new ort.Tensor(t.type as 'float32', out as Float32Array, [...dims.slice(0, axis), keep, ...dims.slice(axis + 1)]);
+}
+
+/**
+ * How a cache input is laid out, from the graph's declared shape (as transformers.js reads it): the
+ * batch axis, the axis that grows with the positions, fixed sizes. `[batch, heads, past, headDim]`
+ * for most models; GPT-BigCode's multi-query `key_value` is `[batch, past, 2·headDim]`.
+ */
+export interface CacheLayout {
+  readonly dims: readonly (number | string)[];
+  readonly type: FloatType;
+  /** The axis of the past positions (the one that grows). */
+  readonly positionAxis: number;
+}
+
+export function cacheLayout(session: ort.InferenceSession, input: string, fallback: readonly number[]): CacheLayout {
+  const meta = session.inputMetadata.find((m) => m.name === input);
+  const declared = meta?.isTensor ? (meta.shape as readonly (number | string)[]) : undefined;
+  const dims = declared && declared.length >= 3 ? declared : ['batch_size', ...fallback.slice(1)];
+  const isBatch = (d: number | string, i: number): boolean => typeof d === 'string' && (i === 0 || /batch/i.test(d));
+  let positionAxis = dims.findIndex((d, i) => typeof d === 'string' && !isBatch(d, i));
+  if (positionAxis < 0) positionAxis = Math.min(2, dims.length - 2);
+  return { dims, type: declaredFloatType(session, input), positionAxis };
+}
+
+/** An empty cache for `rows` sequences: the batch axis is `rows`, the position axis 0, the others as declared. */
+export function emptyCache(layout: CacheLayout, rows: number, fixed: readonly number[]): ort.Tensor {
+  const dims = layout.dims.map((d, i) => {
+    if (i === layout.positionAxis) return 0;
+    if (typeof d === 'number' && d > 0) return d;
+    if (i === 0) return rows;
+    return fixed[i] ?? 0;
+  });
+  return emptyFloat(dims, layout.type);
 }
 
 /** Reads a fixed dimension of a graph input from its declared shape, if it is a number. */
