@@ -5,6 +5,7 @@ import { Engine } from './inference/engine';
 import { InferenceError } from './inference/errors';
 import type { DecodingOptions, DevicePreference, DtypeChoice, GenerateResult, ModelSpec, ScoreResult, Strategy, Task, TokenTrace } from './inference/protocol';
 import { DTYPE_CHOICES } from './inference/models/dtype';
+import { languageName, translationTargets } from './inference/protocol';
 
 const USAGE = `Usage: lm-lens <command> [options]
 
@@ -120,7 +121,11 @@ export async function main(argv: string[]): Promise<number> {
       let task: Task = { kind: 'generate' };
       if (command === 'summarize') task = { kind: 'summarize' };
       if (command === 'translate') {
-        if (!values.to) throw new InferenceError('bad-request', 'translate needs --to LANG (for example --to de).');
+        if (!values.to) {
+          const targets = translationTargets((await engine.info(model)).tasks);
+          const offered = targets.length ? `"${model.source}" translates to: ${targets.map((t) => `${t} (${languageName(t)})`).join(', ')}.` : `"${model.source}" declares no translation.`;
+          throw new InferenceError('bad-request', `translate needs --to LANG. ${offered}`);
+        }
         task = { kind: 'translate', to: values.to };
       }
       const tty = process.stdout.isTTY && !values.json;

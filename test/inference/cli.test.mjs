@@ -75,3 +75,18 @@ test('errors exit with status 1 and name the problem', async () => {
   });
   await assert.rejects(run(process.execPath, [cli, 'generate', '--model', llama, '--prompt', 'x', '--temperature', 'hot']), /--temperature must be a number/);
 });
+
+test('translate without --to names the languages the model offers (T5-style prefixes and a Marian pair)', async () => {
+  const cases = [
+    [bart, /"[^"]*tiny-bart-random" translates to: de \(German\), fr \(French\)/],
+    [modelPath('hub-marian-merged'), /"[^"]*hub-marian-merged" translates to: de \(German\)\./],
+  ];
+  for (const [model, expected] of cases) {
+    await assert.rejects(run(process.execPath, [cli, 'translate', '--model', model, '--text', 'Open file']), (err) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /translate needs --to LANG\./);
+      assert.match(err.stderr, expected);
+      return true;
+    });
+  }
+});
