@@ -49,6 +49,24 @@ function backendState(name: string): 'bundled' | 'installed' | 'absent' {
 }
 
 /**
+ * WebGPU on Linux runs on Vulkan (Dawn): without a Vulkan loader it cannot start, and trying prints
+ * a native warning on every load. Looked up where the dynamic linker looks.
+ */
+function vulkanLoaderFound(): boolean {
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/lib64', '/lib', '/usr/local/lib',
+  ];
+  return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
+}
+
+/** Why a provider that onnxruntime-node has cannot work on this machine, before trying it. */
+function knownUnavailable(provider: string): string | undefined {
+  if (provider === 'webgpu' && process.platform === 'linux' && !vulkanLoaderFound()) return 'no Vulkan driver (libvulkan.so.1 not found), which WebGPU needs on Linux';
+  return undefined;
+}
+
+/**
  * Creates a session on the first provider of `preference` that works. `auto` falls back to CPU and
  * records why each GPU provider was not used; a forced provider that fails is an error.
  */
@@ -64,6 +82,11 @@ export async function createSessionWithFallback(
     if (state === 'absent') {
       notes.push(`${provider}: not installed with this onnxruntime-node`);
       if (preference !== 'auto') throw new InferenceError('unsupported-device', `Device "${provider}" is not installed with this onnxruntime-node (its CUDA provider is a separate download: in a clone of this repository, npm run install:cuda).`);
+      continue;
+    }
+    const unavailable = knownUnavailable(provider);
+    if (unavailable && preference === 'auto') {
+      notes.push(`${provider}: ${unavailable}`);
       continue;
     }
     try {
