@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { rankBucket, type RankBucket } from './analysis/gltr';
 import { Engine } from './inference/engine';
 import { InferenceError } from './inference/errors';
-import type { DecodingOptions, DevicePreference, DtypeChoice, GenerateResult, ModelSpec, ScoreResult, Strategy, Task, TokenTrace } from './inference/protocol';
+import type { DecodingOptions, DevicePreference, DtypeChoice, GenerateResult, LoadProgress, ModelSpec, ScoreResult, Strategy, Task, TokenTrace } from './inference/protocol';
 import { DTYPE_CHOICES } from './inference/models/dtype';
 import { languageName, translationTargets } from './inference/protocol';
 
@@ -59,6 +59,14 @@ function printHuman(result: GenerateResult | ScoreResult, tty: boolean): void {
   }
   const attention = result.attentionUnavailable;
   if (attention) process.stderr.write(`${attention}\n`);
+}
+
+/** Download progress on stderr: one line per file, rewritten in place while it moves. */
+function printProgress(p: LoadProgress): void {
+  if (p.status === 'cached') return;
+  const mb = (n: number): string => (n / 1e6).toFixed(1);
+  const amount = p.total ? `${Math.round((100 * p.loaded) / p.total)}% of ${mb(p.total)} MB` : `${mb(p.loaded)} MB`;
+  process.stderr.write(`\r${p.file}: ${p.status === 'done' ? 'done' : amount}${p.status === 'done' ? ` (${mb(p.total || p.loaded)} MB)\n` : ''}`);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -131,7 +139,7 @@ export async function main(argv: string[]): Promise<number> {
       const tty = process.stdout.isTTY && !values.json;
       result = await engine.generate(
         { model, prompt: input, task, options: defined, stream: tty },
-        { isCancelled: () => false, onProgress: (p) => process.stderr.write(`\r${p.file} ${p.total ? Math.round((100 * p.loaded) / p.total) : 0}%`) },
+        { isCancelled: () => false, onProgress: printProgress },
       );
     } else {
       throw new InferenceError('bad-request', `Unknown command "${command}".\n${USAGE}`);

@@ -1,6 +1,6 @@
 import { InferenceError } from './errors';
 import type { LoadedModel } from './models/modelAdapter';
-import { loadModelFolder, modelKey } from './loading/modelLoader';
+import { dtypeChoice, loadModelFolder, modelKey, prefersGpu } from './loading/modelLoader';
 import { resolveLocalFolder } from './loading/modelFolder';
 import { downloadFromHub } from './loading/hub';
 import { tokenText } from './loading/tokenizer';
@@ -50,7 +50,9 @@ export class Engine {
 
   async load(spec: ModelSpec, hooks: RequestHooks = NEVER_CANCELLED): Promise<LoadedModel> {
     if (typeof spec?.source !== 'string' || spec.source.trim() === '') throw new InferenceError('bad-request', 'No model was given.');
-    const folder = resolveLocalFolder(spec.source, this.bundledModelsDir) ?? (await downloadFromHub(spec.source, this.hub, hooks.onProgress));
+    const folder =
+      resolveLocalFolder(spec.source, this.bundledModelsDir) ??
+      (await downloadFromHub({ id: spec.source, hub: this.hub, dtype: dtypeChoice(spec), onGpu: prefersGpu(spec), onProgress: hooks.onProgress, isCancelled: hooks.isCancelled }));
     const key = modelKey(spec, folder);
     let pending = this.models.get(key);
     if (!pending) {

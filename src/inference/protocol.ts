@@ -312,6 +312,7 @@ export type ErrorCode =
   | 'context-overflow'
   | 'unsupported-task'
   | 'offline'
+  | 'download-failed'
   | 'out-of-memory'
   | 'cancelled'
   | 'worker-crashed'

@@ -1,62 +1,193 @@
-// Hub downloads through transformers.js's hub utilities, tested against a local server in the Hub's URL layout.
+// Hub downloads, tested against a local server in the Hub's URL layout (/api/models/{id}/revision/{rev},
+// /{id}/resolve/{rev}/{file}): exactly the files a dtype needs, per-file progress, resume, the cache, errors.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Engine, modelPath, modelsDir, rejectsWithCode } from '../helpers.mjs';
 
-const served = modelPath('tiny-llama-gqa');
+/** Repos served: id → fixture folder. */
+const repos = {
+  'test-org/tiny-llama': modelPath('tiny-llama-gqa'),
+  'test-org/qwen2': modelPath('hub-qwen2'),
+  'test-org/qwen2-external': modelPath('hub-qwen2-external'),
+  'test-org/marian': modelPath('hub-marian-merged'),
+  'test-org/pytorch-only': modelPath('hub-qwen2'), // served without its onnx/ folder
+};
+const SERVED = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'README.md', 'reference.json', 'onnx'];
+
+function listFiles(dir, id) {
+  const out = [];
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else out.push(relative(dir, path));
+    }
+  };
+  for (const top of SERVED) {
+    if (!existsSync(join(dir, top))) continue;
+    if (statSync(join(dir, top)).isDirectory()) walk(join(dir, top));
+    else out.push(top);
+  }
+  return id === 'test-org/pytorch-only' ? [...out.filter((f) => !f.startsWith('onnx/')), 'model.safetensors'] : out;
+}
+
+/** Every request: { url, range }. */
 const requests = [];
+/** file URL suffix → bytes after which the connection is dropped, once. */
+const dropAfter = new Map();
 let server;
 let host;
 
 before(async () => {
   server = createServer((req, res) => {
-    requests.push(req.url);
-    // /{owner}/{name}/resolve/{revision}/{file}
-    const m = /^\/test-org\/tiny-llama\/resolve\/[^/]+\/(.+)$/.exec(decodeURIComponent(req.url ?? ''));
-    const file = m && join(served, m[1]);
-    if (!file || !file.startsWith(served) || !existsSync(file) || statSync(file).isDirectory()) {
-      res.writeHead(404).end('not found');
+    const url = decodeURIComponent(req.url ?? '');
+    requests.push({ url, range: req.headers.range });
+    const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url);
+    if (api) {
+      if (!repos[api[1]]) return res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Repository not found"}');
+      const body = JSON.stringify({ id: api[1], sha: 'abc', siblings: listFiles(repos[api[1]], api[1]).map((rfilename) => ({ rfilename })) });
+      return res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    }
+    const m = /^\/([^/]+\/[^/]+)\/resolve\/[^/]+\/(.+)$/.exec(url);
+    const dir = m && repos[m[1]];
+    const file = dir && join(dir, m[2]);
+    if (!file || !listFiles(dir, m[1]).includes(m[2]) || !existsSync(file)) return res.writeHead(404).end('not found');
+    const body = readFileSync(file);
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const start = range ? Number(range[1]) : 0;
+    const slice = body.subarray(start);
+    res.writeHead(range ? 206 : 200, { 'content-length': slice.length, 'content-type': 'application/octet-stream', ...(range ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+    const drop = [...dropAfter.entries()].find(([suffix]) => url.endsWith(suffix));
+    if (drop) {
+      dropAfter.delete(drop[0]);
+      res.write(slice.subarray(0, drop[1]), () => res.destroy());
       return;
     }
-    const body = readFileSync(file);
-    res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
-    if (req.method === 'HEAD') return res.end();
-    res.end(body);
+    res.end(slice);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   host = `http://127.0.0.1:${server.address().port}/`;
 });
 after(() => server.close());
 
-test('downloads a Hub model with progress, then reuses the cache without network, and refuses offline', async () => {
-  const cacheDir = mkdtempSync(join(tmpdir(), 'hub-cache-'));
-  const progress = [];
+const hooks = (progress) => ({ isCancelled: () => false, onProgress: (p) => progress.push(p) });
+const fileRequests = (from, id) => requests.slice(from).filter((r) => r.url.startsWith(`/${id}/resolve/`)).map((r) => r.url.replace(/^.*\/resolve\/[^/]+\//, ''));
+const newCache = () => mkdtempSync(join(tmpdir(), 'hub-cache-'));
+
+test('a dtype downloads exactly its files, with progress per file, and generates as the local folder does', async () => {
+  const cacheDir = newCache();
   const engine = new Engine(modelsDir, { cacheDir, remoteHost: host });
-  const r = await engine.generate({ model: { source: 'test-org/tiny-llama' } , prompt: 'def __init__(self', options: { maxNewTokens: 5 } }, { isCancelled: () => false, onProgress: (p) => progress.push(p) });
-  assert.equal(r.tokens.length, 5);
-  assert.ok(existsSync(join(cacheDir, 'test-org', 'tiny-llama', 'onnx', 'model.onnx')), 'cached in Hub layout');
-  assert.ok(progress.some((p) => p.file.endsWith('model.onnx') && p.status === 'done'), 'progress for the weights');
-  assert.ok(requests.some((u) => u.endsWith('/onnx/model.onnx')));
-  const reference = JSON.parse(readFileSync(join(served, 'reference.json'), 'utf8'));
-  assert.deepEqual(r.tokens.map((t) => t.id), reference.prompts[0].greedy_ids.slice(0, 5), 'the downloaded model is the served one');
+  const from = requests.length;
+  const progress = [];
+  const r = await engine.generate({ model: { source: 'test-org/qwen2', dtype: 'q4' }, prompt: 'Hello, how are you today?', options: { strategy: 'greedy', maxNewTokens: 12 } }, hooks(progress));
+  const fetched = fileRequests(from, 'test-org/qwen2').sort();
+  assert.deepEqual(fetched, ['config.json', 'generation_config.json', 'onnx/model_q4.onnx', 'tokenizer.json', 'tokenizer_config.json']);
+  const reference = JSON.parse(readFileSync(join(repos['test-org/qwen2'], 'reference.json'), 'utf8'));
+  assert.deepEqual(r.tokens.map((t) => t.id), reference.dtypes.q4.prompts[0].greedy_ids, 'the downloaded q4 file gives transformers.js ids');
+  for (const file of fetched) {
+    const done = progress.find((p) => p.file === file && p.status === 'done');
+    assert.ok(done, `progress for ${file}`);
+    assert.equal(done.total, statSync(join(repos['test-org/qwen2'], file)).size, `${file}: total from Content-Length`);
+    assert.equal(done.loaded, done.total);
+  }
+  const q4Bytes = fetched.reduce((s, f) => s + statSync(join(repos['test-org/qwen2'], f)).size, 0);
+  const allBytes = listFiles(repos['test-org/qwen2']).reduce((s, f) => s + statSync(join(repos['test-org/qwen2'], f)).size, 0);
+  assert.ok(q4Bytes < allBytes / 3, `a q4 download moves ${q4Bytes} of the repo's ${allBytes} bytes`);
 
+  // Asking for fp16 later fetches only the fp16 graph.
+  const before16 = requests.length;
+  const info = await engine.info({ source: 'test-org/qwen2', dtype: 'fp16' });
+  assert.deepEqual(fileRequests(before16, 'test-org/qwen2'), ['onnx/model_fp16.onnx']);
+  assert.equal(info.dtype, 'fp16');
+});
+
+test('dtype auto chooses from the repo file list as for a local folder; external data comes along', async () => {
+  const cacheDir = newCache();
+  const engine = new Engine(modelsDir, { cacheDir, remoteHost: host });
+  let from = requests.length;
+  assert.equal((await engine.info({ source: 'test-org/qwen2' })).dtype, 'q4');
+  assert.ok(fileRequests(from, 'test-org/qwen2').includes('onnx/model_q4.onnx'));
+  from = requests.length;
+  const external = await engine.info({ source: 'test-org/qwen2-external' });
+  assert.deepEqual(fileRequests(from, 'test-org/qwen2-external').filter((f) => f.startsWith('onnx/')).sort(), ['onnx/model.onnx', 'onnx/model.onnx_data']);
+  assert.deepEqual(external.onnxFiles, ['onnx/model.onnx', 'onnx/model.onnx_data']);
+  from = requests.length;
+  const marian = await engine.info({ source: 'test-org/marian' });
+  assert.deepEqual(fileRequests(from, 'test-org/marian').filter((f) => f.startsWith('onnx/')).sort(), ['onnx/decoder_model_merged.onnx', 'onnx/encoder_model.onnx']);
+  assert.deepEqual(marian.tasks, ['translation_en_to_de']);
+});
+
+test('an interrupted download resumes from where it stopped, with a range request, to the identical file', async () => {
+  const cacheDir = newCache();
+  const engine = new Engine(modelsDir, { cacheDir, remoteHost: host });
+  const cut = 100_000;
+  dropAfter.set('/onnx/model.onnx_data', cut);
+  const first = requests.length;
+  await rejectsWithCode(engine.info({ source: 'test-org/qwen2-external' }), 'download-failed', /model\.onnx_data.*(interrupted|stopped).*resumes/);
+  assert.ok(existsSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data.incomplete')), 'the partial file is kept');
+  assert.ok(!existsSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data')), 'and not taken for a whole one');
+  const kept = statSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data.incomplete')).size;
+  assert.ok(kept > 0 && kept <= cut, `the bytes received are kept (${kept})`);
+  const second = requests.length;
+  await engine.info({ source: 'test-org/qwen2-external' });
+  const retry = requests.slice(second).find((r) => r.url.endsWith('/onnx/model.onnx_data'));
+  assert.equal(retry.range, `bytes=${kept}-`, 'the retry asks only for the rest');
+  assert.ok(readFileSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data')).equals(readFileSync(join(repos['test-org/qwen2-external'], 'onnx/model.onnx_data'))), 'byte-identical');
+  assert.equal(requests.slice(first, second).filter((r) => r.url.endsWith('/onnx/model.onnx')).length, 1, 'files already complete are not fetched again');
+  assert.equal(requests.slice(second).filter((r) => r.url.endsWith('/onnx/model.onnx')).length, 0);
+});
+
+test('the cache survives restarts: a new engine, online or offline, sends nothing; offline without it says what is missing', async () => {
+  const cacheDir = newCache();
+  await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/tiny-llama' });
   const before = requests.length;
-  const cachedProgress = [];
-  const offline = new Engine(modelsDir, { cacheDir, remoteHost: host, offline: true });
-  await offline.generate({ model: { source: 'test-org/tiny-llama' }, prompt: 'x', options: { maxNewTokens: 2 } }, { isCancelled: () => false, onProgress: (p) => cachedProgress.push(p) });
+  const progress = [];
+  const again = new Engine(modelsDir, { cacheDir, remoteHost: host });
+  const r = await again.generate({ model: { source: 'test-org/tiny-llama' }, prompt: 'def __init__(self', options: { maxNewTokens: 5 } }, hooks(progress));
+  const reference = JSON.parse(readFileSync(join(repos['test-org/tiny-llama'], 'reference.json'), 'utf8'));
+  assert.deepEqual(r.tokens.map((t) => t.id), reference.prompts[0].greedy_ids.slice(0, 5));
+  assert.equal(progress[0].status, 'cached');
+  await new Engine(modelsDir, { cacheDir, remoteHost: host, offline: true }).info({ source: 'test-org/tiny-llama' });
   assert.equal(requests.length, before, 'no request for a cached model');
-  assert.equal(cachedProgress[0].status, 'cached');
 
-  const empty = new Engine(modelsDir, { cacheDir: mkdtempSync(join(tmpdir(), 'hub-empty-')), remoteHost: host, offline: true });
-  await rejectsWithCode(empty.generate({ model: { source: 'test-org/tiny-llama' }, prompt: 'x' }), 'offline', /offline mode/);
+  const offline = new Engine(modelsDir, { cacheDir, remoteHost: host, offline: true });
+  await rejectsWithCode(offline.info({ source: 'test-org/tiny-llama', dtype: 'q8' }), 'offline', /not in the cache.*no q8 file.*offline mode is on/s);
+  await rejectsWithCode(new Engine(modelsDir, { cacheDir: newCache(), offline: true }).info({ source: 'test-org/tiny-llama' }), 'offline', /nothing downloaded yet/);
   assert.equal(requests.length, before, 'offline mode sends nothing');
 });
 
-test('an unknown Hub model is reported as not found', async () => {
-  const engine = new Engine(modelsDir, { cacheDir: mkdtempSync(join(tmpdir(), 'hub-cache-')), remoteHost: host });
-  await rejectsWithCode(engine.generate({ model: { source: 'test-org/missing' }, prompt: 'x' }), 'model-not-found', /test-org\/missing/);
+test('clear messages: unknown repo, a repo without ONNX files, a dtype the repo lacks, an unreachable host', async () => {
+  const engine = new Engine(modelsDir, { cacheDir: newCache(), remoteHost: host });
+  await rejectsWithCode(engine.info({ source: 'test-org/missing' }), 'model-not-found', /no model "test-org\/missing"/);
+  await rejectsWithCode(engine.info({ source: 'test-org/pytorch-only' }), 'model-not-found', /has no onnx\/ folder: it is not exported for transformers\.js.*Xenova\/ or onnx-community\//);
+  await rejectsWithCode(engine.info({ source: 'test-org/marian', dtype: 'q4' }), 'model-not-found', /the Hub repo "test-org\/marian" has no q4 file for encoder_model.*It has: fp32/);
+  const unreachable = new Engine(modelsDir, { cacheDir: newCache(), remoteHost: 'http://127.0.0.1:9/' });
+  await rejectsWithCode(unreachable.info({ source: 'test-org/qwen2' }), 'download-failed', /Could not reach 127\.0\.0\.1:9/);
+});
+
+test('a partial file whose rename was interrupted is taken as complete (the server answers 416)', async () => {
+  const cacheDir = newCache();
+  const folder = join(cacheDir, 'test-org/tiny-llama');
+  mkdirSync(join(folder, 'onnx'), { recursive: true });
+  writeFileSync(join(folder, 'config.json.incomplete'), readFileSync(join(repos['test-org/tiny-llama'], 'config.json')));
+  const original = server.listeners('request')[0];
+  server.removeAllListeners('request');
+  server.on('request', (req, res) => {
+    if (req.url.endsWith('/config.json') && req.headers.range) {
+      requests.push({ url: req.url, range: req.headers.range });
+      return res.writeHead(416).end();
+    }
+    return original(req, res);
+  });
+  try {
+    await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/tiny-llama' });
+    assert.ok(readFileSync(join(folder, 'config.json')).equals(readFileSync(join(repos['test-org/tiny-llama'], 'config.json'))));
+  } finally {
+    server.removeAllListeners('request');
+    server.on('request', original);
+  }
 });

@@ -1,67 +1,163 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InferenceError } from '../errors';
-import type { HubOptions, LoadProgress } from '../protocol';
+import type { DtypeChoice, HubOptions, LoadProgress } from '../protocol';
+import { planModelFiles, plannedPaths, readModelFolder } from './modelFolder';
 
 const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+const DEFAULT_HOST = 'https://huggingface.co/';
+const REVISION = 'main';
+
+/** Files every model needs besides its graphs; generation_config.json only where the repo has one. */
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'];
+/** A file being downloaded is kept under this suffix until it is complete, so a cached file is a whole file. */
+const PARTIAL = '.incomplete';
 
 export function defaultCacheDir(): string {
   return join(homedir(), '.cache', 'local-lm-lens', 'hub');
 }
 
-function hasOnnx(folder: string): boolean {
-  return existsSync(join(folder, 'config.json')) && existsSync(join(folder, 'onnx')) && readdirSync(join(folder, 'onnx')).some((f) => f.endsWith('.onnx'));
-}
-
-interface TransformersProgress {
-  status: string;
-  file?: string;
-  loaded?: number;
-  total?: number;
+export interface HubDownload {
+  readonly id: string;
+  readonly hub: HubOptions;
+  readonly dtype: DtypeChoice;
+  readonly onGpu: boolean;
+  readonly onProgress?: (p: LoadProgress) => void;
+  readonly isCancelled?: () => boolean;
 }
 
 /**
- * Makes a Hub model available as a local folder, downloading it through transformers.js's hub
- * utilities (which cache files as `<cacheDir>/<id>/<file>`, the Hub layout this engine reads).
+ * Makes a Hub model available as a local folder (`<cacheDir>/<owner>/<name>`, in Hub layout) by
+ * downloading exactly the files its dtype needs: config, tokenizer and generation config, and the
+ * ONNX graphs of its architecture in that dtype with their external data — chosen by the same plan
+ * as a local folder (`planModelFiles`). Each file streams to `<file>.incomplete` and is renamed when
+ * complete; an interrupted download resumes with a range request.
  */
-export async function downloadFromHub(id: string, hub: HubOptions, onProgress?: (p: LoadProgress) => void): Promise<string> {
+export async function downloadFromHub(d: HubDownload): Promise<string> {
+  const { id, hub } = d;
   if (!HUB_ID.test(id)) {
     throw new InferenceError('model-not-found', `"${id}" is neither a model folder nor a bundled model nor a Hub model id (owner/name).`);
   }
   const cacheDir = hub.cacheDir ?? defaultCacheDir();
   const folder = join(cacheDir, id);
-  if (hasOnnx(folder)) {
-    onProgress?.({ file: id, loaded: 1, total: 1, status: 'cached' });
+  const cachedProblem = whyNotCached(folder, d);
+  if (cachedProblem === null) {
+    d.onProgress?.({ file: id, loaded: 1, total: 1, status: 'cached' });
     return folder;
   }
   if (hub.offline) {
-    throw new InferenceError('offline', `The model "${id}" is not in the cache (${cacheDir}) and offline mode is on.`);
+    throw new InferenceError('offline', `The model "${id}" is not in the cache (${folder}: ${cachedProblem}) and offline mode is on.`);
   }
-  const transformers = await import('@huggingface/transformers');
-  const { env } = transformers;
-  env.allowRemoteModels = true;
-  env.allowLocalModels = false;
-  env.useFSCache = true;
-  env.cacheDir = cacheDir;
-  env.remoteHost = hub.remoteHost ?? 'https://huggingface.co/';
-  const progress_callback = (p: TransformersProgress): void => {
-    if ((p.status === 'progress' || p.status === 'done') && p.file) {
-      onProgress?.({ file: p.file, loaded: p.loaded ?? 0, total: p.total ?? 0, status: p.status === 'done' ? 'done' : 'download' });
-    }
-  };
-  const options = { cache_dir: cacheDir, progress_callback };
-  try {
-    const config = (await transformers.AutoConfig.from_pretrained(id, options)) as unknown as { is_encoder_decoder?: boolean };
-    await transformers.AutoTokenizer.from_pretrained(id, options);
-    const auto = config.is_encoder_decoder ? transformers.AutoModelForSeq2SeqLM : transformers.AutoModelForCausalLM;
-    const model = await auto.from_pretrained(id, { ...options, dtype: 'fp32', device: 'cpu' });
-    await model.dispose();
-  } catch (err) {
-    const message = (err as Error).message;
-    if (/404|not found|Could not locate/i.test(message)) throw new InferenceError('model-not-found', `The Hub has no model "${id}" with ONNX files: ${message}`);
-    throw new InferenceError('model-not-found', `Downloading "${id}" failed: ${message}`);
+  const host = (hub.remoteHost ?? DEFAULT_HOST).replace(/\/?$/, '/');
+  const listing = await repoFiles(host, id);
+  if (!listing.some((f) => f.startsWith('onnx/') && f.endsWith('.onnx'))) {
+    throw new InferenceError('model-not-found', `The Hub repo "${id}" has no onnx/ folder: it is not exported for transformers.js. Look for an Xenova/ or onnx-community/ version of the model.`);
   }
-  if (!hasOnnx(folder)) throw new InferenceError('model-not-found', `Downloading "${id}" did not produce ONNX files in ${folder}.`);
+  const fetchFile = (file: string): Promise<void> => downloadFile(host, id, file, join(folder, file), d);
+  await fetchFile('config.json');
+  const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const plan = planModelFiles({
+    where: `the Hub repo "${id}"`,
+    listing: listing.filter((f) => f.startsWith('onnx/')).map((f) => f.slice('onnx/'.length)),
+    config,
+    dtype: d.dtype,
+    onGpu: d.onGpu,
+  });
+  const wanted = [...TOKENIZER_FILES, ...(listing.includes('generation_config.json') ? ['generation_config.json'] : []), ...plannedPaths(plan.files)];
+  for (const file of wanted) {
+    if (!listing.includes(file)) throw new InferenceError('model-not-found', `The Hub repo "${id}" lacks ${file}, which the model needs.`);
+    await fetchFile(file);
+  }
   return folder;
+}
+
+/** Null when the cache holds every file the model needs in the asked dtype; else what is missing. */
+function whyNotCached(folder: string, d: HubDownload): string | null {
+  if (!existsSync(join(folder, 'config.json'))) return 'nothing downloaded yet';
+  for (const f of TOKENIZER_FILES) if (!existsSync(join(folder, f))) return `${f} is missing`;
+  try {
+    readModelFolder(folder, d.dtype, d.onGpu);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+async function request(url: string, init: RequestInit, what: string): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new InferenceError('download-failed', `Could not reach ${new URL(url).host} for ${what} (${cause?.code ?? cause?.message ?? (err as Error).message}). Check the network, or turn on offline mode to use only cached models.`);
+  }
+}
+
+/** The repo's file names, from the Hub API (`GET /api/models/{id}/revision/{rev}` → `siblings[].rfilename`). */
+async function repoFiles(host: string, id: string): Promise<string[]> {
+  const res = await request(`${host}api/models/${id}/revision/${REVISION}`, {}, `the file list of "${id}"`);
+  if (res.status === 401 || res.status === 403 || res.status === 404) {
+    throw new InferenceError('model-not-found', `The Hub has no model "${id}" (or it is private or gated: HTTP ${res.status}).`);
+  }
+  if (!res.ok) throw new InferenceError('download-failed', `The Hub answered HTTP ${res.status} for the file list of "${id}".`);
+  const body = (await res.json()) as { siblings?: { rfilename?: unknown }[] };
+  return (body.siblings ?? []).map((s) => s.rfilename).filter((f): f is string => typeof f === 'string');
+}
+
+/**
+ * Downloads one file unless it is already complete, resuming a partial one: the bytes already in
+ * `<file>.incomplete` are asked for no more (`Range`); a server that ignores the range (200) sends
+ * the whole file again and the partial one is started over.
+ */
+async function downloadFile(host: string, id: string, file: string, target: string, d: HubDownload): Promise<void> {
+  if (existsSync(target)) return;
+  mkdirSync(dirname(target), { recursive: true });
+  const partial = target + PARTIAL;
+  const have = existsSync(partial) ? statSync(partial).size : 0;
+  const url = `${host}${id}/resolve/${REVISION}/${file.split('/').map(encodeURIComponent).join('/')}`;
+  const res = await request(url, have > 0 ? { headers: { Range: `bytes=${have}-` } } : {}, file);
+  if (res.status === 416 && have > 0) {
+    // The partial file is already whole (the rename was what was interrupted).
+    renameSync(partial, target);
+    return;
+  }
+  if (res.status === 404 || res.status === 401 || res.status === 403) {
+    throw new InferenceError('model-not-found', `The Hub repo "${id}" has no ${file} (HTTP ${res.status}).`);
+  }
+  if (!res.ok || !res.body) throw new InferenceError('download-failed', `Downloading ${file} of "${id}" failed: HTTP ${res.status}.`);
+  const resumed = res.status === 206;
+  const start = resumed ? have : 0;
+  const length = Number(res.headers.get('content-length'));
+  const total = Number.isFinite(length) && length > 0 ? start + length : 0;
+  const out = createWriteStream(partial, { flags: resumed ? 'a' : 'w' });
+  let loaded = start;
+  let lastReport = 0;
+  const report = (status: LoadProgress['status']): void => d.onProgress?.({ file, loaded, total, status });
+  report('download');
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      if (d.isCancelled?.()) throw new InferenceError('cancelled', `The download of "${id}" was cancelled; it resumes where it stopped next time.`);
+      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      loaded += chunk.byteLength;
+      if (Date.now() - lastReport > 200) {
+        lastReport = Date.now();
+        report('download');
+      }
+    }
+  } catch (err) {
+    await closeStream(out);
+    if (err instanceof InferenceError) throw err;
+    throw new InferenceError('download-failed', `Downloading ${file} of "${id}" was interrupted after ${loaded} bytes (${(err as Error).message}); it resumes from there on the next try.`);
+  }
+  await closeStream(out);
+  const size = statSync(partial).size;
+  if (total > 0 && size !== total) {
+    throw new InferenceError('download-failed', `Downloading ${file} of "${id}" stopped at ${size} of ${total} bytes; it resumes from there on the next try.`);
+  }
+  renameSync(partial, target);
+  report('done');
+}
+
+function closeStream(out: ReturnType<typeof createWriteStream>): Promise<void> {
+  return new Promise((resolve) => out.end(() => resolve()));
 }

@@ -65,34 +65,45 @@ function listOnnx(folder: string): string[] {
   }
 }
 
-/** How the files of one model are chosen: the user's dtype, the config, the device. */
-interface FileChoice {
-  readonly folder: string;
+/** How the files of one model are chosen: the user's dtype, the config, the device, and the file names at hand. */
+export interface FileChoice {
+  /** Where the files are, for messages (a folder or a Hub id). */
+  readonly where: string;
+  /** The file names in onnx/. */
   readonly listing: readonly string[];
   readonly config: Record<string, unknown>;
   readonly dtype: DtypeChoice;
   readonly onGpu: boolean;
 }
 
+/** One graph file as planned, before it is looked for on disk: names relative to onnx/. */
+export interface PlannedFile {
+  readonly stem: string;
+  readonly dtype: Dtype;
+  readonly fileName: string;
+  readonly externalData: readonly string[];
+}
+
+type Planned<T> = { readonly [K in keyof T]: T[K] extends OnnxFile ? PlannedFile : T[K] };
+export type PlannedFiles = Planned<OnnxFiles>;
+
+export interface ModelPlan {
+  readonly architecture: ModelFolder['architecture'];
+  readonly files: PlannedFiles;
+  readonly availableDtypes: readonly Dtype[];
+}
+
 function dtypesOf(c: FileChoice, stem: string): Dtype[] {
   return DTYPES.filter((d) => c.listing.includes(onnxFileName(stem, d)));
 }
 
-/** The file of `stem` in the chosen dtype, or undefined when the folder has no file of that stem at all. */
-function pickFile(c: FileChoice, stem: string): OnnxFile | undefined {
+/** The file of `stem` in the chosen dtype, or undefined when there is no file of that stem at all. */
+function planFile(c: FileChoice, stem: string): PlannedFile | undefined {
   const available = dtypesOf(c, stem);
   if (available.length === 0) return undefined;
-  const dtype = chooseDtype(c.dtype, stem, available, c.config, c.onGpu, c.folder);
+  const dtype = chooseDtype(c.dtype, stem, available, c.config, c.onGpu, c.where);
   const fileName = onnxFileName(stem, dtype);
-  const path = join(c.folder, 'onnx', fileName);
-  checkReadable(path);
-  const externalData = externalDataFiles(c.config, fileName, stem).map((name) => join(c.folder, 'onnx', name));
-  for (const data of externalData) {
-    if (!existsSync(data)) {
-      throw new InferenceError('model-not-found', `${path} keeps its weights in ${basename(data)}, which is missing (an interrupted download?). config.json declares it in transformers.js_config.use_external_data_format.`);
-    }
-  }
-  return { path, stem, dtype, externalData };
+  return { stem, dtype, fileName, externalData: externalDataFiles(c.config, fileName, stem) };
 }
 
 /** The dtypes in which every one of `stems` exists. */
@@ -100,40 +111,31 @@ function commonDtypes(c: FileChoice, stems: readonly string[]): Dtype[] {
   return DTYPES.filter((d) => stems.every((stem) => dtypesOf(c, stem).includes(d)));
 }
 
-/** Reads a model folder, classifies its architecture and finds its ONNX files in the chosen dtype. */
-export function readModelFolder(folder: string, dtype: DtypeChoice = 'auto', onGpu = false): ModelFolder {
-  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
-    throw new InferenceError('model-not-found', `Model folder not found: ${folder}`);
-  }
-  const config = readJson(join(folder, 'config.json'), 'config.json');
-  const modelType = config.model_type;
-  if (typeof modelType !== 'string') {
-    throw new InferenceError('unsupported-model', `config.json in ${folder} has no "model_type".`);
-  }
-  const generationConfig = existsSync(join(folder, 'generation_config.json'))
-    ? readJson(join(folder, 'generation_config.json'), 'generation_config.json')
-    : {};
+/**
+ * Which ONNX files a model needs, from its config and the names in its onnx/ folder (on disk, or a
+ * Hub repo's file list): the stems of its architecture, one dtype per stem, their external data.
+ * The one place that decides it, for local folders and downloads alike.
+ */
+export function planModelFiles(c: FileChoice): ModelPlan {
+  const modelType = c.config.model_type;
+  if (typeof modelType !== 'string') throw new InferenceError('unsupported-model', `config.json of ${c.where} has no "model_type".`);
   const missing = (what: string): never => {
-    throw new InferenceError('model-not-found', `The ${modelType} model in ${folder} has no ${what} in onnx/.`);
+    throw new InferenceError('model-not-found', `The ${modelType} model in ${c.where} has no ${what} in onnx/.`);
   };
-  const c: FileChoice = { folder, listing: listOnnx(folder), config, dtype, onGpu };
-  const base = { folder, config: config as ModelConfig, generationConfig };
-
   if (modelType === RNN_SEQ2SEQ_TYPE) {
-    const encoder = pickFile(c, 'encoder') ?? missing('encoder.onnx');
-    const decoderStep = pickFile(c, 'decoder_step') ?? missing('decoder_step.onnx');
-    return { ...base, architecture: 'rnn-seq2seq', files: { kind: 'rnn-seq2seq', encoder, decoderStep }, availableDtypes: commonDtypes(c, ['encoder', 'decoder_step']) };
+    const encoder = planFile(c, 'encoder') ?? missing('encoder.onnx');
+    const decoderStep = planFile(c, 'decoder_step') ?? missing('decoder_step.onnx');
+    return { architecture: 'rnn-seq2seq', files: { kind: 'rnn-seq2seq', encoder, decoderStep }, availableDtypes: commonDtypes(c, ['encoder', 'decoder_step']) };
   }
-  if (ENCODER_DECODER_TYPES.has(modelType) || config.is_encoder_decoder === true) {
-    const encoder = pickFile(c, 'encoder_model') ?? missing('encoder_model.onnx');
-    const merged = pickFile(c, 'decoder_model_merged');
+  if (ENCODER_DECODER_TYPES.has(modelType) || c.config.is_encoder_decoder === true) {
+    const encoder = planFile(c, 'encoder_model') ?? missing('encoder_model.onnx');
+    const merged = planFile(c, 'decoder_model_merged');
     if (merged) {
-      return { ...base, architecture: 'encoder-decoder', files: { kind: 'encoder-decoder-merged', encoder, decoder: merged }, availableDtypes: commonDtypes(c, ['encoder_model', 'decoder_model_merged']) };
+      return { architecture: 'encoder-decoder', files: { kind: 'encoder-decoder-merged', encoder, decoder: merged }, availableDtypes: commonDtypes(c, ['encoder_model', 'decoder_model_merged']) };
     }
-    const decoder = pickFile(c, 'decoder_model') ?? missing('decoder_model_merged.onnx or decoder_model.onnx');
-    const decoderWithPast = pickFile(c, 'decoder_with_past_model') ?? missing('decoder_with_past_model.onnx');
+    const decoder = planFile(c, 'decoder_model') ?? missing('decoder_model_merged.onnx or decoder_model.onnx');
+    const decoderWithPast = planFile(c, 'decoder_with_past_model') ?? missing('decoder_with_past_model.onnx');
     return {
-      ...base,
       architecture: 'encoder-decoder',
       files: { kind: 'encoder-decoder-split', encoder, decoder, decoderWithPast },
       availableDtypes: commonDtypes(c, ['encoder_model', 'decoder_model', 'decoder_with_past_model']),
@@ -142,13 +144,55 @@ export function readModelFolder(folder: string, dtype: DtypeChoice = 'auto', onG
   if (CAUSAL_TYPES.has(modelType)) {
     // transformers.js loads onnx/model*.onnx; older Xenova exports have only decoder_model_merged*.onnx.
     const stem = dtypesOf(c, 'model').length > 0 ? 'model' : 'decoder_model_merged';
-    const decoder = pickFile(c, stem) ?? missing('model.onnx or decoder_model_merged.onnx');
-    return { ...base, architecture: 'causal-lm', files: { kind: 'causal-lm', decoder }, availableDtypes: commonDtypes(c, [stem]) };
+    const decoder = planFile(c, stem) ?? missing('model.onnx or decoder_model_merged.onnx');
+    return { architecture: 'causal-lm', files: { kind: 'causal-lm', decoder }, availableDtypes: commonDtypes(c, [stem]) };
   }
   throw new InferenceError(
     'unsupported-model',
-    `Unknown model type "${modelType}" in ${folder}. Supported: decoder-only (${[...CAUSAL_TYPES].join(', ')}), encoder-decoder (${[...ENCODER_DECODER_TYPES].join(', ')}) and ${RNN_SEQ2SEQ_TYPE}.`,
+    `Unknown model type "${modelType}" in ${c.where}. Supported: decoder-only (${[...CAUSAL_TYPES].join(', ')}), encoder-decoder (${[...ENCODER_DECODER_TYPES].join(', ')}) and ${RNN_SEQ2SEQ_TYPE}.`,
   );
+}
+
+/** The planned files' names relative to the model folder (`onnx/model_q4.onnx`, `onnx/model.onnx_data`…). */
+export function plannedPaths(files: PlannedFiles): string[] {
+  return Object.values(files)
+    .filter((f): f is PlannedFile => typeof f === 'object')
+    .flatMap((f) => [f.fileName, ...f.externalData].map((n) => `onnx/${n}`));
+}
+
+/** A planned file found on disk: readable, with its external data present. */
+function locate(folder: string, f: PlannedFile): OnnxFile {
+  const path = join(folder, 'onnx', f.fileName);
+  checkReadable(path);
+  const externalData = f.externalData.map((name) => join(folder, 'onnx', name));
+  for (const data of externalData) {
+    if (!existsSync(data)) {
+      throw new InferenceError('model-not-found', `${path} keeps its weights in ${basename(data)}, which is missing (an interrupted download?). config.json declares it in transformers.js_config.use_external_data_format.`);
+    }
+  }
+  return { path, stem: f.stem, dtype: f.dtype, externalData };
+}
+
+/** Reads a model folder, classifies its architecture and finds its ONNX files in the chosen dtype. */
+export function readModelFolder(folder: string, dtype: DtypeChoice = 'auto', onGpu = false): ModelFolder {
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+    throw new InferenceError('model-not-found', `Model folder not found: ${folder}`);
+  }
+  const config = readJson(join(folder, 'config.json'), 'config.json');
+  const generationConfig = existsSync(join(folder, 'generation_config.json'))
+    ? readJson(join(folder, 'generation_config.json'), 'generation_config.json')
+    : {};
+  const plan = planModelFiles({ where: folder, listing: listOnnx(folder), config, dtype, onGpu });
+  const p = plan.files;
+  const files: OnnxFiles =
+    p.kind === 'causal-lm'
+      ? { kind: p.kind, decoder: locate(folder, p.decoder) }
+      : p.kind === 'rnn-seq2seq'
+        ? { kind: p.kind, encoder: locate(folder, p.encoder), decoderStep: locate(folder, p.decoderStep) }
+        : p.kind === 'encoder-decoder-merged'
+          ? { kind: p.kind, encoder: locate(folder, p.encoder), decoder: locate(folder, p.decoder) }
+          : { kind: p.kind, encoder: locate(folder, p.encoder), decoder: locate(folder, p.decoder), decoderWithPast: locate(folder, p.decoderWithPast) };
+  return { folder, config: config as ModelConfig, generationConfig, architecture: plan.architecture, files, availableDtypes: plan.availableDtypes };
 }
 
 /** Token ids that end generation (eos_token_id may be a number or a list). */

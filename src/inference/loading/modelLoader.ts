@@ -102,6 +102,11 @@ export function dtypeChoice(spec: ModelSpec): DtypeChoice {
 
 const GPU_DEVICES = new Set(['cuda', 'dml', 'webgpu', 'coreml']);
 
+/** Whether the dtype choice should prefer GPU files (only when a GPU device is asked for). */
+export function prefersGpu(spec: ModelSpec): boolean {
+  return GPU_DEVICES.has(spec.device ?? 'auto');
+}
+
 /** `q8`, or each file's dtype where they differ. */
 function describeDtypes(files: readonly OnnxFile[]): string {
   const dtypes = new Set(files.map((f) => f.dtype));
@@ -117,7 +122,7 @@ function decoderStartIds(folder: ModelFolder): number[] {
 /** Loads a model folder into sessions and a tokenizer, ready for the decoding loop. */
 export async function loadModelFolder(folderPath: string, spec: ModelSpec): Promise<LoadedModel> {
   const started = performance.now();
-  const folder = readModelFolder(folderPath, dtypeChoice(spec), GPU_DEVICES.has(spec.device ?? 'auto'));
+  const folder = readModelFolder(folderPath, dtypeChoice(spec), prefersGpu(spec));
   const fileList = onnxFileList(folder.files);
   checkFitsInMemory(spec.source, fileList.map((f) => f.path));
   const tokenizer = loadTokenizer(folderPath);
