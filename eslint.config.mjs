@@ -5,13 +5,13 @@ import tseslint from 'typescript-eslint';
 //   commands/                                   one user action per file
 //   webviews/, editor/, completion/             editor-facing services (panel hosts, highlighter, ghost text)
 //   context.ts, statusBar.ts, config.ts         long-lived state and the one path to the engine
-//   generation/, analysis/, settings.ts         pure: no editor, unit-tested, shared with the webview scripts
+//   generation/, analysis/, catalog/, settings.ts  pure: no editor, unit-tested, shared with the webview scripts
 //   inference/                                  the engine behind its protocol (worker thread, CLI)
 const ENTRIES = ['extension', 'cli'];
 const COMMANDS = ['commands'];
 const SERVICES = ['webviews', 'editor', 'completion'];
 const STATE = ['context', 'statusBar', 'config'];
-const PURE = ['generation', 'analysis', 'settings'];
+const PURE = ['generation', 'analysis', 'catalog', 'settings'];
 
 /** A restriction on imports whose path has one of `names` as a segment (`../commands/x`, `./context`). */
 function layers(names, message) {
@@ -44,7 +44,7 @@ export default tseslint.config(
   restrict(['src/editor/**/*.ts'], {}, layers([...ENTRIES, ...COMMANDS, 'webviews', 'completion'], 'editor/ sits below the commands and beside webviews/ and completion/: move what they share below them.')),
   restrict(['src/completion/**/*.ts'], {}, layers([...ENTRIES, ...COMMANDS, 'webviews', 'editor'], 'completion/ sits below the commands and beside webviews/ and editor/: move what they share below them.')),
   restrict(['src/context.ts', 'src/statusBar.ts', 'src/config.ts'], {}, layers([...ENTRIES, ...COMMANDS, ...SERVICES], 'The context is below the commands and services that use it.')),
-  restrict(['src/generation/**/*.ts', 'src/analysis/**/*.ts', 'src/settings.ts'], { editor: false }, layers([...ENTRIES, ...COMMANDS, ...SERVICES, ...STATE], 'Pure modules import only each other and the inference protocol.')),
+  restrict(['src/generation/**/*.ts', 'src/analysis/**/*.ts', 'src/catalog/**/*.ts', 'src/settings.ts'], { editor: false }, layers([...ENTRIES, ...COMMANDS, ...SERVICES, ...STATE], 'Pure modules import only each other and the inference protocol.')),
   restrict(['src/inference/**/*.ts'], { editor: false }, layers([...ENTRIES, ...COMMANDS, ...SERVICES, ...STATE, ...PURE], 'src/inference is the bottom layer: it runs in a worker and in the CLI.')),
   restrict(
     ['src/inference/models/**/*.ts'],

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseConfig, SECTION, type Config, type ModelRole } from './settings';
+import type { DtypeChoice } from './inference/protocol';
 
 export { MODEL_ROLES, SECTION, type Config, type ModelRole, type OutputMode } from './settings';
 
@@ -37,6 +38,11 @@ export function resolveModelSource(source: string): string {
 /** Writes the model for a role to the user's settings (so it also applies in untrusted workspaces). */
 export async function setModel(role: ModelRole, source: string): Promise<void> {
   await vscode.workspace.getConfiguration(SECTION).update(`models.${role}`, source, vscode.ConfigurationTarget.Global);
+}
+
+/** Writes the dtype setting (for every model) to the user's settings. */
+export async function setDtype(dtype: DtypeChoice): Promise<void> {
+  await vscode.workspace.getConfiguration(SECTION).update('dtype', dtype, vscode.ConfigurationTarget.Global);
 }
 
 /** The inline switch without a document (what the toggle command flips). */

@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { affects, openSettings, readConfig, resolveModelSource, type Config, type ModelRole } from './config';
 import { delay, GenerationGate, type GenerationKind, type GateState } from './generation/scheduler';
 import { InferenceClient } from './inference/client';
-import { InferenceError } from './inference/errors';
+import { InferenceError, isCancelled } from './inference/errors';
 import type { ErrorCode, GenerateRequest, GenerateResult, HubOptions, LoadProgress, ModelInfo, ModelSpec, ScoreRequest, ScoreResult, TokenTrace } from './inference/protocol';
 import { ModelStatus } from './statusBar';
 
@@ -128,7 +128,9 @@ export class Ctx implements vscode.Disposable {
     return {
       source: resolveModelSource(options.source ?? this.config.models[role]),
       device: this.config.device,
-      quantized: this.config.quantized,
+      dtype: this.config.dtype,
+      // One setting for every model: a model without that dtype loads its auto choice (the status bar shows which).
+      dtypeFallback: true,
       ...(options.attentions ? { attentions: true } : {}),
     };
   }
@@ -160,7 +162,7 @@ export class Ctx implements vscode.Disposable {
   }
 
   /**
-   * Asks the worker for a model: it loads it once per (source, device, attentions, quantized) and
+   * Asks the worker for a model: it loads it once per (source, device, attentions, dtype) and
    * answers at once afterwards. A load that takes a while shows progress: a notification, or with
    * `quiet` only the status bar.
    */
@@ -198,21 +200,29 @@ export class Ctx implements vscode.Disposable {
       this.reportLoaded(spec, label, info);
       return info;
     } catch (err) {
-      this.log.error(`Loading ${spec.source} failed after ${Date.now() - started} ms: ${err instanceof Error ? err.message : String(err)}`);
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.error(`Loading ${spec.source} failed after ${Date.now() - started} ms: ${message}`);
+      if (!isCancelled(err)) this.status.failed(label, message);
       throw err;
     }
   }
 
+  /** Shows in the status bar that a model cannot be used (failed to load, or unfit for its role). */
+  showModelFailed(source: string, reason: string): void {
+    this.status.failed(this.modelLabel(source), reason);
+  }
+
   private reportLoaded(spec: ModelSpec, label: string, info: ModelInfo): void {
-    const key = JSON.stringify([spec.source, spec.device, !!spec.attentions, !!spec.quantized]);
+    const key = JSON.stringify([spec.source, spec.device, !!spec.attentions, spec.dtype ?? 'auto']);
     if (this.reported.get(key) === info.loadMs) return;
     this.reported.set(key, info.loadMs);
     // The worker logs the providers it tried; this line says what the editor will use.
     this.log.info(
-      `Using ${label}: ${info.architecture}, ${info.modelType}, ${info.numLayers} layers × ${info.numHeads} heads, on ${info.device}` +
+      `Using ${label}: ${info.architecture}, ${info.modelType}, ${info.numLayers} layers × ${info.numHeads} heads, ${info.dtype}, on ${info.device}` +
+        (info.dtypeNote ? `; ${info.dtypeNote}` : '') +
         (spec.attentions && info.attentionUnavailable ? `; attention unavailable: ${info.attentionUnavailable}` : ''),
     );
-    this.status.setModel(label, info.device);
+    this.status.setModel(label, info.device, info.dtype);
   }
 
   /**

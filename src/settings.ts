@@ -9,7 +9,8 @@
  * a limit (tokens, beams, context, how often work starts) above the user's own value or the default.
  * Numbers are clamped to the engine's own ranges (`DECODING_LIMITS`), which package.json declares too.
  */
-import type { DecodingOptions, DevicePreference, Strategy } from './inference/protocol';
+import type { DecodingOptions, DevicePreference, DtypeChoice, Strategy } from './inference/protocol';
+import { DTYPE_CHOICES } from './inference/models/dtype';
 import { DECODING_LIMITS, clampToLimit, type Limit } from './inference/requestValidation';
 
 export const SECTION = 'lmLens';
@@ -22,7 +23,8 @@ export type OutputMode = 'replace' | 'insertBelow';
 export interface Config {
   readonly models: Readonly<Record<ModelRole, string>>;
   readonly device: DevicePreference;
-  readonly quantized: boolean;
+  /** Which ONNX files to load (`lmLens.dtype`; the deprecated `lmLens.quantized` means q8 when dtype is auto). */
+  readonly dtype: DtypeChoice;
   readonly decoding: Required<Pick<DecodingOptions, 'strategy' | 'maxNewTokens' | 'temperature' | 'topK' | 'topP' | 'numBeams' | 'repetitionPenalty' | 'topAlternatives'>> & { readonly seed?: number };
   readonly inline: {
     readonly debounceMs: number;
@@ -45,7 +47,7 @@ export interface Config {
 }
 
 /** Settings whose workspace values are ignored in an untrusted workspace (also declared in package.json). */
-export const RESTRICTED_SETTINGS = ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder'] as const;
+export const RESTRICTED_SETTINGS = ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder', 'dtype'] as const;
 
 /** The part of `vscode.WorkspaceConfiguration` (for the `lmLens` section) that is read. */
 export interface SettingsSource {
@@ -126,7 +128,7 @@ export function parseConfig(cfg: SettingsSource, trusted: boolean): Config {
       translation: model(cfg, 'translation', 'bart-translate-summarize', trusted),
     },
     device: oneOf<DevicePreference>(cfg.get('device', 'auto'), ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'], 'auto'),
-    quantized: cfg.get<boolean>('quantized', false) === true,
+    dtype: dtypeSetting(cfg, trusted),
     decoding,
     inline: {
       debounceMs: num(cfg, 'inline.debounceMs', 150, { min: 0, max: 5000, integer: true }, trusted),
@@ -142,6 +144,12 @@ export function parseConfig(cfg: SettingsSource, trusted: boolean): Config {
     cacheFolder: typeof cacheFolder === 'string' ? cacheFolder.trim() : '',
     offline: cfg.get<boolean>('offline', false) === true,
   };
+}
+
+/** `lmLens.dtype`, with the older `lmLens.quantized` as q8 where the dtype is left at auto. */
+function dtypeSetting(cfg: SettingsSource, trusted: boolean): DtypeChoice {
+  const dtype = oneOf<DtypeChoice>(restricted<unknown>(cfg, 'dtype', 'auto', trusted), DTYPE_CHOICES, 'auto');
+  return dtype === 'auto' && cfg.get<unknown>('quantized', false) === true ? 'q8' : dtype;
 }
 
 /** The token panel shows at least one alternative per token (the engine accepts 0: inline completions ask for none). */

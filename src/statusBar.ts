@@ -5,6 +5,9 @@ export class ModelStatus implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private model = '';
   private device = '';
+  private dtype = '';
+  /** The last load failed: shown until a model loads. */
+  private failure: { label: string; reason: string } | undefined;
   private rate: number | undefined;
   private busy: { kind: 'loading' | 'generating'; label: string; started: number; tokens: number } | undefined;
   private lastPaint = 0;
@@ -16,9 +19,17 @@ export class ModelStatus implements vscode.Disposable {
     this.item.show();
   }
 
-  setModel(model: string, device: string): void {
+  setModel(model: string, device: string, dtype = ''): void {
     this.model = model;
     this.device = device;
+    this.dtype = dtype;
+    this.failure = undefined;
+    this.paint();
+  }
+
+  /** A model failed to load: an error state instead of the last model that loaded. */
+  failed(label: string, reason: string): void {
+    this.failure = { label, reason };
     this.paint();
   }
 
@@ -48,7 +59,7 @@ export class ModelStatus implements vscode.Disposable {
   private paint(): void {
     this.lastPaint = Date.now();
     const model = this.model || 'no model loaded';
-    const device = this.device ? ` · ${this.device}` : '';
+    const device = `${this.dtype ? ` · ${this.dtype}` : ''}${this.device ? ` · ${this.device}` : ''}`;
     if (this.busy?.kind === 'loading') {
       this.item.text = `$(loading~spin) Loading ${this.busy.label}…`;
       this.item.command = 'lmLens.showLog';
@@ -59,12 +70,17 @@ export class ModelStatus implements vscode.Disposable {
       this.item.text = `$(loading~spin) ${model}${device}${rate}`;
       this.item.command = 'lmLens.stopGeneration';
       this.item.tooltip = `Local LM Lens: ${this.busy.label}. Click to stop.`;
+    } else if (this.failure) {
+      this.item.text = `$(error) ${this.failure.label}: failed to load`;
+      this.item.command = 'lmLens.pickModel';
+      this.item.tooltip = `Local LM Lens: ${this.failure.label} failed to load. ${this.failure.reason}\nClick to pick another model; details in the log.`;
     } else {
       const rate = this.rate !== undefined ? ` · ${this.rate.toFixed(0)} tok/s` : '';
       this.item.text = `$(hubot) ${model}${device}${rate}`;
       this.item.command = 'lmLens.pickModel';
       this.item.tooltip = 'Local LM Lens: click to pick a model';
     }
+    this.item.backgroundColor = this.failure && !this.busy ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     this.item.accessibilityInformation = { label: this.item.text.replace(/\$\([^)]*\)\s*/g, '') };
   }
 

@@ -1,13 +1,26 @@
-/** Pick a model for a role from the bundled, configured and recently used ones, a folder, or a Hub id. */
+/**
+ * Pick a model for a role: recommended Hub models, the bundled, configured and recent ones, a folder,
+ * or a Hub id; then the dtype. The model is loaded and checked to fit the role before it is saved: a
+ * model that does not load or cannot do the role is neither saved nor added to Recent.
+ */
 import * as vscode from 'vscode';
-import { MODEL_ROLES, setModel, type ModelRole } from '../config';
+import { recommendedFor, sizeSummary, estimatedMegabytes, RECOMMENDED_MODELS } from '../catalog/recommendedModels';
+import { roleMismatch } from '../catalog/roleFit';
+import { MODEL_ROLES, setDtype, setModel, type ModelRole } from '../config';
 import type { Ctx } from '../context';
+import { DTYPE_CHOICES, DTYPE_DESCRIPTION } from '../inference/models/dtype';
+import type { DtypeChoice } from '../inference/protocol';
 
 export interface PickModelArgs {
   readonly role?: ModelRole;
-  /** Set this source without asking. */
+  /** Use this source without asking for one. */
   readonly source?: string;
-  /** Load the model right away (default true when picked interactively). */
+  /** Use this dtype without asking (only with `source`; default: the current setting). */
+  readonly dtype?: DtypeChoice;
+  /**
+   * Load and check the model before saving it (default true). `false` saves the source unchecked
+   * (tests and scripted setups that load later).
+   */
   readonly load?: boolean;
 }
 
@@ -19,19 +32,57 @@ interface SourceItem extends vscode.QuickPickItem {
 export async function pickModel(ctx: Ctx, args: PickModelArgs = {}): Promise<string | undefined> {
   const role = args.role ?? (await pickRole(ctx));
   if (!role) return undefined;
-  const source = args.source ?? (await pickSource(ctx, role));
-  if (!source) return undefined;
-  await setModel(role, source);
-  await ctx.rememberModel(source);
-  ctx.log.info(`Model for ${role}: ${source}`);
-  if (args.load ?? args.source === undefined) {
-    try {
-      await ctx.load(ctx.spec(role, { source }));
-    } catch (err) {
-      ctx.reportError(err, `Loading ${source}`);
+  for (;;) {
+    const source = args.source ?? (await pickSource(ctx, role));
+    if (!source) return undefined;
+    if (args.load === false) {
+      await save(ctx, role, source, args.dtype);
+      return source;
     }
+    const dtype = args.dtype ?? (args.source ? ctx.config.dtype : await pickDtype(ctx, source));
+    if (!dtype) return undefined;
+    const problem = await check(ctx, role, source, dtype);
+    if (problem === null) {
+      await save(ctx, role, source, dtype);
+      return source;
+    }
+    if (problem === 'cancelled') return undefined;
+    const message = `${source} was not saved as the ${role} model: ${problem}`;
+    if (args.source) {
+      // Scripted: report without waiting for an answer (there is nothing else to pick).
+      void vscode.window.showErrorMessage(message, 'Show Log').then((a) => a && ctx.log.show());
+      return undefined;
+    }
+    const again = await vscode.window.showErrorMessage(message, 'Pick Another', 'Show Log');
+    if (again === 'Show Log') ctx.log.show();
+    if (again !== 'Pick Another') return undefined;
   }
-  return source;
+}
+
+async function save(ctx: Ctx, role: ModelRole, source: string, dtype: DtypeChoice | undefined): Promise<void> {
+  await setModel(role, source);
+  if (dtype !== undefined && dtype !== ctx.config.dtype) await setDtype(dtype);
+  await ctx.rememberModel(source);
+  ctx.log.info(`Model for ${role}: ${source}${dtype ? ` (${dtype})` : ''}`);
+}
+
+/** Loads the model as it would be used and checks it fits the role: null when it does, else why not. */
+async function check(ctx: Ctx, role: ModelRole, source: string, dtype: DtypeChoice): Promise<string | null | 'cancelled'> {
+  try {
+    const info = await ctx.load({ ...ctx.spec(role, { source }), dtype });
+    const mismatch = roleMismatch(role, info);
+    if (mismatch) {
+      ctx.log.warn(`${source} does not fit the ${role} role: ${mismatch}`);
+      ctx.showModelFailed(source, mismatch);
+      return mismatch;
+    }
+    if (info.dtypeNote) void vscode.window.showInformationMessage(`${ctx.modelLabel(source)}: ${info.dtypeNote}`);
+    return null;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if ((err as { code?: string }).code === 'cancelled') return 'cancelled';
+    return message;
+  }
 }
 
 async function pickRole(ctx: Ctx): Promise<ModelRole | undefined> {
@@ -46,18 +97,20 @@ async function pickSource(ctx: Ctx, role: ModelRole): Promise<string | undefined
   const current = ctx.config.models[role];
   const seen = new Set<string>();
   const items: SourceItem[] = [];
-  const group = (label: string, sources: readonly string[], detail: string): void => {
-    const fresh = [...new Set(sources)].filter((s) => !seen.has(s));
+  const group = (label: string, sources: readonly { source: string; detail: string }[]): void => {
+    const fresh = sources.filter((s, i) => !seen.has(s.source) && sources.findIndex((o) => o.source === s.source) === i);
     if (!fresh.length) return;
     items.push({ label, kind: vscode.QuickPickItemKind.Separator });
     for (const s of fresh) {
-      seen.add(s);
-      items.push({ label: s, description: s === current ? `${detail} · current` : detail, source: s });
+      seen.add(s.source);
+      items.push({ label: s.source, description: s.source === current ? `${s.detail} · current` : s.detail, source: s.source });
     }
   };
-  group('Bundled', ctx.bundledModels(), 'bundled, works offline');
-  group('Configured', MODEL_ROLES.map((r) => ctx.config.models[r]), 'configured');
-  group('Recent', ctx.recentModels(), 'recent');
+  const plain = (detail: string) => (source: string) => ({ source, detail });
+  group('Bundled', ctx.bundledModels().map(plain('bundled, works offline')));
+  group('Configured', MODEL_ROLES.map((r) => ctx.config.models[r]).map(plain('configured')));
+  group('Recent', ctx.recentModels().map(plain('recent')));
+  group('Recommended from the Hugging Face Hub', recommendedFor(role).map((m) => ({ source: m.id, detail: `${m.note} · ${sizeSummary(m)}` })));
   items.push({ label: 'Other', kind: vscode.QuickPickItemKind.Separator });
   items.push({ label: '$(folder-opened) Choose a model folder…', action: 'folder' });
   items.push({ label: '$(cloud-download) Enter a Hugging Face Hub id…', action: 'hub' });
@@ -70,7 +123,23 @@ async function pickSource(ctx: Ctx, role: ModelRole): Promise<string | undefined
   }
   return vscode.window.showInputBox({
     title: 'Hugging Face Hub model id',
-    placeHolder: 'Xenova/distilgpt2',
+    placeHolder: 'onnx-community/Qwen2.5-0.5B-Instruct',
     validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'An id looks like owner/name'),
   });
+}
+
+/** The dtype step: auto or one dtype, with the estimated download of a recommended model. */
+async function pickDtype(ctx: Ctx, source: string): Promise<DtypeChoice | undefined> {
+  const known = RECOMMENDED_MODELS.find((m) => m.id === source);
+  const items = DTYPE_CHOICES.filter((d) => d === 'auto' || !known || known.dtypes.includes(d)).map((d) => ({
+    label: d,
+    description: [d === ctx.config.dtype ? 'current setting' : '', known && d !== 'auto' ? `≈ ${estimatedMegabytes(known, d)} MB` : ''].filter(Boolean).join(' · '),
+    detail: d === 'auto' ? "The repo's declared dtype, else the smallest file that runs well on this device" : DTYPE_DESCRIPTION[d],
+    dtype: d,
+  }));
+  const pick = await vscode.window.showQuickPick(items, {
+    title: `Which files of ${ctx.modelLabel(source)}? (lmLens.dtype, for every model; a model without it loads its auto choice)`,
+    placeHolder: ctx.config.dtype,
+  });
+  return pick?.dtype;
 }

@@ -52,7 +52,7 @@ export class Engine {
     if (typeof spec?.source !== 'string' || spec.source.trim() === '') throw new InferenceError('bad-request', 'No model was given.');
     const folder =
       resolveLocalFolder(spec.source, this.bundledModelsDir) ??
-      (await downloadFromHub({ id: spec.source, hub: this.hub, dtype: dtypeChoice(spec), onGpu: prefersGpu(spec), onProgress: hooks.onProgress, isCancelled: hooks.isCancelled }));
+      (await downloadFromHub({ id: spec.source, hub: this.hub, dtype: dtypeChoice(spec), onGpu: prefersGpu(spec), fallback: spec.dtypeFallback, onProgress: hooks.onProgress, isCancelled: hooks.isCancelled }));
     const key = modelKey(spec, folder);
     let pending = this.models.get(key);
     if (!pending) {

@@ -19,6 +19,11 @@ export interface ModelSpec {
    * that runs well on the device.
    */
   readonly dtype?: DtypeChoice;
+  /**
+   * Take `dtype` as a preference: a model without files of that dtype loads what `auto` would (the
+   * editor's one setting for all models); without it (the CLI's `--dtype`), such a model is refused.
+   */
+  readonly dtypeFallback?: boolean;
   /** Older name for `dtype: 'q8'` (`*_quantized.onnx`); `dtype` wins when both are given. */
   readonly quantized?: boolean;
 }
@@ -61,6 +66,8 @@ export interface ModelInfo {
   readonly dtype: string;
   /** Why prompt-lookup drafting is off for this model (null when several tokens may share a pass exactly). */
   readonly draftingUnavailable: string | null;
+  /** Set when the loaded dtype is not the one asked for (a preference the model lacks). */
+  readonly dtypeNote?: string;
   /** The dtypes this model's folder has every file in. */
   readonly availableDtypes: readonly Dtype[];
   /**

@@ -105,6 +105,7 @@ function modelSpec(v: unknown, field: string): ModelSpec {
     device: optional(o.device, (x) => choice(x, `${field}.device`, DEVICES)),
     attentions: optional(o.attentions, (x) => flag(x, `${field}.attentions`)),
     dtype: optional(o.dtype, (x) => choice(x, `${field}.dtype`, DTYPE_CHOICES)),
+    dtypeFallback: optional(o.dtypeFallback, (x) => flag(x, `${field}.dtypeFallback`)),
     quantized: optional(o.quantized, (x) => flag(x, `${field}.quantized`)),
   };
 }

@@ -33,7 +33,7 @@ test('every setting config.ts reads is declared, and the restricted ones are lis
   for (const key of keys) assert.ok(declared.includes(`${SECTION}.${key}`), `${SECTION}.${key} is read but not declared`);
   const restricted = pkg.capabilities.untrustedWorkspaces.restrictedConfigurations;
   assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
-  for (const key of ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder']) assert.ok(RESTRICTED_SETTINGS.includes(key), `${key} is restricted in the code`);
+  for (const key of ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder', 'dtype']) assert.ok(RESTRICTED_SETTINGS.includes(key), `${key} is restricted in the code`);
   for (const key of RESTRICTED_SETTINGS) assert.ok(restricted.includes(`${SECTION}.${key}`), `${SECTION}.${key} must be restricted in package.json`);
   assert.equal(pkg.contributes.configuration.properties['lmLens.inline.enabled'].scope, 'language-overridable');
 });

@@ -21,7 +21,7 @@ test('defaults when nothing is set', () => {
   const c = parseConfig(fakeConfig(), true);
   assert.deepEqual(c.models, { completion: 'gpt2-code', summarization: 'bart-translate-summarize', translation: 'bart-translate-summarize' });
   assert.equal(c.device, 'auto');
-  assert.equal(c.quantized, false);
+  assert.equal(c.dtype, 'auto');
   assert.deepEqual(c.decoding, { strategy: 'greedy', maxNewTokens: 64, temperature: 0.8, topK: 40, topP: 0.95, numBeams: 4, repetitionPenalty: 1.1, topAlternatives: 10 });
   assert.deepEqual(c.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000 });
   assert.deepEqual(c.decodingOverrides, {});
@@ -90,7 +90,7 @@ test('an untrusted workspace cannot set the restricted settings; the user still 
   const trusted = parseConfig(fakeConfig({ user, workspace }), true);
   assert.equal(trusted.models.completion, './evil-model');
   assert.equal(trusted.cacheFolder, './cache');
-  assert.deepEqual([...RESTRICTED_SETTINGS].sort(), ['cacheFolder', 'models.completion', 'models.summarization', 'models.translation']);
+  assert.deepEqual([...RESTRICTED_SETTINGS].sort(), ['cacheFolder', 'dtype', 'models.completion', 'models.summarization', 'models.translation']);
 });
 
 test('decoding overrides are only what the user set; task decoding keeps the model defaults otherwise', () => {
@@ -138,4 +138,14 @@ test('an untrusted workspace cannot raise a limit above the user value or the de
   const lowering = parseConfig(fakeConfig({ workspace: { 'decoding.maxNewTokens': 8, 'inline.debounceMs': 900 } }), false);
   assert.equal(lowering.decoding.maxNewTokens, 8);
   assert.equal(lowering.inline.debounceMs, 900);
+});
+
+test('dtype: the setting, the deprecated quantized as q8 while dtype is auto, unknown values as auto, workspace ignored when untrusted', () => {
+  assert.equal(parseConfig(fakeConfig({ user: { dtype: 'q4' } }), true).dtype, 'q4');
+  assert.equal(parseConfig(fakeConfig({ user: { quantized: true } }), true).dtype, 'q8');
+  assert.equal(parseConfig(fakeConfig({ user: { quantized: true, dtype: 'fp16' } }), true).dtype, 'fp16', 'dtype wins');
+  assert.equal(parseConfig(fakeConfig({ user: { dtype: 'int4' } }), true).dtype, 'auto');
+  const workspace = fakeConfig({ user: { dtype: 'q8' }, workspace: { dtype: 'fp32' } });
+  assert.equal(parseConfig(workspace, true).dtype, 'fp32');
+  assert.equal(parseConfig(workspace, false).dtype, 'q8', "an untrusted workspace's dtype is ignored");
 });

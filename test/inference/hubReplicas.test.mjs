@@ -153,6 +153,11 @@ test('a dtype the folder lacks is refused with the dtypes it has', async () => {
     assert.match(err.message, /no q4f16 file for encoder_model \(expected onnx\/encoder_model_q4f16\.onnx\)\. It has: fp32/);
     return true;
   });
+  // As a preference (the editor's one setting for every model), it loads the auto choice and says so.
+  const info = await engine.info({ source: join(fixturesDir, 'hub-marian-merged'), dtype: 'q4f16', dtypeFallback: true });
+  assert.equal(info.dtype, 'fp32');
+  assert.match(info.dtypeNote, /has no q4f16 files \(it has fp32\); loaded fp32 instead/);
+  assert.equal((await engine.info({ source: join(fixturesDir, 'hub-qwen2'), dtype: 'q4f16', dtypeFallback: true })).dtypeNote, undefined);
 });
 
 test('external data and fp16 graphs load with attention capture: every attention row sums to 1', async () => {

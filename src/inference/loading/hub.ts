@@ -23,6 +23,8 @@ export interface HubDownload {
   readonly hub: HubOptions;
   readonly dtype: DtypeChoice;
   readonly onGpu: boolean;
+  /** The dtype is a preference: a model without it downloads the `auto` choice. */
+  readonly fallback?: boolean;
   readonly onProgress?: (p: LoadProgress) => void;
   readonly isCancelled?: () => boolean;
 }
@@ -63,6 +65,7 @@ export async function downloadFromHub(d: HubDownload): Promise<string> {
     config,
     dtype: d.dtype,
     onGpu: d.onGpu,
+    fallback: d.fallback,
   });
   const wanted = [...TOKENIZER_FILES, ...(listing.includes('generation_config.json') ? ['generation_config.json'] : []), ...plannedPaths(plan.files)];
   for (const file of wanted) {
@@ -77,7 +80,7 @@ function whyNotCached(folder: string, d: HubDownload): string | null {
   if (!existsSync(join(folder, 'config.json'))) return 'nothing downloaded yet';
   for (const f of TOKENIZER_FILES) if (!existsSync(join(folder, f))) return `${f} is missing`;
   try {
-    readModelFolder(folder, d.dtype, d.onGpu);
+    readModelFolder(folder, d.dtype, d.onGpu, d.fallback);
     return null;
   } catch (err) {
     return (err as Error).message;

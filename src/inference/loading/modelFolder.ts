@@ -74,6 +74,8 @@ export interface FileChoice {
   readonly config: Record<string, unknown>;
   readonly dtype: DtypeChoice;
   readonly onGpu: boolean;
+  /** A chosen dtype the model lacks is a preference: load the `auto` choice instead of failing. */
+  readonly fallback?: boolean;
 }
 
 /** One graph file as planned, before it is looked for on disk: names relative to onnx/. */
@@ -101,7 +103,7 @@ function dtypesOf(c: FileChoice, stem: string): Dtype[] {
 function planFile(c: FileChoice, stem: string): PlannedFile | undefined {
   const available = dtypesOf(c, stem);
   if (available.length === 0) return undefined;
-  const dtype = chooseDtype(c.dtype, stem, available, c.config, c.onGpu, c.where);
+  const dtype = chooseDtype(c.dtype, stem, available, c.config, c.onGpu, c.where, c.fallback);
   const fileName = onnxFileName(stem, dtype);
   return { stem, dtype, fileName, externalData: externalDataFiles(c.config, fileName, stem) };
 }
@@ -174,7 +176,7 @@ function locate(folder: string, f: PlannedFile): OnnxFile {
 }
 
 /** Reads a model folder, classifies its architecture and finds its ONNX files in the chosen dtype. */
-export function readModelFolder(folder: string, dtype: DtypeChoice = 'auto', onGpu = false): ModelFolder {
+export function readModelFolder(folder: string, dtype: DtypeChoice = 'auto', onGpu = false, fallback = false): ModelFolder {
   if (!existsSync(folder) || !statSync(folder).isDirectory()) {
     throw new InferenceError('model-not-found', `Model folder not found: ${folder}`);
   }
@@ -182,7 +184,7 @@ export function readModelFolder(folder: string, dtype: DtypeChoice = 'auto', onG
   const generationConfig = existsSync(join(folder, 'generation_config.json'))
     ? readJson(join(folder, 'generation_config.json'), 'generation_config.json')
     : {};
-  const plan = planModelFiles({ where: folder, listing: listOnnx(folder), config, dtype, onGpu });
+  const plan = planModelFiles({ where: folder, listing: listOnnx(folder), config, dtype, onGpu, fallback });
   const p = plan.files;
   const files: OnnxFiles =
     p.kind === 'causal-lm'

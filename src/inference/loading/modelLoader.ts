@@ -107,6 +107,12 @@ export function prefersGpu(spec: ModelSpec): boolean {
   return GPU_DEVICES.has(spec.device ?? 'auto');
 }
 
+/** What to tell the user when a preferred dtype was not available. */
+function dtypeNote(asked: DtypeChoice, files: readonly OnnxFile[], available: readonly string[]): { dtypeNote?: string } {
+  if (asked === 'auto' || files.every((f) => f.dtype === asked)) return {};
+  return { dtypeNote: `The model has no ${asked} files (it has ${available.join(', ') || 'other dtypes per file'}); loaded ${describeDtypes(files)} instead.` };
+}
+
 /** `q8`, or each file's dtype where they differ. */
 function describeDtypes(files: readonly OnnxFile[]): string {
   const dtypes = new Set(files.map((f) => f.dtype));
@@ -122,7 +128,7 @@ function decoderStartIds(folder: ModelFolder): number[] {
 /** Loads a model folder into sessions and a tokenizer, ready for the decoding loop. */
 export async function loadModelFolder(folderPath: string, spec: ModelSpec): Promise<LoadedModel> {
   const started = performance.now();
-  const folder = readModelFolder(folderPath, dtypeChoice(spec), prefersGpu(spec));
+  const folder = readModelFolder(folderPath, dtypeChoice(spec), prefersGpu(spec), spec.dtypeFallback ?? false);
   const fileList = onnxFileList(folder.files);
   checkFitsInMemory(spec.source, fileList.map((f) => f.path));
   const tokenizer = loadTokenizer(folderPath);
@@ -196,6 +202,7 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     loadMs: performance.now() - started,
     onnxFiles: fileList.flatMap((f) => [f.path, ...f.externalData]).map((f) => relative(folderPath, f)),
     dtype: describeDtypes(fileList),
+    ...dtypeNote(dtypeChoice(spec), fileList, folder.availableDtypes),
     draftingUnavailable: draft.reason,
     availableDtypes: folder.availableDtypes,
   };
@@ -229,5 +236,5 @@ async function measureDrafting(
 }
 
 export function modelKey(spec: ModelSpec, folder: string): string {
-  return `${folder}|${spec.device ?? 'auto'}|${spec.attentions ? 'attn' : 'plain'}|${dtypeChoice(spec)}`;
+  return `${folder}|${spec.device ?? 'auto'}|${spec.attentions ? 'attn' : 'plain'}|${dtypeChoice(spec)}${spec.dtypeFallback ? '?' : ''}`;
 }

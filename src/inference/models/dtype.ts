@@ -79,7 +79,8 @@ export function declaredDtype(config: Record<string, unknown>, stem: string): Dt
 /**
  * Chooses the dtype of one model file: the user's choice where it is not `auto`; otherwise the
  * dtype config.json declares, where the folder has it; otherwise the device's preferred order among
- * the dtypes the folder has. `available` lists the dtypes present for this stem.
+ * the dtypes the folder has. `available` lists the dtypes present for this stem. With `fallback`, a
+ * chosen dtype the folder lacks is a preference, and the `auto` choice is made instead.
  */
 export function chooseDtype(
   choice: DtypeChoice | undefined,
@@ -88,9 +89,10 @@ export function chooseDtype(
   config: Record<string, unknown>,
   onGpu: boolean,
   where: string,
+  fallback = false,
 ): Dtype {
   const have = (d: Dtype): boolean => available.includes(d);
-  if (choice && choice !== 'auto') {
+  if (choice && choice !== 'auto' && !(fallback && !have(choice))) {
     if (have(choice)) return choice;
     const list = available.length ? available.map((d) => `${d} (${onnxFileName(stem, d)})`).join(', ') : 'none';
     throw new InferenceError(

@@ -4,6 +4,9 @@
  * command return values and the inline completion provider's items.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 
 const EXTENSION_ID = 'local-lm-lens.local-lm-lens';
@@ -95,6 +98,29 @@ suite('Local LM Lens in the extension host', () => {
       assert.equal(vscode.workspace.getConfiguration('lmLens').get('decoding.maxNewTokens'), 7);
     } finally {
       await cfg.update('decoding.maxNewTokens', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('Pick Model saves a model only when it loads and fits the role', async function () {
+    this.timeout(60_000);
+    const cfg = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration('lmLens');
+    const fixtures = path.join(extension().extensionPath, 'test', 'fixtures');
+    const broken = fs.mkdtempSync(path.join(os.tmpdir(), 'lmlens-broken-'));
+    fs.writeFileSync(path.join(broken, 'config.json'), JSON.stringify({ model_type: 'not-a-model' }));
+    try {
+      const refused = await vscode.commands.executeCommand('lmLens.pickModel', { role: 'completion', source: broken });
+      assert.equal(refused, undefined, 'a model that does not load is not picked');
+      assert.equal(cfg().get('models.completion'), 'gpt2-code', 'and the setting is unchanged');
+      const unfit = await vscode.commands.executeCommand('lmLens.pickModel', { role: 'completion', source: path.join(fixtures, 'hub-marian-merged') });
+      assert.equal(unfit, undefined, 'a translator is not a completion model');
+      assert.equal(cfg().get('models.completion'), 'gpt2-code');
+      const llama = path.join(fixtures, 'tiny-llama-gqa');
+      const picked = await vscode.commands.executeCommand('lmLens.pickModel', { role: 'completion', source: llama });
+      assert.equal(picked, llama);
+      assert.equal(cfg().get('models.completion'), llama, 'a model that loads and fits is saved');
+    } finally {
+      await cfg().update('models.completion', undefined, vscode.ConfigurationTarget.Global);
+      fs.rmSync(broken, { recursive: true, force: true });
     }
   });
 

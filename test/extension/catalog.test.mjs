@@ -1,0 +1,38 @@
+// Pick Model's catalog: the recommended Hub models are well formed, and the role check accepts and
+// refuses models by what they are.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadModule } from './bundle.mjs';
+
+const { RECOMMENDED_MODELS, recommendedFor, estimatedMegabytes, sizeSummary } = await loadModule('src/catalog/recommendedModels.ts');
+const { roleMismatch } = await loadModule('src/catalog/roleFit.ts');
+const { DTYPES } = await loadModule('src/inference/models/dtype.ts');
+
+test('every role has recommended models; entries are Hub ids with known dtypes and sizes that shrink with the dtype', () => {
+  for (const role of ['completion', 'summarization', 'translation']) assert.ok(recommendedFor(role).length >= 2, role);
+  const ids = new Set();
+  for (const m of RECOMMENDED_MODELS) {
+    assert.match(m.id, /^[\w.-]+\/[\w.-]+$/);
+    assert.ok(!ids.has(m.id), `${m.id} once`);
+    ids.add(m.id);
+    assert.ok(m.dtypes.length > 0 && m.dtypes.every((d) => DTYPES.includes(d)), `${m.id} dtypes`);
+    assert.ok(estimatedMegabytes(m, 'fp32') > estimatedMegabytes(m, 'fp16') && estimatedMegabytes(m, 'fp16') > estimatedMegabytes(m, 'q8'));
+  }
+  assert.equal(sizeSummary(RECOMMENDED_MODELS.find((m) => m.id === 'Xenova/distilgpt2')), '≈ 82 MB q8 … ≈ 328 MB fp32');
+});
+
+test('role fit: completion needs a prompt continuer; summarization and translation need the task', () => {
+  const gpt = { architecture: 'causal-lm', modelType: 'gpt2', tasks: ['text-generation'] };
+  const marian = { architecture: 'encoder-decoder', modelType: 'marian', tasks: ['translation_en_to_de'] };
+  const bartCnn = { architecture: 'encoder-decoder', modelType: 'bart', tasks: ['summarization'] };
+  const t5 = { architecture: 'encoder-decoder', modelType: 't5', tasks: ['summarization', 'translation_en_to_de'] };
+  assert.equal(roleMismatch('completion', gpt), null);
+  assert.match(roleMismatch('completion', marian), /marian \(encoder-decoder\).*continues its prompt/);
+  assert.match(roleMismatch('summarization', gpt), /continues a prompt; summarization needs an encoder-decoder/);
+  assert.equal(roleMismatch('summarization', bartCnn), null);
+  assert.match(roleMismatch('summarization', marian), /declares no summarization task/);
+  assert.equal(roleMismatch('translation', marian), null);
+  assert.equal(roleMismatch('translation', t5), null);
+  assert.match(roleMismatch('translation', bartCnn), /declares no translation/);
+  assert.equal(roleMismatch('translation', { architecture: 'rnn-seq2seq', modelType: 'rnn-attention-seq2seq', tasks: ['translation_en_to_de'] }), null);
+});
