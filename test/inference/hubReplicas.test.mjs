@@ -212,16 +212,20 @@ test('through the worker process: the same ids and log-probabilities as the engi
   }
 });
 
-test('through the CLI: --dtype selects the file and the ids equal transformers.js', () => {
-  const { dir, ref } = replicas.find((r) => r.name === 'hub-qwen2');
-  for (const dtype of ['fp16', 'q4']) {
-    const prompt = ref.dtypes[dtype].prompts[1];
-    const out = execFileSync(process.execPath, [join(root, 'dist', 'cli.js'), 'generate', '--model', dir, '--dtype', dtype, '--strategy', 'greedy', '--max-new-tokens', '12', '--prompt', prompt.text, '--json'], { encoding: 'utf8' });
-    assert.deepEqual(JSON.parse(out).tokens.map((t) => t.id), prompt.greedy_ids, `CLI --dtype ${dtype}`);
+test('through the CLI: --dtype selects the file and the ids equal transformers.js, for every replica', () => {
+  const cli = (args) => JSON.parse(execFileSync(process.execPath, [join(root, 'dist', 'cli.js'), 'generate', ...args, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  for (const { name, dir, ref } of replicas) {
+    // The smallest dtype file of each replica, and fp16 where there is one.
+    const keys = Object.keys(ref.dtypes).filter((k, i, all) => k.startsWith('fp16') || i === all.length - 1);
+    for (const key of keys) {
+      const prompt = ref.dtypes[key].prompts.at(-1);
+      const out = cli(['--model', dir, '--dtype', dtypeOf(key), '--strategy', 'greedy', '--max-new-tokens', String(ref.generate_options.max_new_tokens), '--prompt', prompt.text]);
+      assert.deepEqual(out.tokens.map((t) => t.id), prompt.greedy_ids, `CLI ${name} --dtype ${dtypeOf(key)}`);
+    }
   }
   const bad = (() => {
     try {
-      execFileSync(process.execPath, [join(root, 'dist', 'cli.js'), 'generate', '--model', dir, '--dtype', 'int4', '--prompt', 'x'], { encoding: 'utf8', stdio: 'pipe' });
+      execFileSync(process.execPath, [join(root, 'dist', 'cli.js'), 'generate', '--model', replicas[0].dir, '--dtype', 'int4', '--prompt', 'x'], { encoding: 'utf8', stdio: 'pipe' });
     } catch (err) {
       return err;
     }
