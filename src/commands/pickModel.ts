@@ -39,7 +39,9 @@ export async function pickModel(ctx: Ctx, args: PickModelArgs = {}): Promise<str
       await save(ctx, role, source, args.dtype);
       return source;
     }
-    const dtype = args.dtype ?? (args.source ? ctx.config.dtype : await pickDtype(ctx, source));
+    // Bundled models ship full precision only: no dtype to choose.
+    const bundled = ctx.bundledModels().includes(source);
+    const dtype = args.dtype ?? (args.source || bundled ? ctx.config.dtype : await pickDtype(ctx, source));
     if (!dtype) return undefined;
     const problem = await check(ctx, role, source, dtype);
     if (problem === null) {
