@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { InferenceError } from '../errors';
@@ -118,11 +118,20 @@ async function downloadFile(host: string, id: string, file: string, target: stri
   const partial = target + PARTIAL;
   const have = existsSync(partial) ? statSync(partial).size : 0;
   const url = `${host}${id}/resolve/${REVISION}/${file.split('/').map(encodeURIComponent).join('/')}`;
-  const res = await request(url, have > 0 ? { headers: { Range: `bytes=${have}-` } } : {}, file);
+  // Identity encoding, as huggingface_hub and huggingface.js ask: a compressed answer's Content-Length
+  // is not the file's size (fetch inflates it), and byte ranges are offsets into the file itself.
+  const headers: Record<string, string> = { 'Accept-Encoding': 'identity', ...(have > 0 ? { Range: `bytes=${have}-` } : {}) };
+  const res = await request(url, { headers }, file);
   if (res.status === 416 && have > 0) {
-    // The partial file is already whole (the rename was what was interrupted).
-    renameSync(partial, target);
-    return;
+    // Nothing left to send: the partial file is whole (the rename was what was interrupted), unless
+    // the server's size (`Content-Range: bytes */<size>`) says otherwise; then it starts over.
+    const size = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
+    if (size === undefined || Number(size) === have) {
+      renameSync(partial, target);
+      return;
+    }
+    unlinkSync(partial);
+    return downloadFile(host, id, file, target, d);
   }
   if (res.status === 404 || res.status === 401 || res.status === 403) {
     throw new InferenceError('model-not-found', `The Hub repo "${id}" has no ${file} (HTTP ${res.status}).`);
