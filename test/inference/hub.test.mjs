@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Engine, modelPath, modelsDir, rejectsWithCode } from '../helpers.mjs';
@@ -164,9 +164,39 @@ test('the cache survives restarts: a new engine, online or offline, sends nothin
   assert.equal(requests.length, before, 'no request for a cached model');
 
   const offline = new Engine(modelsDir, { cacheDir, remoteHost: host, offline: true });
-  await rejectsWithCode(offline.info({ source: 'test-org/tiny-llama', dtype: 'q8' }), 'offline', /not in the cache.*no q8 file.*offline mode is on/s);
+  await rejectsWithCode(offline.info({ source: 'test-org/tiny-llama', dtype: 'q8' }), 'offline', /not complete in the cache.*missing onnx\/model_quantized\.onnx.*offline mode is on/s);
   await rejectsWithCode(new Engine(modelsDir, { cacheDir: newCache(), offline: true }).info({ source: 'test-org/tiny-llama' }), 'offline', /nothing downloaded yet/);
   assert.equal(requests.length, before, 'offline mode sends nothing');
+
+  // A cache without its remembered file list (written by an older version) costs one file-list request, no file.
+  rmSync(join(cacheDir, 'test-org/tiny-llama/.hub-files.json'));
+  await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/tiny-llama' });
+  assert.deepEqual(requests.slice(before).map((r) => r.url), ['/api/models/test-org/tiny-llama/revision/main']);
+});
+
+test('auto and a dtype preference choose from the repo as remembered, not from whatever dtype the cache holds', async () => {
+  const cacheDir = newCache();
+  await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2', dtype: 'fp32' });
+  // The repo has q4, which auto prefers on a CPU: an fp32 already cached is not taken instead.
+  let from = requests.length;
+  assert.equal((await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2' })).dtype, 'q4');
+  assert.deepEqual(fileRequests(from, 'test-org/qwen2'), ['onnx/model_q4.onnx']);
+  // A preference the repo can meet (the editor's lmLens.dtype) is downloaded, with no note that the model lacks it.
+  from = requests.length;
+  const q8 = await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2', dtype: 'q8', dtypeFallback: true });
+  assert.equal(q8.dtype, 'q8');
+  assert.equal(q8.dtypeNote, undefined);
+  assert.deepEqual(fileRequests(from, 'test-org/qwen2'), ['onnx/model_quantized.onnx']);
+  // Once complete, each choice is answered from the cache without a request, the file list included.
+  from = requests.length;
+  for (const dtype of ['auto', 'fp32', 'q4', 'q8']) await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2', dtype });
+  assert.equal(requests.length, from);
+  // Offline, auto takes what the cache has; a dtype it lacks is named by file.
+  const fp32Only = newCache();
+  await new Engine(modelsDir, { cacheDir: fp32Only, remoteHost: host }).info({ source: 'test-org/qwen2', dtype: 'fp32' });
+  const offline = new Engine(modelsDir, { cacheDir: fp32Only, offline: true });
+  assert.equal((await offline.info({ source: 'test-org/qwen2' })).dtype, 'fp32');
+  await rejectsWithCode(offline.info({ source: 'test-org/qwen2', dtype: 'q4f16' }), 'offline', /test-org\/qwen2.*missing onnx\/model_q4f16\.onnx.*offline mode is on/s);
 });
 
 test('clear messages: unknown repo, a repo without ONNX files, a dtype the repo lacks, an unreachable host', async () => {
