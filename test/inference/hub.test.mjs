@@ -199,6 +199,21 @@ test('auto and a dtype preference choose from the repo as remembered, not from w
   await rejectsWithCode(offline.info({ source: 'test-org/qwen2', dtype: 'q4f16' }), 'offline', /test-org\/qwen2.*missing onnx\/model_q4f16\.onnx.*offline mode is on/s);
 });
 
+test('loads of one model at once, by one engine or two, share each download', async () => {
+  const cacheDir = newCache();
+  const from = requests.length;
+  const engine = new Engine(modelsDir, { cacheDir, remoteHost: host });
+  const infos = await Promise.all([
+    engine.info({ source: 'test-org/qwen2-external' }),
+    engine.info({ source: 'test-org/qwen2-external' }),
+    new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }),
+  ]);
+  assert.deepEqual(infos.map((i) => i.dtype), ['fp32', 'fp32', 'fp32']);
+  const fetched = fileRequests(from, 'test-org/qwen2-external');
+  assert.deepEqual(fetched.sort(), [...new Set(fetched)].sort(), `each file is fetched once (${fetched.join(', ')})`);
+  assert.ok(readFileSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data')).equals(readFileSync(join(repos['test-org/qwen2-external'], 'onnx/model.onnx_data'))));
+});
+
 test('clear messages: unknown repo, a repo without ONNX files, a dtype the repo lacks, an unreachable host', async () => {
   const engine = new Engine(modelsDir, { cacheDir: newCache(), remoteHost: host });
   await rejectsWithCode(engine.info({ source: 'test-org/missing' }), 'model-not-found', /no model "test-org\/missing"/);

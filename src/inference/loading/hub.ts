@@ -66,10 +66,10 @@ export async function downloadFromHub(d: HubDownload): Promise<string> {
   }
   mkdirSync(folder, { recursive: true });
   writeFileSync(join(folder, LISTING), JSON.stringify({ id, revision: REVISION, files: listing }));
-  await downloadFile(host, id, 'config.json', folder, d);
+  await downloadOnce(host, id, 'config.json', folder, d);
   for (const file of neededFiles(id, listing, readConfig(folder), d)) {
     if (!listing.includes(file)) throw new InferenceError('model-not-found', `The Hub repo "${id}" lacks ${file}, which the model needs.`);
-    await downloadFile(host, id, file, folder, d);
+    await downloadOnce(host, id, file, folder, d);
   }
   return folder;
 }
@@ -146,6 +146,24 @@ async function repoFiles(host: string, id: string): Promise<string[]> {
   if (!res.ok) throw new InferenceError('download-failed', `The Hub answered HTTP ${res.status} for the file list of "${id}".`);
   const body = (await res.json()) as { siblings?: { rfilename?: unknown }[] };
   return (body.siblings ?? []).map((s) => s.rfilename).filter((f): f is string => typeof f === 'string');
+}
+
+/**
+ * The downloads under way in this process, by target path. Two loads of one model at once (a command
+ * and an inline completion; a model check and the load it precedes) would otherwise both write the
+ * same `<file>.incomplete`; a second asker waits for the first, then finds the file complete, or,
+ * where the first failed or was cancelled, tries for itself (resuming). Module-wide like the disk it guards.
+ */
+const inFlight = new Map<string, Promise<void>>();
+
+async function downloadOnce(host: string, id: string, file: string, folder: string, d: HubDownload): Promise<void> {
+  const target = join(folder, file);
+  for (let running = inFlight.get(target); running; running = inFlight.get(target)) {
+    await running.catch(() => undefined); // the first asker reports its own failure
+  }
+  const download = downloadFile(host, id, file, folder, d).finally(() => inFlight.delete(target));
+  inFlight.set(target, download);
+  return download;
 }
 
 /**
