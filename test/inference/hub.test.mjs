@@ -150,6 +150,24 @@ test('an interrupted download resumes from where it stopped, with a range reques
   assert.equal(requests.slice(second).filter((r) => r.url.endsWith('/onnx/model.onnx')).length, 0);
 });
 
+test('a cancelled download keeps what it received and the next load resumes from there', async () => {
+  const cacheDir = newCache();
+  const partial = join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data.incomplete');
+  let chunks = 0;
+  const cancelInData = {
+    onProgress: () => {},
+    // Cancel on the second chunk of the external data, after the first has been written.
+    isCancelled: () => existsSync(partial) && ++chunks > 1,
+  };
+  await rejectsWithCode(new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }, cancelInData), 'cancelled', /resumes where it stopped/);
+  const kept = statSync(partial).size;
+  const whole = statSync(join(repos['test-org/qwen2-external'], 'onnx/model.onnx_data')).size;
+  assert.ok(kept > 0 && kept < whole, `part of the file is kept (${kept} of ${whole})`);
+  const from = requests.length;
+  await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' });
+  assert.deepEqual(requests.slice(from).filter((r) => r.url.includes('/resolve/')).map((r) => [r.url.replace(/^.*\//, ''), r.range]), [['model.onnx_data', `bytes=${kept}-`]]);
+});
+
 test('the cache survives restarts: a new engine, online or offline, sends nothing; offline without it says what is missing', async () => {
   const cacheDir = newCache();
   await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/tiny-llama' });
