@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Engine, modelPath, modelsDir, rejectsWithCode } from '../helpers.mjs';
@@ -35,7 +36,7 @@ function listFiles(dir, id) {
   return id === 'test-org/pytorch-only' ? [...out.filter((f) => !f.startsWith('onnx/')), 'model.safetensors'] : out;
 }
 
-/** Every request: { url, range }. */
+/** Every request: { url, range, encoding }. */
 const requests = [];
 /** file URL suffix → bytes after which the connection is dropped, once. */
 const dropAfter = new Map();
@@ -45,7 +46,7 @@ let host;
 before(async () => {
   server = createServer((req, res) => {
     const url = decodeURIComponent(req.url ?? '');
-    requests.push({ url, range: req.headers.range });
+    requests.push({ url, range: req.headers.range, encoding: req.headers['accept-encoding'] });
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url);
     if (api) {
       if (!repos[api[1]]) return res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Repository not found"}');
@@ -58,7 +59,13 @@ before(async () => {
     if (!file || !listFiles(dir, m[1]).includes(m[2]) || !existsSync(file)) return res.writeHead(404).end('not found');
     const body = readFileSync(file);
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    // As a CDN does: a client that accepts gzip gets JSON compressed, with the compressed length.
+    if (!range && file.endsWith('.json') && /gzip/.test(req.headers['accept-encoding'] ?? '')) {
+      const zipped = gzipSync(body);
+      return res.writeHead(200, { 'content-length': zipped.length, 'content-encoding': 'gzip', 'content-type': 'application/json' }).end(zipped);
+    }
     const start = range ? Number(range[1]) : 0;
+    if (start >= body.length && body.length > 0) return res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
     const slice = body.subarray(start);
     res.writeHead(range ? 206 : 200, { 'content-length': slice.length, 'content-type': 'application/octet-stream', ...(range ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
     const drop = [...dropAfter.entries()].find(([suffix]) => url.endsWith(suffix));
@@ -85,6 +92,8 @@ test('a dtype downloads exactly its files, with progress per file, and generates
   const progress = [];
   const r = await engine.generate({ model: { source: 'test-org/qwen2', dtype: 'q4' }, prompt: 'Hello, how are you today?', options: { strategy: 'greedy', maxNewTokens: 12 } }, hooks(progress));
   const fetched = fileRequests(from, 'test-org/qwen2').sort();
+  // The server gzips JSON for clients that accept it; sizes and ranges are only right uncompressed.
+  assert.ok(requests.slice(from).filter((r) => r.url.includes('/resolve/')).every((r) => r.encoding === 'identity'), 'files are asked for uncompressed');
   assert.deepEqual(fetched, ['config.json', 'generation_config.json', 'onnx/model_q4.onnx', 'tokenizer.json', 'tokenizer_config.json']);
   const reference = JSON.parse(readFileSync(join(repos['test-org/qwen2'], 'reference.json'), 'utf8'));
   assert.deepEqual(r.tokens.map((t) => t.id), reference.dtypes.q4.prompts[0].greedy_ids, 'the downloaded q4 file gives transformers.js ids');
@@ -141,6 +150,24 @@ test('an interrupted download resumes from where it stopped, with a range reques
   assert.equal(requests.slice(second).filter((r) => r.url.endsWith('/onnx/model.onnx')).length, 0);
 });
 
+test('a cancelled download keeps what it received and the next load resumes from there', async () => {
+  const cacheDir = newCache();
+  const partial = join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data.incomplete');
+  let chunks = 0;
+  const cancelInData = {
+    onProgress: () => {},
+    // Cancel on the second chunk of the external data, after the first has been written.
+    isCancelled: () => existsSync(partial) && ++chunks > 1,
+  };
+  await rejectsWithCode(new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }, cancelInData), 'cancelled', /resumes where it stopped/);
+  const kept = statSync(partial).size;
+  const whole = statSync(join(repos['test-org/qwen2-external'], 'onnx/model.onnx_data')).size;
+  assert.ok(kept > 0 && kept < whole, `part of the file is kept (${kept} of ${whole})`);
+  const from = requests.length;
+  await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' });
+  assert.deepEqual(requests.slice(from).filter((r) => r.url.includes('/resolve/')).map((r) => [r.url.replace(/^.*\//, ''), r.range]), [['model.onnx_data', `bytes=${kept}-`]]);
+});
+
 test('the cache survives restarts: a new engine, online or offline, sends nothing; offline without it says what is missing', async () => {
   const cacheDir = newCache();
   await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/tiny-llama' });
@@ -155,9 +182,54 @@ test('the cache survives restarts: a new engine, online or offline, sends nothin
   assert.equal(requests.length, before, 'no request for a cached model');
 
   const offline = new Engine(modelsDir, { cacheDir, remoteHost: host, offline: true });
-  await rejectsWithCode(offline.info({ source: 'test-org/tiny-llama', dtype: 'q8' }), 'offline', /not in the cache.*no q8 file.*offline mode is on/s);
+  await rejectsWithCode(offline.info({ source: 'test-org/tiny-llama', dtype: 'q8' }), 'offline', /not complete in the cache.*missing onnx\/model_quantized\.onnx.*offline mode is on/s);
   await rejectsWithCode(new Engine(modelsDir, { cacheDir: newCache(), offline: true }).info({ source: 'test-org/tiny-llama' }), 'offline', /nothing downloaded yet/);
   assert.equal(requests.length, before, 'offline mode sends nothing');
+
+  // A cache without its remembered file list (written by an older version) costs one file-list request, no file.
+  rmSync(join(cacheDir, 'test-org/tiny-llama/.hub-files.json'));
+  await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/tiny-llama' });
+  assert.deepEqual(requests.slice(before).map((r) => r.url), ['/api/models/test-org/tiny-llama/revision/main']);
+});
+
+test('auto and a dtype preference choose from the repo as remembered, not from whatever dtype the cache holds', async () => {
+  const cacheDir = newCache();
+  await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2', dtype: 'fp32' });
+  // The repo has q4, which auto prefers on a CPU: an fp32 already cached is not taken instead.
+  let from = requests.length;
+  assert.equal((await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2' })).dtype, 'q4');
+  assert.deepEqual(fileRequests(from, 'test-org/qwen2'), ['onnx/model_q4.onnx']);
+  // A preference the repo can meet (the editor's lmLens.dtype) is downloaded, with no note that the model lacks it.
+  from = requests.length;
+  const q8 = await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2', dtype: 'q8', dtypeFallback: true });
+  assert.equal(q8.dtype, 'q8');
+  assert.equal(q8.dtypeNote, undefined);
+  assert.deepEqual(fileRequests(from, 'test-org/qwen2'), ['onnx/model_quantized.onnx']);
+  // Once complete, each choice is answered from the cache without a request, the file list included.
+  from = requests.length;
+  for (const dtype of ['auto', 'fp32', 'q4', 'q8']) await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2', dtype });
+  assert.equal(requests.length, from);
+  // Offline, auto takes what the cache has; a dtype it lacks is named by file.
+  const fp32Only = newCache();
+  await new Engine(modelsDir, { cacheDir: fp32Only, remoteHost: host }).info({ source: 'test-org/qwen2', dtype: 'fp32' });
+  const offline = new Engine(modelsDir, { cacheDir: fp32Only, offline: true });
+  assert.equal((await offline.info({ source: 'test-org/qwen2' })).dtype, 'fp32');
+  await rejectsWithCode(offline.info({ source: 'test-org/qwen2', dtype: 'q4f16' }), 'offline', /test-org\/qwen2.*missing onnx\/model_q4f16\.onnx.*offline mode is on/s);
+});
+
+test('loads of one model at once, by one engine or two, share each download', async () => {
+  const cacheDir = newCache();
+  const from = requests.length;
+  const engine = new Engine(modelsDir, { cacheDir, remoteHost: host });
+  const infos = await Promise.all([
+    engine.info({ source: 'test-org/qwen2-external' }),
+    engine.info({ source: 'test-org/qwen2-external' }),
+    new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }),
+  ]);
+  assert.deepEqual(infos.map((i) => i.dtype), ['fp32', 'fp32', 'fp32']);
+  const fetched = fileRequests(from, 'test-org/qwen2-external');
+  assert.deepEqual(fetched.sort(), [...new Set(fetched)].sort(), `each file is fetched once (${fetched.join(', ')})`);
+  assert.ok(readFileSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data')).equals(readFileSync(join(repos['test-org/qwen2-external'], 'onnx/model.onnx_data'))));
 });
 
 test('clear messages: unknown repo, a repo without ONNX files, a dtype the repo lacks, an unreachable host', async () => {
@@ -169,25 +241,20 @@ test('clear messages: unknown repo, a repo without ONNX files, a dtype the repo 
   await rejectsWithCode(unreachable.info({ source: 'test-org/qwen2' }), 'download-failed', /Could not reach 127\.0\.0\.1:9/);
 });
 
-test('a partial file whose rename was interrupted is taken as complete (the server answers 416)', async () => {
+test('a partial file is checked against the size the server states when it has nothing left to send (416)', async () => {
   const cacheDir = newCache();
   const folder = join(cacheDir, 'test-org/tiny-llama');
+  const repo = repos['test-org/tiny-llama'];
   mkdirSync(join(folder, 'onnx'), { recursive: true });
-  writeFileSync(join(folder, 'config.json.incomplete'), readFileSync(join(repos['test-org/tiny-llama'], 'config.json')));
-  const original = server.listeners('request')[0];
-  server.removeAllListeners('request');
-  server.on('request', (req, res) => {
-    if (req.url.endsWith('/config.json') && req.headers.range) {
-      requests.push({ url: req.url, range: req.headers.range });
-      return res.writeHead(416).end();
-    }
-    return original(req, res);
-  });
-  try {
-    await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/tiny-llama' });
-    assert.ok(readFileSync(join(folder, 'config.json')).equals(readFileSync(join(repos['test-org/tiny-llama'], 'config.json'))));
-  } finally {
-    server.removeAllListeners('request');
-    server.on('request', original);
+  // A whole file whose rename was interrupted is kept; a partial file longer than the file is started over.
+  writeFileSync(join(folder, 'config.json.incomplete'), readFileSync(join(repo, 'config.json')));
+  writeFileSync(join(folder, 'tokenizer_config.json.incomplete'), Buffer.concat([readFileSync(join(repo, 'tokenizer_config.json')), Buffer.from('garbage')]));
+  const from = requests.length;
+  await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/tiny-llama' });
+  for (const file of ['config.json', 'tokenizer_config.json']) {
+    assert.ok(readFileSync(join(folder, file)).equals(readFileSync(join(repo, file))), `${file} is byte-identical`);
   }
+  const tc = requests.slice(from).filter((r) => r.url.endsWith('/tokenizer_config.json'));
+  const longer = statSync(join(repo, 'tokenizer_config.json')).size + 'garbage'.length;
+  assert.deepEqual(tc.map((r) => r.range), [`bytes=${longer}-`, undefined], 'the over-long partial file is fetched again whole');
 });

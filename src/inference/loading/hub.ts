@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { InferenceError } from '../errors';
@@ -13,6 +13,8 @@ const REVISION = 'main';
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'];
 /** A file being downloaded is kept under this suffix until it is complete, so a cached file is a whole file. */
 const PARTIAL = '.incomplete';
+/** The repo's file list, kept in the cached folder: what `auto` chooses from without asking the Hub again. */
+const LISTING = '.hub-files.json';
 
 export function defaultCacheDir(): string {
   return join(homedir(), '.cache', 'local-lm-lens', 'hub');
@@ -33,8 +35,9 @@ export interface HubDownload {
  * Makes a Hub model available as a local folder (`<cacheDir>/<owner>/<name>`, in Hub layout) by
  * downloading exactly the files its dtype needs: config, tokenizer and generation config, and the
  * ONNX graphs of its architecture in that dtype with their external data — chosen by the same plan
- * as a local folder (`planModelFiles`). Each file streams to `<file>.incomplete` and is renamed when
- * complete; an interrupted download resumes with a range request.
+ * as a local folder (`planModelFiles`) from the repo's file list, which the cache keeps
+ * (`.hub-files.json`) so that a cached model is found again without asking the Hub. Each file streams
+ * to `<file>.incomplete` and is renamed when complete; an interrupted download resumes with a range request.
  */
 export async function downloadFromHub(d: HubDownload): Promise<string> {
   const { id, hub } = d;
@@ -43,22 +46,50 @@ export async function downloadFromHub(d: HubDownload): Promise<string> {
   }
   const cacheDir = hub.cacheDir ?? defaultCacheDir();
   const folder = join(cacheDir, id);
-  const cachedProblem = whyNotCached(folder, d);
-  if (cachedProblem === null) {
+  const gap = cacheGap(folder, d);
+  if (gap === null) {
     d.onProgress?.({ file: id, loaded: 1, total: 1, status: 'cached' });
     return folder;
   }
   if (hub.offline) {
-    throw new InferenceError('offline', `The model "${id}" is not in the cache (${folder}: ${cachedProblem}) and offline mode is on.`);
+    // Offline, `auto` (or a preference) takes whatever complete choice the cache holds.
+    if (usableOnDisk(folder, d)) {
+      d.onProgress?.({ file: id, loaded: 1, total: 1, status: 'cached' });
+      return folder;
+    }
+    throw new InferenceError('offline', `The model "${id}" is not complete in the cache (${folder}: ${gap}) and offline mode is on.`);
   }
   const host = (hub.remoteHost ?? DEFAULT_HOST).replace(/\/?$/, '/');
   const listing = await repoFiles(host, id);
   if (!listing.some((f) => f.startsWith('onnx/') && f.endsWith('.onnx'))) {
     throw new InferenceError('model-not-found', `The Hub repo "${id}" has no onnx/ folder: it is not exported for transformers.js. Look for an Xenova/ or onnx-community/ version of the model.`);
   }
-  const fetchFile = (file: string): Promise<void> => downloadFile(host, id, file, join(folder, file), d);
-  await fetchFile('config.json');
-  const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, LISTING), JSON.stringify({ id, revision: REVISION, files: listing }));
+  await downloadOnce(host, id, 'config.json', folder, d);
+  for (const file of neededFiles(id, listing, readConfig(folder), d)) {
+    if (!listing.includes(file)) throw new InferenceError('model-not-found', `The Hub repo "${id}" lacks ${file}, which the model needs.`);
+    await downloadOnce(host, id, file, folder, d);
+  }
+  return folder;
+}
+
+/** The repo's file list as the cache remembers it. */
+function rememberedListing(folder: string): string[] | undefined {
+  try {
+    const files = (JSON.parse(readFileSync(join(folder, LISTING), 'utf8')) as { files?: unknown }).files;
+    return Array.isArray(files) && files.every((f) => typeof f === 'string') ? files : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readConfig(folder: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+}
+
+/** Every file the model needs in the asked dtype, planned from the repo's file list (paths in the repo). */
+function neededFiles(id: string, listing: readonly string[], config: Record<string, unknown>, d: HubDownload): string[] {
   const plan = planModelFiles({
     where: `the Hub repo "${id}"`,
     listing: listing.filter((f) => f.startsWith('onnx/')).map((f) => f.slice('onnx/'.length)),
@@ -67,23 +98,33 @@ export async function downloadFromHub(d: HubDownload): Promise<string> {
     onGpu: d.onGpu,
     fallback: d.fallback,
   });
-  const wanted = [...TOKENIZER_FILES, ...(listing.includes('generation_config.json') ? ['generation_config.json'] : []), ...plannedPaths(plan.files)];
-  for (const file of wanted) {
-    if (!listing.includes(file)) throw new InferenceError('model-not-found', `The Hub repo "${id}" lacks ${file}, which the model needs.`);
-    await fetchFile(file);
-  }
-  return folder;
+  return ['config.json', ...TOKENIZER_FILES, ...(listing.includes('generation_config.json') ? ['generation_config.json'] : []), ...plannedPaths(plan.files)];
 }
 
-/** Null when the cache holds every file the model needs in the asked dtype; else what is missing. */
-function whyNotCached(folder: string, d: HubDownload): string | null {
-  if (!existsSync(join(folder, 'config.json'))) return 'nothing downloaded yet';
-  for (const f of TOKENIZER_FILES) if (!existsSync(join(folder, f))) return `${f} is missing`;
+/**
+ * Null when the cache holds every file the asked dtype needs, planned from the remembered file list
+ * (so `auto` and a preference choose as they would online, not from whatever dtype happens to be
+ * cached); else what is missing.
+ */
+function cacheGap(folder: string, d: HubDownload): string | null {
+  const listing = rememberedListing(folder);
+  if (!listing || !existsSync(join(folder, 'config.json'))) return 'nothing downloaded yet';
   try {
-    readModelFolder(folder, d.dtype, d.onGpu, d.fallback);
-    return null;
+    const missing = neededFiles(d.id, listing, readConfig(folder), d).filter((f) => !existsSync(join(folder, f)));
+    return missing.length === 0 ? null : `missing ${missing.join(', ')}`;
   } catch (err) {
     return (err as Error).message;
+  }
+}
+
+/** Whether the folder, read as a local one, has a complete model in the asked dtype (or, for `auto`, any). */
+function usableOnDisk(folder: string, d: HubDownload): boolean {
+  if (TOKENIZER_FILES.some((f) => !existsSync(join(folder, f)))) return false;
+  try {
+    readModelFolder(folder, d.dtype, d.onGpu, d.fallback);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -108,21 +149,49 @@ async function repoFiles(host: string, id: string): Promise<string[]> {
 }
 
 /**
+ * The downloads under way in this process, by target path. Two loads of one model at once (a command
+ * and an inline completion; a model check and the load it precedes) would otherwise both write the
+ * same `<file>.incomplete`; a second asker waits for the first, then finds the file complete, or,
+ * where the first failed or was cancelled, tries for itself (resuming). Module-wide like the disk it guards.
+ */
+const inFlight = new Map<string, Promise<void>>();
+
+async function downloadOnce(host: string, id: string, file: string, folder: string, d: HubDownload): Promise<void> {
+  const target = join(folder, file);
+  for (let running = inFlight.get(target); running; running = inFlight.get(target)) {
+    await running.catch(() => undefined); // the first asker reports its own failure
+  }
+  const download = downloadFile(host, id, file, folder, d).finally(() => inFlight.delete(target));
+  inFlight.set(target, download);
+  return download;
+}
+
+/**
  * Downloads one file unless it is already complete, resuming a partial one: the bytes already in
  * `<file>.incomplete` are asked for no more (`Range`); a server that ignores the range (200) sends
  * the whole file again and the partial one is started over.
  */
-async function downloadFile(host: string, id: string, file: string, target: string, d: HubDownload): Promise<void> {
+async function downloadFile(host: string, id: string, file: string, folder: string, d: HubDownload): Promise<void> {
+  const target = join(folder, file);
   if (existsSync(target)) return;
   mkdirSync(dirname(target), { recursive: true });
   const partial = target + PARTIAL;
   const have = existsSync(partial) ? statSync(partial).size : 0;
   const url = `${host}${id}/resolve/${REVISION}/${file.split('/').map(encodeURIComponent).join('/')}`;
-  const res = await request(url, have > 0 ? { headers: { Range: `bytes=${have}-` } } : {}, file);
+  // Identity encoding, as huggingface_hub and huggingface.js ask: a compressed answer's Content-Length
+  // is not the file's size (fetch inflates it), and byte ranges are offsets into the file itself.
+  const headers: Record<string, string> = { 'Accept-Encoding': 'identity', ...(have > 0 ? { Range: `bytes=${have}-` } : {}) };
+  const res = await request(url, { headers }, file);
   if (res.status === 416 && have > 0) {
-    // The partial file is already whole (the rename was what was interrupted).
-    renameSync(partial, target);
-    return;
+    // Nothing left to send: the partial file is whole (the rename was what was interrupted), unless
+    // the server's size (`Content-Range: bytes */<size>`) says otherwise; then it starts over.
+    const size = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
+    if (size === undefined || Number(size) === have) {
+      renameSync(partial, target);
+      return;
+    }
+    unlinkSync(partial);
+    return downloadFile(host, id, file, folder, d);
   }
   if (res.status === 404 || res.status === 401 || res.status === 403) {
     throw new InferenceError('model-not-found', `The Hub repo "${id}" has no ${file} (HTTP ${res.status}).`);
