@@ -95,7 +95,8 @@ export class Ctx implements vscode.Disposable {
     if (before.cacheFolder !== this.config.cacheFolder || before.offline !== this.config.offline) {
       void this.clientInstance?.configure(this.hubOptions());
     }
-    this.status.setModel(this.modelLabel(this.config.models.completion), '');
+    // The status bar names the model last loaded; a new completion model replaces it until it loads.
+    if (before.models.completion !== this.config.models.completion) this.status.setModel(this.modelLabel(this.config.models.completion), '');
     this.log.info('Settings changed.');
     for (const l of this.configListeners) l(e);
   }
