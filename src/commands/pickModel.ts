@@ -4,7 +4,7 @@
  * model that does not load or cannot do the role is neither saved nor added to Recent.
  */
 import * as vscode from 'vscode';
-import { recommendedFor, sizeSummary, estimatedMegabytes, RECOMMENDED_MODELS } from '../catalog/recommendedModels';
+import { formatSize, knownDtypes, recommendedFor, sizeSummary, RECOMMENDED_MODELS } from '../catalog/recommendedModels';
 import { roleMismatch } from '../catalog/roleFit';
 import { MODEL_ROLES, setDtype, setModel, type ModelRole } from '../config';
 import type { Ctx } from '../context';
@@ -130,12 +130,13 @@ async function pickSource(ctx: Ctx, role: ModelRole): Promise<string | undefined
   });
 }
 
-/** The dtype step: auto or one dtype, with the estimated download of a recommended model. */
+/** The dtype step: auto or one dtype, with the download of a recommended model. */
 async function pickDtype(ctx: Ctx, source: string): Promise<DtypeChoice | undefined> {
   const known = RECOMMENDED_MODELS.find((m) => m.id === source);
-  const items = DTYPE_CHOICES.filter((d) => d === 'auto' || !known || known.dtypes.includes(d)).map((d) => ({
+  const size = (d: DtypeChoice): string => (known && d !== 'auto' && known.sizes[d] ? formatSize(known.sizes[d]) : '');
+  const items = DTYPE_CHOICES.filter((d) => d === 'auto' || !known || knownDtypes(known).includes(d)).map((d) => ({
     label: d,
-    description: [d === ctx.config.dtype ? 'current setting' : '', known && d !== 'auto' ? `≈ ${estimatedMegabytes(known, d)} MB` : ''].filter(Boolean).join(' · '),
+    description: [d === ctx.config.dtype ? 'current setting' : '', size(d)].filter(Boolean).join(' · '),
     detail: d === 'auto' ? "The repo's declared dtype, else the smallest file that runs well on this device" : DTYPE_DESCRIPTION[d],
     dtype: d,
   }));
