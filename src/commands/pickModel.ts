@@ -68,10 +68,29 @@ async function save(ctx: Ctx, role: ModelRole, source: string, dtype: DtypeChoic
   ctx.log.info(`Model for ${role}: ${source}${dtype ? ` (${dtype})` : ''}`);
 }
 
-/** Loads the model as it would be used and checks it fits the role: null when it does, else why not. */
+/**
+ * Loads the model as it would be used, under a cancellable notification (a Hub download can be
+ * long), and checks it fits the role: null when it does, else why not.
+ */
 async function check(ctx: Ctx, role: ModelRole, source: string, dtype: DtypeChoice): Promise<string | null | 'cancelled'> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Local LM Lens: checking ${ctx.modelLabel(source)} (${dtype})`, cancellable: true },
+    async (progress, token) => {
+      const abort = new AbortController();
+      const sub = token.onCancellationRequested(() => abort.abort());
+      try {
+        const result = await loadAndFit(ctx, role, source, dtype, abort.signal, (message) => progress.report({ message }));
+        return abort.signal.aborted ? 'cancelled' : result;
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
+}
+
+async function loadAndFit(ctx: Ctx, role: ModelRole, source: string, dtype: DtypeChoice, signal: AbortSignal, report: (message: string) => void): Promise<string | null | 'cancelled'> {
   try {
-    const info = await ctx.load({ ...ctx.spec(role, { source }), dtype });
+    const info = await ctx.load({ ...ctx.spec(role, { source }), dtype }, { signal, report });
     const mismatch = roleMismatch(role, info);
     if (mismatch) {
       ctx.log.warn(`${source} does not fit the ${role} role: ${mismatch}`);

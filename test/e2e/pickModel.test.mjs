@@ -61,5 +61,26 @@ e2eSuite('pick model', () => {
     const log = s.extensionLog().slice(mark);
     assert.doesNotMatch(log, /Model for completion:/, 'nothing was saved');
     assert.match(log, /Loading .*lm-lens-broken-model-.* failed after \d+ ms: .*no-such-architecture/);
+
+    // A model that loads ends the error state, also when the worker already holds it (a cached load).
+    const pick = async (source) => {
+      await runCommand(page, 'LM Lens: Pick Model…');
+      await answerQuickPick(page, 'Completion');
+      await title.filter({ hasText: /Model for completion/ }).waitFor({ timeout: 30_000 });
+      await answerQuickPick(page, source);
+      if (source === 'gpt2-code') return; // a bundled model has no dtype step
+      await title.filter({ hasText: /Which files of/ }).waitFor({ timeout: 30_000 });
+      await answerQuickPick(page, 'auto');
+    };
+    const loaded = async () => {
+      const t = await item.innerText();
+      return /gpt2-code · fp32/.test(t) && !/failed to load/.test(t);
+    };
+    await pick('gpt2-code');
+    await waitUntil(loaded, { timeout: 120_000, message: 'gpt2-code loaded, with its dtype' });
+    await pick(broken);
+    await waitUntil(async () => /failed to load/.test(await item.innerText()), { timeout: 60_000, message: 'the error state again' });
+    await pick('gpt2-code');
+    await waitUntil(loaded, { timeout: 30_000, message: 'the cached gpt2-code clears the error state' });
   });
 });
