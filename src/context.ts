@@ -95,8 +95,11 @@ export class Ctx implements vscode.Disposable {
     if (before.cacheFolder !== this.config.cacheFolder || before.offline !== this.config.offline) {
       void this.clientInstance?.configure(this.hubOptions());
     }
-    // The status bar names the model last loaded; a new completion model replaces it until it loads.
-    if (before.models.completion !== this.config.models.completion) this.status.setModel(this.modelLabel(this.config.models.completion), '');
+    // A setting that does not change which model loads leaves the status bar (and its error state)
+    // alone; nor does saving the model that is loaded (Pick Model saves a model after loading it).
+    const m = (c: Config): string => JSON.stringify([c.models.completion, c.dtype, c.device]);
+    const label = this.modelLabel(this.config.models.completion);
+    if (m(before) !== m(this.config) && !this.status.shows(label)) this.status.setModel(label, '');
     this.log.info('Settings changed.');
     for (const l of this.configListeners) l(e);
   }
@@ -165,13 +168,14 @@ export class Ctx implements vscode.Disposable {
   /**
    * Asks the worker for a model: it loads it once per (source, device, attentions, dtype) and
    * answers at once afterwards. A load that takes a while shows progress: a notification, or with
-   * `quiet` only the status bar.
+   * `quiet` only the status bar, or through the caller's `report` (the caller then shows the
+   * progress, as Pick Model's cancellable check does); `signal` cancels it (a download stops).
    */
-  async load(spec: ModelSpec, options: { quiet?: boolean } = {}): Promise<ModelInfo> {
+  async load(spec: ModelSpec, options: { quiet?: boolean; signal?: AbortSignal; report?: (message: string) => void } = {}): Promise<ModelInfo> {
     const label = this.modelLabel(spec.source);
     const started = Date.now();
     let lastMessage: string | undefined;
-    let report: ((message: string) => void) | undefined;
+    let report: ((message: string) => void) | undefined = options.report;
     let lastPct = -1;
     const onProgress = (p: LoadProgress): void => {
       const pct = p.total > 0 ? Math.round((100 * p.loaded) / p.total) : 0;
@@ -181,21 +185,16 @@ export class Ctx implements vscode.Disposable {
       report?.(lastMessage);
     };
     try {
-      const loading = this.client.request('load', spec, { onProgress });
+      const loading = this.client.request('load', spec, { onProgress, signal: options.signal });
       const quick = await Promise.race([loading, delay(LOAD_NOTICE_MS).then(() => undefined)]);
       const info =
         quick ??
-        (await vscode.window.withProgress(
+        (options.report ? await this.withLoadingStatus(label, loading) : await vscode.window.withProgress(
           { location: options.quiet ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification, title: `Local LM Lens: loading ${label}` },
           async (progress) => {
             report = (message) => progress.report({ message });
             if (lastMessage) report(lastMessage);
-            this.status.loading(label);
-            try {
-              return await loading;
-            } finally {
-              this.status.idle();
-            }
+            return await this.withLoadingStatus(label, loading);
           },
         ));
       this.reportLoaded(spec, label, info);
@@ -208,12 +207,23 @@ export class Ctx implements vscode.Disposable {
     }
   }
 
+  private async withLoadingStatus<T>(label: string, loading: Promise<T>): Promise<T> {
+    this.status.loading(label);
+    try {
+      return await loading;
+    } finally {
+      this.status.idle();
+    }
+  }
+
   /** Shows in the status bar that a model cannot be used (failed to load, or unfit for its role). */
   showModelFailed(source: string, reason: string): void {
     this.status.failed(this.modelLabel(source), reason);
   }
 
   private reportLoaded(spec: ModelSpec, label: string, info: ModelInfo): void {
+    // Every load, a cached one too, shows its model: it also clears an earlier failure.
+    this.status.setModel(label, info.device, info.dtype);
     const key = JSON.stringify([spec.source, spec.device, !!spec.attentions, spec.dtype ?? 'auto']);
     if (this.reported.get(key) === info.loadMs) return;
     this.reported.set(key, info.loadMs);
@@ -223,7 +233,6 @@ export class Ctx implements vscode.Disposable {
         (info.dtypeNote ? `; ${info.dtypeNote}` : '') +
         (spec.attentions && info.attentionUnavailable ? `; attention unavailable: ${info.attentionUnavailable}` : ''),
     );
-    this.status.setModel(label, info.device, info.dtype);
   }
 
   /**

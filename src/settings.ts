@@ -47,7 +47,7 @@ export interface Config {
 }
 
 /** Settings whose workspace values are ignored in an untrusted workspace (also declared in package.json). */
-export const RESTRICTED_SETTINGS = ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder', 'dtype'] as const;
+export const RESTRICTED_SETTINGS = ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder', 'dtype', 'quantized'] as const;
 
 /** The part of `vscode.WorkspaceConfiguration` (for the `lmLens` section) that is read. */
 export interface SettingsSource {
@@ -149,7 +149,8 @@ export function parseConfig(cfg: SettingsSource, trusted: boolean): Config {
 /** `lmLens.dtype`, with the older `lmLens.quantized` as q8 where the dtype is left at auto. */
 function dtypeSetting(cfg: SettingsSource, trusted: boolean): DtypeChoice {
   const dtype = oneOf<DtypeChoice>(restricted<unknown>(cfg, 'dtype', 'auto', trusted), DTYPE_CHOICES, 'auto');
-  return dtype === 'auto' && cfg.get<unknown>('quantized', false) === true ? 'q8' : dtype;
+  // The alias chooses a dtype too: an untrusted workspace may not set it either.
+  return dtype === 'auto' && restricted<unknown>(cfg, 'quantized', false, trusted) === true ? 'q8' : dtype;
 }
 
 /** The token panel shows at least one alternative per token (the engine accepts 0: inline completions ask for none). */

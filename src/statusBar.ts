@@ -19,6 +19,11 @@ export class ModelStatus implements vscode.Disposable {
     this.item.show();
   }
 
+  /** Whether the item shows `model` as loaded (not failed). */
+  shows(model: string): boolean {
+    return !this.failure && this.model === model;
+  }
+
   setModel(model: string, device: string, dtype = ''): void {
     this.model = model;
     this.device = device;

@@ -1,49 +1,68 @@
 /**
  * Hub models recommended per role in Pick Model: ONNX exports for transformers.js that this engine
- * runs (each layout is one of the tested replicas: Qwen2, GPT-2, Marian, BART, T5). Sizes are
- * estimates from the parameter count and the bytes per weight of each dtype, not file listings.
+ * runs (each layout is one of the tested replicas: Qwen2, Llama, GPT-2, Marian, BART, T5), with the
+ * download of each dtype their onnx/ folder ships (the ONNX files that dtype loads: `model_*.onnx`,
+ * or `encoder_model_*` + `decoder_model_merged_*`; external data included; tokenizer and configs
+ * add a few MB). Sizes were read from the repos' Hub file listings; `approx` ones from an older
+ * listing or a copy of the repo. Repos gain dtypes over time: one not listed may exist, and the
+ * check before saving says which ones a repo has.
  */
 import type { Dtype } from '../inference/protocol';
 import type { ModelRole } from '../settings';
 
+export interface DownloadSize {
+  /** Megabytes (10^6 bytes), as the Hub lists them. */
+  readonly mb: number;
+  /** Not read from the repo's current listing: shown with "≈". */
+  readonly approx?: boolean;
+}
+
 export interface RecommendedModel {
   readonly id: string;
   readonly roles: readonly ModelRole[];
-  /** Parameters, millions (the published model card's count). */
-  readonly millions: number;
-  /** The dtypes its onnx/ folder ships. */
-  readonly dtypes: readonly Dtype[];
+  /** The dtypes its onnx/ folder is known to ship, with their download. */
+  readonly sizes: Readonly<Partial<Record<Dtype, DownloadSize>>>;
   readonly note: string;
 }
 
-const ALL: readonly Dtype[] = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'];
-const CLASSIC: readonly Dtype[] = ['fp32', 'q8'];
-
 export const RECOMMENDED_MODELS: readonly RecommendedModel[] = [
-  { id: 'onnx-community/Qwen2.5-Coder-0.5B-Instruct', roles: ['completion'], millions: 494, dtypes: ALL, note: 'code completion, 32k context' },
-  { id: 'onnx-community/Qwen2.5-0.5B-Instruct', roles: ['completion'], millions: 494, dtypes: ALL, note: 'prose and code, 32k context' },
-  { id: 'HuggingFaceTB/SmolLM2-135M-Instruct', roles: ['completion'], millions: 135, dtypes: ALL, note: 'small and fast' },
-  { id: 'Xenova/distilgpt2', roles: ['completion'], millions: 82, dtypes: CLASSIC, note: 'GPT-2, the classic small model' },
-  { id: 'Xenova/distilbart-cnn-6-6', roles: ['summarization'], millions: 230, dtypes: CLASSIC, note: 'news summaries (CNN/DailyMail)' },
-  { id: 'Xenova/t5-small', roles: ['summarization', 'translation'], millions: 60, dtypes: CLASSIC, note: 'summaries; English to German, French, Romanian' },
-  { id: 'Xenova/opus-mt-en-de', roles: ['translation'], millions: 74, dtypes: CLASSIC, note: 'English to German (Marian)' },
-  { id: 'Xenova/opus-mt-en-fr', roles: ['translation'], millions: 75, dtypes: CLASSIC, note: 'English to French (Marian)' },
-  { id: 'Xenova/opus-mt-en-es', roles: ['translation'], millions: 78, dtypes: CLASSIC, note: 'English to Spanish (Marian)' },
+  {
+    id: 'onnx-community/Qwen2.5-Coder-0.5B-Instruct',
+    roles: ['completion'],
+    note: 'code completion, 32k context',
+    sizes: { q4f16: { mb: 555 }, q8: { mb: 639 }, int8: { mb: 639 }, uint8: { mb: 639 }, bnb4: { mb: 832 }, q4: { mb: 862 }, fp16: { mb: 1260 }, fp32: { mb: 2530 } },
+  },
+  {
+    id: 'onnx-community/Qwen2.5-0.5B-Instruct',
+    roles: ['completion'],
+    note: 'prose and code, 32k context',
+    sizes: { q4f16: { mb: 483 }, q8: { mb: 512 }, int8: { mb: 512 }, uint8: { mb: 512 }, bnb4: { mb: 764 }, q4: { mb: 786 }, fp16: { mb: 997 }, fp32: { mb: 1990 } },
+  },
+  { id: 'HuggingFaceTB/SmolLM2-135M-Instruct', roles: ['completion'], note: 'small and fast', sizes: { q4f16: { mb: 134 }, q4: { mb: 200 }, fp16: { mb: 327 }, fp32: { mb: 654 } } },
+  { id: 'Xenova/distilgpt2', roles: ['completion'], note: 'GPT-2, the classic small model', sizes: { q8: { mb: 85 }, fp32: { mb: 330 } } },
+  { id: 'Xenova/distilbart-cnn-6-6', roles: ['summarization'], note: 'news summaries (CNN/DailyMail)', sizes: { q8: { mb: 340, approx: true }, fp32: { mb: 1130, approx: true } } },
+  { id: 'Xenova/t5-small', roles: ['summarization', 'translation'], note: 'summaries; English to German, French, Romanian', sizes: { q8: { mb: 78 }, fp16: { mb: 155 }, fp32: { mb: 308 } } },
+  { id: 'Xenova/opus-mt-en-de', roles: ['translation'], note: 'English to German (Marian)', sizes: { q8: { mb: 106 }, fp16: { mb: 209 }, fp32: { mb: 418 } } },
+  { id: 'Xenova/opus-mt-en-fr', roles: ['translation'], note: 'English to French (Marian)', sizes: { q8: { mb: 108 }, fp16: { mb: 212 }, fp32: { mb: 424 } } },
+  { id: 'Xenova/opus-mt-en-es', roles: ['translation'], note: 'English to Spanish (Marian)', sizes: { q8: { mb: 147, approx: true }, fp32: { mb: 579, approx: true } } },
 ];
 
-/** Bytes per weight of each dtype (4-bit formats keep scales, and embeddings at 8 bits or more). */
-const BYTES_PER_WEIGHT: Readonly<Record<Dtype, number>> = { fp32: 4, fp16: 2, q8: 1, int8: 1, uint8: 1, q4: 0.75, q4f16: 0.6, bnb4: 0.75 };
-
-/** The approximate download of a model in a dtype, in MB. */
-export function estimatedMegabytes(model: RecommendedModel, dtype: Dtype): number {
-  return Math.round(model.millions * BYTES_PER_WEIGHT[dtype]);
+/** The dtypes a recommended model is known to ship, smallest download first. */
+export function knownDtypes(model: RecommendedModel): Dtype[] {
+  return (Object.keys(model.sizes) as Dtype[]).sort((a, b) => model.sizes[a]!.mb - model.sizes[b]!.mb);
 }
 
-/** "≈ 190 MB (q8)" style text for the smallest and the full-precision download. */
+/** `786 MB`, `1.99 GB`, `≈ 340 MB`. */
+export function formatSize(size: DownloadSize): string {
+  const text = size.mb >= 1000 ? `${(size.mb / 1000).toFixed(2).replace(/\.?0+$/, '')} GB` : `${Math.round(size.mb)} MB`;
+  return size.approx ? `≈ ${text}` : text;
+}
+
+/** "85 MB q8 … 330 MB fp32": the smallest and the largest known download. */
 export function sizeSummary(model: RecommendedModel): string {
-  const sizes = model.dtypes.map((d) => ({ d, mb: estimatedMegabytes(model, d) })).sort((a, b) => a.mb - b.mb);
-  const text = (s: { d: Dtype; mb: number }): string => `≈ ${s.mb >= 1000 ? `${(s.mb / 1000).toFixed(1)} GB` : `${s.mb} MB`} ${s.d}`;
-  return sizes.length > 1 ? `${text(sizes[0])} … ${text(sizes[sizes.length - 1])}` : text(sizes[0]);
+  const dtypes = knownDtypes(model);
+  const text = (d: Dtype): string => `${formatSize(model.sizes[d]!)} ${d}`;
+  return dtypes.length > 1 ? `${text(dtypes[0]!)} … ${text(dtypes[dtypes.length - 1]!)}` : text(dtypes[0]!);
 }
 
 export function recommendedFor(role: ModelRole): RecommendedModel[] {

@@ -4,7 +4,7 @@
  * model that does not load or cannot do the role is neither saved nor added to Recent.
  */
 import * as vscode from 'vscode';
-import { recommendedFor, sizeSummary, estimatedMegabytes, RECOMMENDED_MODELS } from '../catalog/recommendedModels';
+import { formatSize, knownDtypes, recommendedFor, sizeSummary, RECOMMENDED_MODELS } from '../catalog/recommendedModels';
 import { roleMismatch } from '../catalog/roleFit';
 import { MODEL_ROLES, setDtype, setModel, type ModelRole } from '../config';
 import type { Ctx } from '../context';
@@ -68,10 +68,29 @@ async function save(ctx: Ctx, role: ModelRole, source: string, dtype: DtypeChoic
   ctx.log.info(`Model for ${role}: ${source}${dtype ? ` (${dtype})` : ''}`);
 }
 
-/** Loads the model as it would be used and checks it fits the role: null when it does, else why not. */
+/**
+ * Loads the model as it would be used, under a cancellable notification (a Hub download can be
+ * long), and checks it fits the role: null when it does, else why not.
+ */
 async function check(ctx: Ctx, role: ModelRole, source: string, dtype: DtypeChoice): Promise<string | null | 'cancelled'> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Local LM Lens: checking ${ctx.modelLabel(source)} (${dtype})`, cancellable: true },
+    async (progress, token) => {
+      const abort = new AbortController();
+      const sub = token.onCancellationRequested(() => abort.abort());
+      try {
+        const result = await loadAndFit(ctx, role, source, dtype, abort.signal, (message) => progress.report({ message }));
+        return abort.signal.aborted ? 'cancelled' : result;
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
+}
+
+async function loadAndFit(ctx: Ctx, role: ModelRole, source: string, dtype: DtypeChoice, signal: AbortSignal, report: (message: string) => void): Promise<string | null | 'cancelled'> {
   try {
-    const info = await ctx.load({ ...ctx.spec(role, { source }), dtype });
+    const info = await ctx.load({ ...ctx.spec(role, { source }), dtype }, { signal, report });
     const mismatch = roleMismatch(role, info);
     if (mismatch) {
       ctx.log.warn(`${source} does not fit the ${role} role: ${mismatch}`);
@@ -130,12 +149,13 @@ async function pickSource(ctx: Ctx, role: ModelRole): Promise<string | undefined
   });
 }
 
-/** The dtype step: auto or one dtype, with the estimated download of a recommended model. */
+/** The dtype step: auto or one dtype, with the download of a recommended model. */
 async function pickDtype(ctx: Ctx, source: string): Promise<DtypeChoice | undefined> {
   const known = RECOMMENDED_MODELS.find((m) => m.id === source);
-  const items = DTYPE_CHOICES.filter((d) => d === 'auto' || !known || known.dtypes.includes(d)).map((d) => ({
+  const size = (d: DtypeChoice): string => (known && d !== 'auto' && known.sizes[d] ? formatSize(known.sizes[d]) : '');
+  const items = DTYPE_CHOICES.filter((d) => d === 'auto' || !known || knownDtypes(known).includes(d)).map((d) => ({
     label: d,
-    description: [d === ctx.config.dtype ? 'current setting' : '', known && d !== 'auto' ? `≈ ${estimatedMegabytes(known, d)} MB` : ''].filter(Boolean).join(' · '),
+    description: [d === ctx.config.dtype ? 'current setting' : '', size(d)].filter(Boolean).join(' · '),
     detail: d === 'auto' ? "The repo's declared dtype, else the smallest file that runs well on this device" : DTYPE_DESCRIPTION[d],
     dtype: d,
   }));

@@ -27,11 +27,11 @@ e2eSuite('pick model', () => {
     await title.filter({ hasText: /Pick a model for/ }).waitFor({ timeout: 30_000 });
     await answerQuickPick(page, 'Completion');
     await title.filter({ hasText: /Model for completion/ }).waitFor({ timeout: 30_000 });
-    // The recommended Hub models, with their estimated download from the smallest dtype to fp32.
+    // The recommended Hub models, with their download from the smallest dtype to fp32.
     const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
     const listed = (await rows.allInnerTexts()).join('\n');
     assert.match(listed, /onnx-community\/Qwen2\.5-0\.5B-Instruct/);
-    assert.match(listed, /≈ \d+ MB \w+ … ≈ [\d.]+ [MG]B fp32/);
+    assert.match(listed, /483 MB q4f16 … 1\.99 GB fp32/);
     await screenshot(page, 'pick-model-recommended');
     await answerQuickPick(page, broken);
 
@@ -61,5 +61,26 @@ e2eSuite('pick model', () => {
     const log = s.extensionLog().slice(mark);
     assert.doesNotMatch(log, /Model for completion:/, 'nothing was saved');
     assert.match(log, /Loading .*lm-lens-broken-model-.* failed after \d+ ms: .*no-such-architecture/);
+
+    // A model that loads ends the error state, also when the worker already holds it (a cached load).
+    const pick = async (source) => {
+      await runCommand(page, 'LM Lens: Pick Model…');
+      await answerQuickPick(page, 'Completion');
+      await title.filter({ hasText: /Model for completion/ }).waitFor({ timeout: 30_000 });
+      await answerQuickPick(page, source);
+      if (source === 'gpt2-code') return; // a bundled model has no dtype step
+      await title.filter({ hasText: /Which files of/ }).waitFor({ timeout: 30_000 });
+      await answerQuickPick(page, 'auto');
+    };
+    const loaded = async () => {
+      const t = await item.innerText();
+      return /gpt2-code · fp32/.test(t) && !/failed to load/.test(t);
+    };
+    await pick('gpt2-code');
+    await waitUntil(loaded, { timeout: 120_000, message: 'gpt2-code loaded, with its dtype' });
+    await pick(broken);
+    await waitUntil(async () => /failed to load/.test(await item.innerText()), { timeout: 60_000, message: 'the error state again' });
+    await pick('gpt2-code');
+    await waitUntil(loaded, { timeout: 30_000, message: 'the cached gpt2-code clears the error state' });
   });
 });

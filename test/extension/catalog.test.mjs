@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadModule } from './bundle.mjs';
 
-const { RECOMMENDED_MODELS, recommendedFor, estimatedMegabytes, sizeSummary } = await loadModule('src/catalog/recommendedModels.ts');
+const { RECOMMENDED_MODELS, recommendedFor, knownDtypes, formatSize, sizeSummary } = await loadModule('src/catalog/recommendedModels.ts');
 const { roleMismatch } = await loadModule('src/catalog/roleFit.ts');
 const { DTYPES } = await loadModule('src/inference/models/dtype.ts');
 
@@ -15,10 +15,18 @@ test('every role has recommended models; entries are Hub ids with known dtypes a
     assert.match(m.id, /^[\w.-]+\/[\w.-]+$/);
     assert.ok(!ids.has(m.id), `${m.id} once`);
     ids.add(m.id);
-    assert.ok(m.dtypes.length > 0 && m.dtypes.every((d) => DTYPES.includes(d)), `${m.id} dtypes`);
-    assert.ok(estimatedMegabytes(m, 'fp32') > estimatedMegabytes(m, 'fp16') && estimatedMegabytes(m, 'fp16') > estimatedMegabytes(m, 'q8'));
+    const dtypes = knownDtypes(m);
+    assert.ok(dtypes.length > 0 && dtypes.every((d) => DTYPES.includes(d)), `${m.id} dtypes`);
+    for (const d of dtypes) assert.ok(Number.isFinite(m.sizes[d].mb) && m.sizes[d].mb > 0, `${m.id} ${d} size`);
+    // Full precision is the largest download wherever a repo ships it; half precision halves it.
+    if (m.sizes.fp32) assert.equal(dtypes.at(-1), 'fp32', m.id);
+    if (m.sizes.fp32 && m.sizes.fp16) assert.ok(Math.abs(m.sizes.fp16.mb / m.sizes.fp32.mb - 0.5) < 0.05, `${m.id} fp16 ≈ half of fp32`);
   }
-  assert.equal(sizeSummary(RECOMMENDED_MODELS.find((m) => m.id === 'Xenova/distilgpt2')), '≈ 82 MB q8 … ≈ 328 MB fp32');
+  assert.equal(sizeSummary(RECOMMENDED_MODELS.find((m) => m.id === 'Xenova/distilgpt2')), '85 MB q8 … 330 MB fp32');
+  assert.equal(sizeSummary(RECOMMENDED_MODELS.find((m) => m.id === 'Xenova/distilbart-cnn-6-6')), '≈ 340 MB q8 … ≈ 1.13 GB fp32');
+  assert.equal(formatSize({ mb: 1990 }), '1.99 GB');
+  assert.equal(formatSize({ mb: 2000 }), '2 GB');
+  assert.deepEqual(knownDtypes(RECOMMENDED_MODELS.find((m) => m.id === 'HuggingFaceTB/SmolLM2-135M-Instruct')), ['q4f16', 'q4', 'fp16', 'fp32'], 'the dtypes its repo ships');
 });
 
 test('role fit: completion needs a prompt continuer; summarization and translation need the task', () => {

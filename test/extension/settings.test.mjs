@@ -90,7 +90,7 @@ test('an untrusted workspace cannot set the restricted settings; the user still 
   const trusted = parseConfig(fakeConfig({ user, workspace }), true);
   assert.equal(trusted.models.completion, './evil-model');
   assert.equal(trusted.cacheFolder, './cache');
-  assert.deepEqual([...RESTRICTED_SETTINGS].sort(), ['cacheFolder', 'dtype', 'models.completion', 'models.summarization', 'models.translation']);
+  assert.deepEqual([...RESTRICTED_SETTINGS].sort(), ['cacheFolder', 'dtype', 'models.completion', 'models.summarization', 'models.translation', 'quantized']);
 });
 
 test('decoding overrides are only what the user set; task decoding keeps the model defaults otherwise', () => {
@@ -148,4 +148,7 @@ test('dtype: the setting, the deprecated quantized as q8 while dtype is auto, un
   const workspace = fakeConfig({ user: { dtype: 'q8' }, workspace: { dtype: 'fp32' } });
   assert.equal(parseConfig(workspace, true).dtype, 'fp32');
   assert.equal(parseConfig(workspace, false).dtype, 'q8', "an untrusted workspace's dtype is ignored");
+  const alias = fakeConfig({ workspace: { quantized: true } });
+  assert.equal(parseConfig(alias, true).dtype, 'q8');
+  assert.equal(parseConfig(alias, false).dtype, 'auto', 'nor can it choose q8 through the quantized alias');
 });
