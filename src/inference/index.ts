@@ -15,3 +15,4 @@ export type * from './protocol';
 export { createDispatcher } from './dispatcher';
 export { validateRequest, DECODING_LIMITS, MAX_TEXT_CHARS } from './requestValidation';
 export { DTYPES, DTYPE_CHOICES, DTYPE_DESCRIPTION, DTYPE_SUFFIX, onnxFileName } from './models/dtype';
+export { modelTasks } from './tasks';

@@ -34,7 +34,7 @@ export function modelTasks(
     }
   }
   if (config.model_type === 'marian' && ![...tasks.keys()].some((k) => k.startsWith('translation_'))) {
-    const pair = names.map((n) => /opus-mt-([a-z]{2,3}(?:_[a-z]+)?)-([a-zA-Z]{2,3}(?:_[a-z]+)?)\b/i.exec(n)).find((m) => m !== null);
+    const pair = names.map((n) => /opus-mt-([a-z]{2,3}(?:_[a-z]+)?)-([a-z]+(?:_[a-z]+)*)\b/i.exec(n)).find((m) => m !== null);
     const from = pair?.[1]?.toLowerCase() ?? 'src';
     const targetTokens = [...vocabulary()].map((t) => /^>>([a-z]{2,3}(?:_[A-Za-z]+)?)<<$/.exec(t)?.[1]).filter((t): t is string => t !== undefined);
     if (targetTokens.length > 0) {

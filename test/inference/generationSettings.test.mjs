@@ -81,3 +81,18 @@ test('each processor edits the scores exactly as transformers.js does, at every 
   }
   assert.ok(checked === cases.length * 14 && changed > checked / 3, `the cases exercise the processors (${changed} of ${checked} rows changed)`);
 });
+
+test('tasks: task_specific_params (T5), a Marian pair from the model name, and multi-target Marian >>xx<< tokens', async () => {
+  const { modelTasks } = await import(join(root, 'dist', 'inference.js'));
+  const t5 = modelTasks({ model_type: 't5', task_specific_params: { summarization: { prefix: 'summarize: ', max_length: 200 }, translation_en_to_de: { prefix: 'translate English to German: ' } } }, ['Xenova/t5-small'], () => []);
+  assert.deepEqual([...t5.keys()], ['summarization', 'translation_en_to_de']);
+  assert.equal(t5.get('translation_en_to_de').prefix, 'translate English to German: ');
+  const pair = modelTasks({ model_type: 'marian' }, ['', 'Xenova/opus-mt-en-fr', '/cache/Xenova/opus-mt-en-fr'], () => ['▁the', '</s>']);
+  assert.deepEqual([...pair.entries()], [['translation_en_to_fr', { prefix: '', params: {} }]]);
+  const multi = modelTasks({ model_type: 'marian' }, ['Helsinki-NLP/opus-mt-en-ROMANCE'], () => ['>>fr<<', '>>es<<', '>>pt_BR<<', '▁a']);
+  assert.deepEqual([...multi.keys()], ['translation_en_to_fr', 'translation_en_to_es', 'translation_en_to_pt_br']);
+  assert.equal(multi.get('translation_en_to_fr').prefix, '>>fr<< ');
+  assert.equal(multi.get('translation_en_to_pt_br').prefix, '>>pt_BR<< ');
+  assert.equal(modelTasks({ model_type: 'marian' }, ['my-translator'], () => []).size, 0, 'no pair known: no task claimed');
+  assert.equal(modelTasks({ model_type: 'bart' }, ['facebook/opus-mt-en-de-like'], () => []).size, 0, 'only Marian models read their name');
+});
