@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds every Hub-layout replica fixture under test/fixtures/hub-*/ and its reference.json.
-# Run from the repository root: bash models/recipes/hub_replicas/make_all.sh [marian|qwen2|...]
+# Run from the repository root: bash models/recipes/hub_replicas/make_all.sh [marian|qwen2|qwen2merged|gpt2]
 # Needs Debian's /usr/bin/python3 (python3-torch 1.13, python3-onnx 1.12, numpy) and node_modules.
 set -euo pipefail
 PY=/usr/bin/python3
@@ -19,14 +19,24 @@ fi
 if want qwen2; then
   $PY $R/make_qwen2.py build $F/hub-qwen2 $F/hub-qwen2-external
   P1="Hello, how are you today?"; P2="Once upon a time there was"
-  node $R/reference.mjs $F/hub-qwen2 causal fp32,fp16,q8,q4,q4f16 "$P1" "$P2"
+  node $R/reference.mjs $F/hub-qwen2 causal fp32,fp16,q8,int8,uint8,q4,q4f16,bnb4 "$P1" "$P2"
   $PY $R/make_qwen2.py torchref $F/hub-qwen2
   node $R/reference.mjs $F/hub-qwen2-external causal fp32 "$P1" "$P2"
   $PY $R/make_qwen2.py torchref $F/hub-qwen2-external
   $PY $R/check_q4.py $F/hub-qwen2 && node $R/check_q4.mjs
+  $PY $R/check_bnb4.py $F/hub-qwen2 && node $R/check_q4.mjs /tmp/_bnb4a.onnx /tmp/_bnb4b.onnx
 fi
 
 if want qwen2merged; then
   $PY $R/make_qwen2_merged.py $F/hub-qwen2 $F/hub-qwen2-merged
   node $R/reference.mjs $F/hub-qwen2-merged causal fp32=decoder_model_merged "Hello, how are you today?" "Once upon a time there was"
+fi
+
+if want gpt2; then
+  # transformers.js loads a repo that only has onnx/decoder_model_merged(_quantized).onnx with model_file_name
+  $PY $R/make_gpt2.py build $F/hub-gpt2-merged
+  node $R/check_gpt2_causal.mjs $F/hub-gpt2-merged
+  node $R/reference.mjs $F/hub-gpt2-merged causal fp32=decoder_model_merged,q8=decoder_model_merged \
+    "def fibonacci(n):" "Hello, my name is"
+  $PY $R/make_gpt2.py torchref $F/hub-gpt2-merged
 fi

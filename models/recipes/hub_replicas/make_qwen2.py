@@ -1,6 +1,6 @@
 """hub-qwen2 (+ hub-qwen2-external): a tiny random-weight Qwen2 in the onnx-community layout
 (e.g. onnx-community/Qwen2.5-0.5B-Instruct: onnx/model.onnx, model_fp16.onnx, model_quantized.onnx,
-model_q4.onnx, model_q4f16.onnx; large repos ship model.onnx + model.onnx_data).
+model_int8.onnx, model_uint8.onnx, model_q4.onnx, model_q4f16.onnx, model_bnb4.onnx; large repos ship model.onnx + model.onnx_data).
 
     /usr/bin/python3 models/recipes/hub_replicas/make_qwen2.py build    [OUT] [OUT_EXTERNAL]
     /usr/bin/python3 models/recipes/hub_replicas/make_qwen2.py torchref [OUT]
@@ -237,7 +237,11 @@ def build(out, out_ext):
     os.remove(tmp)
     fp16 = hub_quant.to_fp16(src16)
     onnx.save(fp16, os.path.join(onx, "model_fp16.onnx"))
-    onnx.save(hub_quant.quantize_q8(fp32), os.path.join(onx, "model_quantized.onnx"))
+    q8 = hub_quant.quantize_q8(fp32)  # q8 picks QInt8 here (no Conv / GQA / MHA op), so int8 is the same graph
+    onnx.save(q8, os.path.join(onx, "model_quantized.onnx"))
+    onnx.save(q8, os.path.join(onx, "model_int8.onnx"))
+    onnx.save(hub_quant.quantize_q8(fp32, "uint8"), os.path.join(onx, "model_uint8.onnx"))
+    onnx.save(hub_quant.quantize_bnb4(fp32), os.path.join(onx, "model_bnb4.onnx"))
     onnx.save(hub_quant.quantize_q4(fp32), os.path.join(onx, "model_q4.onnx"))
     onnx.save(hub_quant.quantize_q4(fp16), os.path.join(onx, "model_q4f16.onnx"))
     for f in os.listdir(onx):
@@ -268,7 +272,9 @@ def build(out, out_ext):
     write_json(os.path.join(out_ext, "config.json"), cfg_ext)
     for d, what in ((out, "onnx/model.onnx (fp32), model_fp16.onnx (fp16 weights, float16 past/present/logits), "
                           "model_quantized.onnx (q8: DynamicQuantizeLinear + MatMulInteger, int8 Gather + DequantizeLinear), "
-                          "model_q4.onnx (MatMulNBits 4-bit block 32, fp32 scales), model_q4f16.onnx (fp16 graph + MatMulNBits, fp16 scales)"),
+                          "model_int8.onnx (= q8: QInt8 weights), model_uint8.onnx (QUInt8 weights, asymmetric), "
+                          "model_q4.onnx (MatMulNBits 4-bit block 32, fp32 scales), model_q4f16.onnx (fp16 graph + MatMulNBits, fp16 scales), "
+                          "model_bnb4.onnx (com.microsoft MatMulBnb4, NF4, block 64)"),
                     (out_ext, "onnx/model.onnx + onnx/model.onnx_data (external data; config transformers.js_config.use_external_data_format)")):
         with open(os.path.join(d, "README.md"), "w") as f:
             f.write(f"# {os.path.basename(d)} (test fixture, random weights, seed {SEED})\n\n"
