@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds every Hub-layout replica fixture under test/fixtures/hub-*/ and its reference.json.
-# Run from the repository root: bash models/recipes/hub_replicas/make_all.sh [marian|qwen2|qwen2merged|gpt2]
+# Run from the repository root: bash models/recipes/hub_replicas/make_all.sh [marian|qwen2|qwen2merged|gpt2|bigcode]
 # Needs Debian's /usr/bin/python3 (python3-torch 1.13, python3-onnx 1.12, numpy) and node_modules.
 set -euo pipefail
 PY=/usr/bin/python3
@@ -39,4 +39,13 @@ if want gpt2; then
   node $R/reference.mjs $F/hub-gpt2-merged causal fp32=decoder_model_merged,q8=decoder_model_merged \
     "def fibonacci(n):" "Hello, my name is"
   $PY $R/make_gpt2.py torchref $F/hub-gpt2-merged
+fi
+
+if want bigcode; then
+  # GPT-BigCode (StarCoder, multi-query attention: past_key_values.{i}.key_value) as Xenova/tiny_starcoder_py
+  $PY $R/make_bigcode.py build $F/hub-bigcode
+  node $R/check_bigcode_past.mjs $F/hub-bigcode
+  node $R/reference.mjs $F/hub-bigcode causal fp32,q8 \
+    "def fibonacci(n):" $'<fim_prefix>def add(a, b):\n    <fim_suffix>\n    return c<fim_middle>'
+  $PY $R/make_bigcode.py torchref $F/hub-bigcode
 fi
