@@ -193,11 +193,10 @@ test('an interrupted download resumes from where it stopped, with a range reques
 test('a cancelled download keeps what it received and the next load resumes from there', async () => {
   const cacheDir = newCache();
   const partial = join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data.incomplete');
-  let chunks = 0;
   const cancelInData = {
     onProgress: () => {},
-    // Cancel on the second chunk of the external data, after the first has been written.
-    isCancelled: () => existsSync(partial) && ++chunks > 1,
+    // Cancel once part of the external data has been written (asked per chunk and on a timer).
+    isCancelled: () => existsSync(partial) && statSync(partial).size > 0,
   };
   await rejectsWithCode(new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }, cancelInData), 'cancelled', /resumes where it stopped/);
   const kept = statSync(partial).size;
@@ -318,3 +317,32 @@ test('a server that ignores the range request sends the whole file, and the part
   assert.ok(readFileSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data')).equals(readFileSync(join(repo, 'onnx/model.onnx_data'))), 'the 200 answer replaced the partial file, not appended to it');
 });
 
+test('a download that stalls can be cancelled, and one silent too long fails; both resume later', async () => {
+  const cacheDir = newCache();
+  const partial = join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data.incomplete');
+  const cut = 70_000;
+  // The server sends part of the file, then nothing, without closing: no chunk arrives to check the cancel on.
+  stallAfter.set('/onnx/model.onnx_data', cut);
+  let cancel = false;
+  const load = new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }, { onProgress: () => {}, isCancelled: () => cancel });
+  while (!(existsSync(partial) && statSync(partial).size === cut)) await new Promise((r) => setTimeout(r, 20));
+  cancel = true;
+  const asked = Date.now();
+  await rejectsWithCode(load, 'cancelled', /resumes where it stopped/);
+  assert.ok(Date.now() - asked < 3000, `the cancel is honoured while nothing arrives (${Date.now() - asked} ms)`);
+  assert.equal(statSync(partial).size, cut);
+
+  // Silence longer than the stall limit ends the try with a message; the next one resumes.
+  process.env.LMLENS_HUB_STALL_MS = '300';
+  stallAfter.set('/onnx/model.onnx_data', 30_000);
+  try {
+    await rejectsWithCode(new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }), 'download-failed', /model\.onnx_data.*sent nothing for 0\.3 s.*resumes/);
+  } finally {
+    delete process.env.LMLENS_HUB_STALL_MS;
+  }
+  assert.equal(statSync(partial).size, cut + 30_000);
+  const from = requests.length;
+  await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' });
+  assert.deepEqual(requests.slice(from).filter((r) => r.url.includes('/resolve/')).map((r) => r.range), [`bytes=${cut + 30_000}-`]);
+  assert.ok(readFileSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data')).equals(readFileSync(join(repos['test-org/qwen2-external'], 'onnx/model.onnx_data'))));
+});
