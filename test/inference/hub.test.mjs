@@ -61,6 +61,7 @@ before(async () => {
     res.write = (chunk, ...rest) => (count(chunk), write(chunk, ...rest));
     res.end = (chunk, ...rest) => (count(chunk), end(chunk, ...rest));
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url);
+    if (api && api[1] === 'test-org/silent') return stalled.push(res); // headers never come
     if (api && gated.has(api[1])) return res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"Access to model test-org/gated is restricted."}');
     if (api) {
       if (!repos[api[1]]) return res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Repository not found"}');
@@ -337,10 +338,12 @@ test('a download that stalls can be cancelled, and one silent too long fails; bo
   stallAfter.set('/onnx/model.onnx_data', 30_000);
   try {
     await rejectsWithCode(new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }), 'download-failed', /model\.onnx_data.*sent nothing for 0\.3 s.*resumes/);
+    assert.equal(statSync(partial).size, cut + 30_000);
+    // The file list too: a Hub that never answers is named, not waited on.
+    await rejectsWithCode(new Engine(modelsDir, { cacheDir: newCache(), remoteHost: host }).info({ source: 'test-org/silent' }), 'download-failed', /127\.0\.0\.1:\d+ sent nothing for 0\.3 s when asked for the file list of "test-org\/silent"/);
   } finally {
     delete process.env.LMLENS_HUB_STALL_MS;
   }
-  assert.equal(statSync(partial).size, cut + 30_000);
   const from = requests.length;
   await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' });
   assert.deepEqual(requests.slice(from).filter((r) => r.url.includes('/resolve/')).map((r) => r.range), [`bytes=${cut + 30_000}-`]);

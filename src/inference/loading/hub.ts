@@ -60,7 +60,7 @@ export async function downloadFromHub(d: HubDownload): Promise<string> {
     throw new InferenceError('offline', `The model "${id}" is not complete in the cache (${folder}: ${gap}) and offline mode is on.`);
   }
   const host = (hub.remoteHost ?? DEFAULT_HOST).replace(/\/?$/, '/');
-  const listing = await repoFiles(host, id);
+  const listing = await repoFiles(host, id, d.isCancelled);
   if (!listing.some((f) => f.startsWith('onnx/') && f.endsWith('.onnx'))) {
     throw new InferenceError('model-not-found', `The Hub repo "${id}" has no onnx/ folder: it is not exported for transformers.js. Look for an Xenova/ or onnx-community/ version of the model.`);
   }
@@ -176,14 +176,24 @@ async function request(url: string, init: RequestInit, what: string): Promise<Re
 }
 
 /** The repo's file names, from the Hub API (`GET /api/models/{id}/revision/{rev}` → `siblings[].rfilename`). */
-async function repoFiles(host: string, id: string): Promise<string[]> {
-  const res = await request(`${host}api/models/${id}/revision/${REVISION}`, {}, `the file list of "${id}"`);
-  if (res.status === 401 || res.status === 403 || res.status === 404) {
-    throw new InferenceError('model-not-found', `The Hub has no model "${id}" (or it is private or gated: HTTP ${res.status}).`);
+async function repoFiles(host: string, id: string, isCancelled?: () => boolean): Promise<string[]> {
+  const url = `${host}api/models/${id}/revision/${REVISION}`;
+  const watchdog = new Watchdog(isCancelled);
+  try {
+    const res = await request(url, { signal: watchdog.controller.signal }, `the file list of "${id}"`);
+    if (res.status === 401 || res.status === 403 || res.status === 404) {
+      throw new InferenceError('model-not-found', `The Hub has no model "${id}" (or it is private or gated: HTTP ${res.status}).`);
+    }
+    if (!res.ok) throw new InferenceError('download-failed', `The Hub answered HTTP ${res.status} for the file list of "${id}".`);
+    const body = (await res.json()) as { siblings?: { rfilename?: unknown }[] };
+    return (body.siblings ?? []).map((s) => s.rfilename).filter((f): f is string => typeof f === 'string');
+  } catch (err) {
+    if (watchdog.why === 'cancelled') throw cancelledError(id);
+    if (watchdog.why === 'stalled') throw new InferenceError('download-failed', `${new URL(url).host} sent nothing for ${watchdog.limitMs / 1000} s when asked for the file list of "${id}". Check the network, or turn on offline mode to use only cached models.`);
+    throw err;
+  } finally {
+    watchdog.stop();
   }
-  if (!res.ok) throw new InferenceError('download-failed', `The Hub answered HTTP ${res.status} for the file list of "${id}".`);
-  const body = (await res.json()) as { siblings?: { rfilename?: unknown }[] };
-  return (body.siblings ?? []).map((s) => s.rfilename).filter((f): f is string => typeof f === 'string');
 }
 
 /**
