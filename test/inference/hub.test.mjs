@@ -36,18 +36,33 @@ function listFiles(dir, id) {
   return id === 'test-org/pytorch-only' ? [...out.filter((f) => !f.startsWith('onnx/')), 'model.safetensors'] : out;
 }
 
-/** Every request: { url, range, encoding }. */
+/** Every request: { url, range, encoding, sent } (sent: the body bytes the server wrote). */
 const requests = [];
 /** file URL suffix → bytes after which the connection is dropped, once. */
 const dropAfter = new Map();
+/** file URL suffix → bytes after which the server goes silent (keeps the connection, sends nothing more), once. */
+const stallAfter = new Map();
+/** Repos the API answers 401 for, as the Hub does for a gated or private repo without a token. */
+const gated = new Set(['test-org/gated']);
+/** When set, the server ignores Range headers and answers 200 with the whole file, as some mirrors do. */
+let ignoreRange = false;
+const stalled = [];
 let server;
 let host;
 
 before(async () => {
   server = createServer((req, res) => {
     const url = decodeURIComponent(req.url ?? '');
-    requests.push({ url, range: req.headers.range, encoding: req.headers['accept-encoding'] });
+    const entry = { url, range: req.headers.range, encoding: req.headers['accept-encoding'], sent: 0 };
+    requests.push(entry);
+    const write = res.write.bind(res);
+    const end = res.end.bind(res);
+    const count = (chunk) => { if (chunk && typeof chunk !== 'function') entry.sent += Buffer.byteLength(chunk); };
+    res.write = (chunk, ...rest) => (count(chunk), write(chunk, ...rest));
+    res.end = (chunk, ...rest) => (count(chunk), end(chunk, ...rest));
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url);
+    if (api && api[1] === 'test-org/silent') return stalled.push(res); // headers never come
+    if (api && gated.has(api[1])) return res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"Access to model test-org/gated is restricted."}');
     if (api) {
       if (!repos[api[1]]) return res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Repository not found"}');
       const body = JSON.stringify({ id: api[1], sha: 'abc', siblings: listFiles(repos[api[1]], api[1]).map((rfilename) => ({ rfilename })) });
@@ -58,7 +73,7 @@ before(async () => {
     const file = dir && join(dir, m[2]);
     if (!file || !listFiles(dir, m[1]).includes(m[2]) || !existsSync(file)) return res.writeHead(404).end('not found');
     const body = readFileSync(file);
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const range = ignoreRange ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     // As a CDN does: a client that accepts gzip gets JSON compressed, with the compressed length.
     if (!range && file.endsWith('.json') && /gzip/.test(req.headers['accept-encoding'] ?? '')) {
       const zipped = gzipSync(body);
@@ -74,18 +89,28 @@ before(async () => {
       res.write(slice.subarray(0, drop[1]), () => res.destroy());
       return;
     }
+    const stall = [...stallAfter.entries()].find(([suffix]) => url.endsWith(suffix));
+    if (stall) {
+      stallAfter.delete(stall[0]);
+      stalled.push(res);
+      res.write(slice.subarray(0, stall[1]));
+      return;
+    }
     res.end(slice);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   host = `http://127.0.0.1:${server.address().port}/`;
 });
-after(() => server.close());
+after(() => {
+  for (const res of stalled) res.destroy();
+  server.close();
+});
 
 const hooks = (progress) => ({ isCancelled: () => false, onProgress: (p) => progress.push(p) });
 const fileRequests = (from, id) => requests.slice(from).filter((r) => r.url.startsWith(`/${id}/resolve/`)).map((r) => r.url.replace(/^.*\/resolve\/[^/]+\//, ''));
 const newCache = () => mkdtempSync(join(tmpdir(), 'hub-cache-'));
 
-test('a dtype downloads exactly its files, with progress per file, and generates as the local folder does', async () => {
+test('a dtype downloads exactly its files, with progress per file, and generates as the local folder does', async (t) => {
   const cacheDir = newCache();
   const engine = new Engine(modelsDir, { cacheDir, remoteHost: host });
   const from = requests.length;
@@ -106,6 +131,14 @@ test('a dtype downloads exactly its files, with progress per file, and generates
   const q4Bytes = fetched.reduce((s, f) => s + statSync(join(repos['test-org/qwen2'], f)).size, 0);
   const allBytes = listFiles(repos['test-org/qwen2']).reduce((s, f) => s + statSync(join(repos['test-org/qwen2'], f)).size, 0);
   assert.ok(q4Bytes < allBytes / 3, `a q4 download moves ${q4Bytes} of the repo's ${allBytes} bytes`);
+  // On the wire: each needed file once, whole, plus the file list.
+  const wire = requests.slice(from).filter((r) => r.url.includes('/resolve/')).reduce((s, r) => s + r.sent, 0);
+  assert.equal(wire, q4Bytes, 'the file bytes sent are exactly the needed files');
+  t.diagnostic(`q4: ${wire} file bytes sent (+${requests.slice(from).filter((r) => r.url.startsWith('/api/')).reduce((s, r) => s + r.sent, 0)} for the file list) of the repo's ${allBytes}`);
+
+  // The same ids and log-probabilities as the fixture read as a local folder.
+  const local = await engine.generate({ model: { source: repos['test-org/qwen2'], dtype: 'q4' }, prompt: 'Hello, how are you today?', options: { strategy: 'greedy', maxNewTokens: 12 } });
+  assert.deepEqual(r.tokens.map((t) => [t.id, t.logprob]), local.tokens.map((t) => [t.id, t.logprob]), 'downloaded = local folder');
 
   // Asking for fp16 later fetches only the fp16 graph.
   const before16 = requests.length;
@@ -142,9 +175,17 @@ test('an interrupted download resumes from where it stopped, with a range reques
   const kept = statSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data.incomplete')).size;
   assert.ok(kept > 0 && kept <= cut, `the bytes received are kept (${kept})`);
   const second = requests.length;
-  await engine.info({ source: 'test-org/qwen2-external' });
+  const progress = [];
+  await engine.info({ source: 'test-org/qwen2-external' }, hooks(progress));
   const retry = requests.slice(second).find((r) => r.url.endsWith('/onnx/model.onnx_data'));
   assert.equal(retry.range, `bytes=${kept}-`, 'the retry asks only for the rest');
+  const whole = statSync(join(repos['test-org/qwen2-external'], 'onnx/model.onnx_data')).size;
+  assert.equal(retry.sent, whole - kept, 'only the rest is sent');
+  // The file's progress series goes on from the bytes kept, toward the whole file's size.
+  const series = progress.filter((p) => p.file === 'onnx/model.onnx_data');
+  assert.deepEqual([series[0].loaded, series[0].total, series[0].status], [kept, whole, 'download']);
+  assert.deepEqual([series.at(-1).loaded, series.at(-1).total, series.at(-1).status], [whole, whole, 'done']);
+  assert.ok(series.every((p, i) => i === 0 || p.loaded >= series[i - 1].loaded), 'loaded never goes back');
   assert.ok(readFileSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data')).equals(readFileSync(join(repos['test-org/qwen2-external'], 'onnx/model.onnx_data'))), 'byte-identical');
   assert.equal(requests.slice(first, second).filter((r) => r.url.endsWith('/onnx/model.onnx')).length, 1, 'files already complete are not fetched again');
   assert.equal(requests.slice(second).filter((r) => r.url.endsWith('/onnx/model.onnx')).length, 0);
@@ -153,11 +194,10 @@ test('an interrupted download resumes from where it stopped, with a range reques
 test('a cancelled download keeps what it received and the next load resumes from there', async () => {
   const cacheDir = newCache();
   const partial = join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data.incomplete');
-  let chunks = 0;
   const cancelInData = {
     onProgress: () => {},
-    // Cancel on the second chunk of the external data, after the first has been written.
-    isCancelled: () => existsSync(partial) && ++chunks > 1,
+    // Cancel once part of the external data has been written (asked per chunk and on a timer).
+    isCancelled: () => existsSync(partial) && statSync(partial).size > 0,
   };
   await rejectsWithCode(new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }, cancelInData), 'cancelled', /resumes where it stopped/);
   const kept = statSync(partial).size;
@@ -235,6 +275,7 @@ test('loads of one model at once, by one engine or two, share each download', as
 test('clear messages: unknown repo, a repo without ONNX files, a dtype the repo lacks, an unreachable host', async () => {
   const engine = new Engine(modelsDir, { cacheDir: newCache(), remoteHost: host });
   await rejectsWithCode(engine.info({ source: 'test-org/missing' }), 'model-not-found', /no model "test-org\/missing"/);
+  await rejectsWithCode(engine.info({ source: 'test-org/gated' }), 'model-not-found', /no model "test-org\/gated" \(or it is private or gated: HTTP 401\)/);
   await rejectsWithCode(engine.info({ source: 'test-org/pytorch-only' }), 'model-not-found', /has no onnx\/ folder: it is not exported for transformers\.js.*Xenova\/ or onnx-community\//);
   await rejectsWithCode(engine.info({ source: 'test-org/marian', dtype: 'q4' }), 'model-not-found', /the Hub repo "test-org\/marian" has no q4 file for encoder_model.*It has: fp32/);
   const unreachable = new Engine(modelsDir, { cacheDir: newCache(), remoteHost: 'http://127.0.0.1:9/' });
@@ -257,4 +298,54 @@ test('a partial file is checked against the size the server states when it has n
   const tc = requests.slice(from).filter((r) => r.url.endsWith('/tokenizer_config.json'));
   const longer = statSync(join(repo, 'tokenizer_config.json')).size + 'garbage'.length;
   assert.deepEqual(tc.map((r) => r.range), [`bytes=${longer}-`, undefined], 'the over-long partial file is fetched again whole');
+});
+
+test('a server that ignores the range request sends the whole file, and the partial one is started over', async () => {
+  const cacheDir = newCache();
+  const repo = repos['test-org/qwen2-external'];
+  const partial = join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data.incomplete');
+  mkdirSync(join(cacheDir, 'test-org/qwen2-external/onnx'), { recursive: true });
+  writeFileSync(partial, readFileSync(join(repo, 'onnx/model.onnx_data')).subarray(0, 50_000));
+  ignoreRange = true;
+  const from = requests.length;
+  try {
+    await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' });
+  } finally {
+    ignoreRange = false;
+  }
+  const data = requests.slice(from).filter((r) => r.url.endsWith('/onnx/model.onnx_data'));
+  assert.deepEqual(data.map((r) => r.range), ['bytes=50000-'], 'asked for the rest, once');
+  assert.ok(readFileSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data')).equals(readFileSync(join(repo, 'onnx/model.onnx_data'))), 'the 200 answer replaced the partial file, not appended to it');
+});
+
+test('a download that stalls can be cancelled, and one silent too long fails; both resume later', async () => {
+  const cacheDir = newCache();
+  const partial = join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data.incomplete');
+  const cut = 70_000;
+  // The server sends part of the file, then nothing, without closing: no chunk arrives to check the cancel on.
+  stallAfter.set('/onnx/model.onnx_data', cut);
+  let cancel = false;
+  const load = new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }, { onProgress: () => {}, isCancelled: () => cancel });
+  while (!(existsSync(partial) && statSync(partial).size === cut)) await new Promise((r) => setTimeout(r, 20));
+  cancel = true;
+  const asked = Date.now();
+  await rejectsWithCode(load, 'cancelled', /resumes where it stopped/);
+  assert.ok(Date.now() - asked < 3000, `the cancel is honoured while nothing arrives (${Date.now() - asked} ms)`);
+  assert.equal(statSync(partial).size, cut);
+
+  // Silence longer than the stall limit ends the try with a message; the next one resumes.
+  process.env.LMLENS_HUB_STALL_MS = '300';
+  stallAfter.set('/onnx/model.onnx_data', 30_000);
+  try {
+    await rejectsWithCode(new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' }), 'download-failed', /model\.onnx_data.*sent nothing for 0\.3 s.*resumes/);
+    assert.equal(statSync(partial).size, cut + 30_000);
+    // The file list too: a Hub that never answers is named, not waited on.
+    await rejectsWithCode(new Engine(modelsDir, { cacheDir: newCache(), remoteHost: host }).info({ source: 'test-org/silent' }), 'download-failed', /127\.0\.0\.1:\d+ sent nothing for 0\.3 s when asked for the file list of "test-org\/silent"/);
+  } finally {
+    delete process.env.LMLENS_HUB_STALL_MS;
+  }
+  const from = requests.length;
+  await new Engine(modelsDir, { cacheDir, remoteHost: host }).info({ source: 'test-org/qwen2-external' });
+  assert.deepEqual(requests.slice(from).filter((r) => r.url.includes('/resolve/')).map((r) => r.range), [`bytes=${cut + 30_000}-`]);
+  assert.ok(readFileSync(join(cacheDir, 'test-org/qwen2-external/onnx/model.onnx_data')).equals(readFileSync(join(repos['test-org/qwen2-external'], 'onnx/model.onnx_data'))));
 });

@@ -60,7 +60,7 @@ export async function downloadFromHub(d: HubDownload): Promise<string> {
     throw new InferenceError('offline', `The model "${id}" is not complete in the cache (${folder}: ${gap}) and offline mode is on.`);
   }
   const host = (hub.remoteHost ?? DEFAULT_HOST).replace(/\/?$/, '/');
-  const listing = await repoFiles(host, id);
+  const listing = await repoFiles(host, id, d.isCancelled);
   if (!listing.some((f) => f.startsWith('onnx/') && f.endsWith('.onnx'))) {
     throw new InferenceError('model-not-found', `The Hub repo "${id}" has no onnx/ folder: it is not exported for transformers.js. Look for an Xenova/ or onnx-community/ version of the model.`);
   }
@@ -128,24 +128,72 @@ function usableOnDisk(folder: string, d: HubDownload): boolean {
   }
 }
 
+/**
+ * How long a download may go without a byte before the try ends (it resumes on the next), as
+ * huggingface_hub's read timeout; `LMLENS_HUB_STALL_MS` shortens it for tests.
+ */
+function stallLimitMs(): number {
+  return Number(process.env.LMLENS_HUB_STALL_MS) || 30_000;
+}
+
+/**
+ * Aborts a request when the user cancels or the server goes silent for the stall limit, checked on
+ * a timer: a stalled connection delivers no chunk on which the read loop could check either (undici
+ * would wait 300 s). `touch` on every chunk; `why` says which ended it.
+ */
+class Watchdog {
+  readonly controller = new AbortController();
+  why: 'cancelled' | 'stalled' | undefined;
+  private last = Date.now();
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(isCancelled: (() => boolean) | undefined, readonly limitMs = stallLimitMs()) {
+    this.timer = setInterval(() => {
+      if (isCancelled?.()) this.why = 'cancelled';
+      else if (Date.now() - this.last > limitMs) this.why = 'stalled';
+      else return;
+      this.controller.abort();
+    }, Math.min(250, limitMs / 2));
+  }
+
+  touch(): void {
+    this.last = Date.now();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
 async function request(url: string, init: RequestInit, what: string): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (err) {
+    if (init.signal?.aborted) throw err; // the watchdog's: its owner says why
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new InferenceError('download-failed', `Could not reach ${new URL(url).host} for ${what} (${cause?.code ?? cause?.message ?? (err as Error).message}). Check the network, or turn on offline mode to use only cached models.`);
   }
 }
 
 /** The repo's file names, from the Hub API (`GET /api/models/{id}/revision/{rev}` → `siblings[].rfilename`). */
-async function repoFiles(host: string, id: string): Promise<string[]> {
-  const res = await request(`${host}api/models/${id}/revision/${REVISION}`, {}, `the file list of "${id}"`);
-  if (res.status === 401 || res.status === 403 || res.status === 404) {
-    throw new InferenceError('model-not-found', `The Hub has no model "${id}" (or it is private or gated: HTTP ${res.status}).`);
+async function repoFiles(host: string, id: string, isCancelled?: () => boolean): Promise<string[]> {
+  const url = `${host}api/models/${id}/revision/${REVISION}`;
+  const watchdog = new Watchdog(isCancelled);
+  try {
+    const res = await request(url, { signal: watchdog.controller.signal }, `the file list of "${id}"`);
+    if (res.status === 401 || res.status === 403 || res.status === 404) {
+      throw new InferenceError('model-not-found', `The Hub has no model "${id}" (or it is private or gated: HTTP ${res.status}).`);
+    }
+    if (!res.ok) throw new InferenceError('download-failed', `The Hub answered HTTP ${res.status} for the file list of "${id}".`);
+    const body = (await res.json()) as { siblings?: { rfilename?: unknown }[] };
+    return (body.siblings ?? []).map((s) => s.rfilename).filter((f): f is string => typeof f === 'string');
+  } catch (err) {
+    if (watchdog.why === 'cancelled') throw cancelledError(id);
+    if (watchdog.why === 'stalled') throw new InferenceError('download-failed', `${new URL(url).host} sent nothing for ${watchdog.limitMs / 1000} s when asked for the file list of "${id}". Check the network, or turn on offline mode to use only cached models.`);
+    throw err;
+  } finally {
+    watchdog.stop();
   }
-  if (!res.ok) throw new InferenceError('download-failed', `The Hub answered HTTP ${res.status} for the file list of "${id}".`);
-  const body = (await res.json()) as { siblings?: { rfilename?: unknown }[] };
-  return (body.siblings ?? []).map((s) => s.rfilename).filter((f): f is string => typeof f === 'string');
 }
 
 /**
@@ -175,23 +223,51 @@ async function downloadFile(host: string, id: string, file: string, folder: stri
   const target = join(folder, file);
   if (existsSync(target)) return;
   mkdirSync(dirname(target), { recursive: true });
+  const url = `${host}${id}/resolve/${REVISION}/${file.split('/').map(encodeURIComponent).join('/')}`;
+  // A partial file the server says is too long is deleted and the file fetched again, from 0.
+  while (!(await watched(url, file, target, d))) continue;
+}
+
+/** One try at a file, ended by a cancel or a silent server as well as by its own end. */
+async function watched(url: string, file: string, target: string, d: HubDownload): Promise<boolean> {
+  const watchdog = new Watchdog(d.isCancelled);
+  try {
+    return await receive(url, file, target, d, watchdog);
+  } catch (err) {
+    if (watchdog.why === 'cancelled') throw cancelledError(d.id);
+    if (watchdog.why === 'stalled') {
+      const got = existsSync(target + PARTIAL) ? statSync(target + PARTIAL).size : 0;
+      throw new InferenceError('download-failed', `Downloading ${file} of "${d.id}" stopped: ${new URL(url).host} sent nothing for ${watchdog.limitMs / 1000} s (after ${got} bytes); it resumes from there on the next try.`);
+    }
+    throw err;
+  } finally {
+    watchdog.stop();
+  }
+}
+
+function cancelledError(id: string): InferenceError {
+  return new InferenceError('cancelled', `The download of "${id}" was cancelled; it resumes where it stopped next time.`);
+}
+
+/** Streams the file (or its rest) to `<file>.incomplete` and renames it when whole; false: start over. */
+async function receive(url: string, file: string, target: string, d: HubDownload, watchdog: Watchdog): Promise<boolean> {
+  const { id } = d;
   const partial = target + PARTIAL;
   const have = existsSync(partial) ? statSync(partial).size : 0;
-  const url = `${host}${id}/resolve/${REVISION}/${file.split('/').map(encodeURIComponent).join('/')}`;
   // Identity encoding, as huggingface_hub and huggingface.js ask: a compressed answer's Content-Length
   // is not the file's size (fetch inflates it), and byte ranges are offsets into the file itself.
   const headers: Record<string, string> = { 'Accept-Encoding': 'identity', ...(have > 0 ? { Range: `bytes=${have}-` } : {}) };
-  const res = await request(url, { headers }, file);
+  const res = await request(url, { headers, signal: watchdog.controller.signal }, file);
   if (res.status === 416 && have > 0) {
     // Nothing left to send: the partial file is whole (the rename was what was interrupted), unless
     // the server's size (`Content-Range: bytes */<size>`) says otherwise; then it starts over.
     const size = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
     if (size === undefined || Number(size) === have) {
       renameSync(partial, target);
-      return;
+      return true;
     }
     unlinkSync(partial);
-    return downloadFile(host, id, file, folder, d);
+    return false;
   }
   if (res.status === 404 || res.status === 401 || res.status === 403) {
     throw new InferenceError('model-not-found', `The Hub repo "${id}" has no ${file} (HTTP ${res.status}).`);
@@ -208,7 +284,8 @@ async function downloadFile(host: string, id: string, file: string, folder: stri
   report('download');
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      if (d.isCancelled?.()) throw new InferenceError('cancelled', `The download of "${id}" was cancelled; it resumes where it stopped next time.`);
+      watchdog.touch();
+      if (d.isCancelled?.()) throw cancelledError(id);
       if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
       loaded += chunk.byteLength;
       if (Date.now() - lastReport > 200) {
@@ -228,6 +305,7 @@ async function downloadFile(host: string, id: string, file: string, folder: stri
   }
   renameSync(partial, target);
   report('done');
+  return true;
 }
 
 function closeStream(out: ReturnType<typeof createWriteStream>): Promise<void> {
