@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds every Hub-layout replica fixture under test/fixtures/hub-*/ and its reference.json.
-# Run from the repository root: bash models/recipes/hub_replicas/make_all.sh [marian|qwen2|qwen2merged|gpt2|bigcode]
+# Run from the repository root: bash models/recipes/hub_replicas/make_all.sh [marian|qwen2|qwen2merged|gpt2|bigcode|t5|bartcnn]
 # Needs Debian's /usr/bin/python3 (python3-torch 1.13, python3-onnx 1.12, numpy) and node_modules.
 set -euo pipefail
 PY=/usr/bin/python3
@@ -48,4 +48,23 @@ if want bigcode; then
   node $R/reference.mjs $F/hub-bigcode causal fp32,q8 \
     "def fibonacci(n):" $'<fim_prefix>def add(a, b):\n    <fim_suffix>\n    return c<fim_middle>'
   $PY $R/make_bigcode.py torchref $F/hub-bigcode
+fi
+
+if want t5; then
+  # T5 (relative position bias, RMS T5LayerNorm, tied lm_head * d_model**-0.5) as Xenova/t5-small, fp32 + q8
+  $PY $R/make_t5.py build $F/hub-t5
+  node $R/check_seq2seq_past.mjs $F/hub-t5 causal
+  node $R/reference.mjs $F/hub-t5 seq2seq fp32,q8 \
+    "translate English to German: The house is wonderful." "summarize: The quick brown fox jumps over the lazy dog."
+  $PY $R/make_t5.py torchref $F/hub-t5
+fi
+
+if want bartcnn; then
+  # BART summarizer as Xenova/distilbart-cnn-6-6 (no_repeat_ngram 3, min_length scaled to 6, forced BOS/EOS), fp32 + q8
+  $PY $R/make_bartcnn.py build $F/hub-bart-cnn
+  node $R/check_seq2seq_past.mjs $F/hub-bart-cnn noncausal
+  node $R/reference.mjs $F/hub-bart-cnn seq2seq fp32,q8 \
+    "The city council approved a new plan on Monday to build three parks downtown." \
+    "Scientists say the ancient river once flowed across the desert for thousands of years."
+  $PY $R/make_bartcnn.py torchref $F/hub-bart-cnn
 fi
