@@ -51,12 +51,6 @@ export function onnxFileName(stem: string, dtype: Dtype): string {
   return `${stem}${DTYPE_SUFFIX[dtype]}.onnx`;
 }
 
-/** The dtype a file name in onnx/ stands for, given the stems a model uses (the longest suffix wins). */
-export function dtypeOfFile(fileName: string, stem: string): Dtype | undefined {
-  for (const dtype of DTYPES) if (fileName === onnxFileName(stem, dtype)) return dtype;
-  return undefined;
-}
-
 /** The `transformers.js_config` block of a config.json, as far as file selection is concerned. */
 export interface TransformersJsConfig {
   readonly dtype?: unknown;

@@ -17,12 +17,12 @@ export function filledInt64(dims: readonly number[], value: number): ort.Tensor 
 /** The float element types a graph's caches and logits come in (fp16 exports keep float16 caches). */
 export type FloatType = 'float32' | 'float16';
 
-export function emptyFloat(dims: readonly number[], type: FloatType = 'float32'): ort.Tensor {
+function emptyFloat(dims: readonly number[], type: FloatType = 'float32'): ort.Tensor {
   return type === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
 }
 
 /** The declared element type of a graph input (float16 or float32), for the empty caches fed at the start. */
-export function declaredFloatType(session: ort.InferenceSession, input: string | undefined): FloatType {
+function declaredFloatType(session: ort.InferenceSession, input: string | undefined): FloatType {
   const meta = input === undefined ? undefined : session.inputMetadata.find((m) => m.name === input);
   return meta?.isTensor && meta.type === 'float16' ? 'float16' : 'float32';
 }
