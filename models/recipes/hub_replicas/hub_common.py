@@ -39,6 +39,21 @@ def strip_prefix(graph, prefix: str) -> None:
     _strip_prefix(graph, prefix)
 
 
+def reference_steps(rows, ref_steps):
+    """PyTorch's logits rows against reference.json's steps (transformers.js): the steps as reference.mjs
+    writes them (raw logits, top-5 log-probs), the largest |dlogit| and |dlogprob| against transformers.js."""
+    import torch  # only the torchref steps need torch
+    steps, worst, worst_lp = [], 0.0, 0.0
+    for row, st in zip(rows, ref_steps):
+        worst = max(worst, float((row - torch.tensor(st["logits"])).abs().max()))
+        lp = torch.log_softmax(row.double(), -1)
+        worst_lp = max(worst_lp, max(abs(float(lp[e["id"]]) - e["logprob"]) for e in st["top5"]))
+        v, ix = torch.topk(lp, 5)
+        steps.append({"logits": [round(float(x), 6) for x in row],
+                      "top5": [{"id": int(i), "logprob": round(float(x), 7)} for x, i in zip(v, ix)]})
+    return steps, worst, worst_lp
+
+
 def finish_torchref(out: str, ref: dict, prompts: list, same: bool, worst: float, worst_lp: float) -> None:
     """Record PyTorch's outputs beside transformers.js's in reference.json and exit 0 when they agree within 1e-4."""
     ref.pop("pytorch_stale", None)

@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-from hub_common import NEG, added, file_sizes, finish_torchref, merge_decoders, read_json, torch_export, write_json  # noqa: E402
+from hub_common import NEG, added, file_sizes, finish_torchref, reference_steps, merge_decoders, read_json, torch_export, write_json  # noqa: E402
 import hub_quant  # noqa: E402
 
 import onnx  # noqa: E402
@@ -440,15 +440,8 @@ def torchref(out):
         greedy = seq[1:]
         same &= greedy == p["greedy_ids"]
         lg, _ = model.decode(torch.tensor([[EOS] + p["greedy_ids"]]), enc, am)
-        steps = []
-        for s_i, st in enumerate(p["steps"]):
-            row = lg[0, s_i]
-            worst = max(worst, float((row - torch.tensor(st["logits"])).abs().max()))
-            lp = torch.log_softmax(row.double(), -1)
-            worst_lp = max(worst_lp, max(abs(float(lp[e["id"]]) - e["logprob"]) for e in st["top5"]))
-            v, ix = torch.topk(lp, 5)
-            steps.append({"logits": [round(float(x), 6) for x in row],
-                          "top5": [{"id": int(i), "logprob": round(float(x), 7)} for x, i in zip(v, ix)]})
+        steps, w, wl = reference_steps([lg[0, s_i] for s_i in range(len(p["steps"]))], p["steps"])
+        worst, worst_lp = max(worst, w), max(worst_lp, wl)
         # the processors' visible effects on transformers.js's greedy ids
         g = p["greedy_ids"]
         tri = [tuple(([EOS] + g)[j:j + 3]) for j in range(len(g) - 1)]

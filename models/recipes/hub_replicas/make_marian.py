@@ -25,7 +25,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-from hub_common import NEG, added, finish_torchref, merge_decoders, metaspace, read_json, torch_export, write_json  # noqa: E402
+from hub_common import NEG, added, finish_torchref, reference_steps, merge_decoders, metaspace, read_json, torch_export, write_json  # noqa: E402
 
 import onnx  # noqa: E402
 
@@ -391,16 +391,8 @@ def torchref(out):
         same &= greedy == p["greedy_ids"]
         # raw logits of the full forward over [start] + greedy ids, as reference.mjs computed them
         lg, _ = model.decode(torch.tensor([[pad] + p["greedy_ids"]]), enc, am)
-        steps = []
-        for s_i, st in enumerate(p["steps"]):
-            row = lg[0, s_i]
-            worst = max(worst, float((row - torch.tensor(st["logits"])).abs().max()))
-            lp = torch.log_softmax(row.double(), -1)
-            for e in st["top5"]:
-                worst_lp = max(worst_lp, abs(float(lp[e["id"]]) - e["logprob"]))
-            v, ix = torch.topk(lp, 5)
-            steps.append({"logits": [round(float(x), 6) for x in row],
-                          "top5": [{"id": int(i), "logprob": round(float(x), 7)} for x, i in zip(v, ix)]})
+        steps, w, wl = reference_steps([lg[0, s_i] for s_i in range(len(p["steps"]))], p["steps"])
+        worst, worst_lp = max(worst, w), max(worst_lp, wl)
         pt_prompts.append({"text": p["text"], "greedy_ids": greedy, "steps": steps})
     finish_torchref(out, ref, pt_prompts, same, worst, worst_lp)
 
