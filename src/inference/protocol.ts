@@ -59,6 +59,11 @@ export interface ModelInfo {
   readonly tasks: readonly string[];
   /** `null` when attention can be captured; otherwise the reason it cannot. */
   readonly attentionUnavailable: string | null;
+  /**
+   * `null` when the logit lens can be computed (the model was loaded for inspection and its graph
+   * exposes the residual stream and the output head); otherwise the reason it cannot.
+   */
+  readonly lensUnavailable?: string | null;
   readonly loadMs: number;
   /** The ONNX files that were loaded, relative to the folder. */
   readonly onnxFiles: readonly string[];
@@ -133,6 +138,11 @@ export interface DecodingOptions {
   readonly topAlternatives?: number;
   /** Capture attention weights (needs a model loaded with `attentions: true`). */
   readonly attentions?: boolean;
+  /**
+   * Logit lens: add to every token's trace what the model would predict after each layer (needs a
+   * model loaded with `attentions: true`, which loads it for inspection).
+   */
+  readonly logitLens?: boolean;
   /** Constrain generation to these token ids (plus EOS). */
   readonly allowedTokenIds?: readonly number[];
   /**
@@ -168,6 +178,8 @@ export interface ScoreRequest {
   readonly source?: string;
   readonly topAlternatives?: number;
   readonly attentions?: boolean;
+  /** Logit lens for every scored token (see `DecodingOptions.logitLens`). */
+  readonly logitLens?: boolean;
   /** Score only the start of a text (or source) longer than the context instead of failing. */
   readonly truncate?: boolean;
 }
@@ -187,6 +199,23 @@ export interface TokenTrace {
   readonly rank: number;
   /** Entropy of the step's distribution, in nats. */
   readonly entropy: number;
+  /** Most probable first. */
+  readonly top: readonly Alternative[];
+  /**
+   * Logit lens, when asked for: one entry per layer, first to last. Entry `i` reads the residual
+   * stream after block `i` through the model's final norm and output head; the last entry is the
+   * model's own output distribution (before any logits processor).
+   */
+  readonly lens?: readonly LensEntry[];
+}
+
+/** What the model would predict after one layer, and where the chosen token stands there. */
+export interface LensEntry {
+  readonly layer: number;
+  /** Rank of the chosen token (1 = most probable) in this layer's distribution. */
+  readonly rank: number;
+  /** Probability of the chosen token in this layer's distribution. */
+  readonly prob: number;
   /** Most probable first. */
   readonly top: readonly Alternative[];
 }
@@ -230,6 +259,8 @@ export interface GenerateResult {
   readonly sequences?: readonly SequenceResult[];
   readonly attentions?: readonly AttentionMap[];
   readonly attentionUnavailable?: string;
+  /** Why `logitLens` was asked for but not computed. */
+  readonly lensUnavailable?: string;
   /** Encoder input tokens (Seq2Seq) or prompt tokens (causal), as texts. */
   readonly inputTokens: readonly string[];
   readonly inputIds: readonly number[];
@@ -257,6 +288,8 @@ export interface ScoreResult {
   readonly device: string;
   readonly attentions?: readonly AttentionMap[];
   readonly attentionUnavailable?: string;
+  /** Why `logitLens` was asked for but not computed. */
+  readonly lensUnavailable?: string;
   readonly sourceTokens?: readonly string[];
 }
 
