@@ -3,6 +3,7 @@ import { onnx } from 'onnx-proto';
 import { InferenceError } from '../errors';
 
 import type { AttentionOutput, TappedKind } from '../models/modelFiles';
+import { exposeTensors, type GraphIndex, type TapPoints } from './graphSurgery';
 
 export type { AttentionOutput, TappedKind };
 
@@ -30,16 +31,6 @@ function externalLocations(graph: onnx.IGraphProto): string[] {
   return [...out];
 }
 
-/** The float type the graph computes in: float16 for an fp16 export, else float32. */
-function floatType(graph: onnx.IGraphProto): number {
-  const F = onnx.TensorProto.DataType;
-  for (const o of graph.output ?? []) {
-    const t = o.type?.tensorType?.elemType;
-    if (t === F.FLOAT16 || t === F.FLOAT) return t;
-  }
-  return F.FLOAT;
-}
-
 const FUSED_ATTENTION_OPS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention', 'SparseAttention', 'PagedAttention']);
 
 /** Reads the layer index from an exported node name such as `/transformer/h.3/attn/Softmax`. */
@@ -58,59 +49,82 @@ export function kindOf(name: string, role: 'causal' | 'encoder' | 'decoder'): Ta
   return /encoder_attn|EncDecAttention|cross_attn|crossattention/i.test(name) ? 'cross' : 'decoder';
 }
 
-/**
- * Rewrites an ONNX model so that every attention Softmax output is also a graph output. Models over
- * 2 GB keep their weights in external data files; only the graph file is decoded and re-encoded, and
- * the caller must create the session with the original folder as its working directory.
- */
-export function tapAttention(modelPath: string, role: 'causal' | 'encoder' | 'decoder'): TappedGraph {
-  let model: onnx.ModelProto;
-  try {
-    model = onnx.ModelProto.decode(readFileSync(modelPath));
-  } catch (err) {
-    throw new InferenceError('model-corrupt', `Could not decode ${modelPath}: the file is corrupt or truncated (${(err as Error).message}).`);
-  }
-  const graph = model.graph;
-  if (!graph?.node || !graph.output) throw new InferenceError('model-corrupt', `${modelPath} has no graph.`);
-  const nodes = graph.node;
-  const graphOutputs = graph.output;
-  const externalData = externalLocations(graph);
-  const elemType = floatType(graph);
-
-  const softmaxes = nodes.filter((n) => n.opType === 'Softmax' && (n.output?.length ?? 0) > 0);
+/** Where each attention's probabilities are in one graph, keyed `kind:layer`; or why there are none. */
+function attentionPoints(index: GraphIndex, role: 'causal' | 'encoder' | 'decoder'): TapPoints | string {
+  const softmaxes = index.nodes.filter((n) => n.opType === 'Softmax' && (n.output?.length ?? 0) > 0);
   if (softmaxes.length === 0) {
-    const fused = nodes.find((n) => FUSED_ATTENTION_OPS.has(n.opType ?? ''));
-    const nested = nodes.some((n) => n.opType === 'If' || n.opType === 'Loop');
-    const reason = fused
+    const fused = index.nodes.find((n) => FUSED_ATTENTION_OPS.has(n.opType ?? ''));
+    const nested = index.nodes.some((n) => n.opType === 'Loop' || n.opType === 'Scan');
+    return fused
       ? `attention is fused into ${fused.domain ? fused.domain + '.' : ''}${fused.opType} nodes, which do not expose their weights`
       : nested
-        ? 'attention is inside If/Loop subgraphs (a merged decoder), which cannot be tapped'
+        ? 'attention is inside Loop/Scan subgraphs, which cannot be tapped'
         : 'the graph has no attention Softmax nodes';
-    return { bytes: null, outputs: [], unavailable: `Attention cannot be shown for this model: ${reason}.`, externalData };
   }
-
-  const existing = new Set(graphOutputs.map((o) => o.name));
+  const labels = softmaxes.map((n) => `${n.name ?? ''} ${n.output![0]}`);
+  const named = labels.some((l) => layerOf(l) !== undefined || /self_attn|SelfAttention|encoder_attn|EncDecAttention|cross/i.test(l));
+  const points = new Map<string, string>();
   const perKindCount = new Map<TappedKind, number>();
   const perLayerCount = new Map<number, number>();
-  const outputs: AttentionOutput[] = [];
-  for (const node of softmaxes) {
-    const name = node.output![0];
-    const label = `${node.name ?? ''} ${name}`;
+  softmaxes.forEach((node, i) => {
+    const label = labels[i];
     const layerFromName = layerOf(label);
     let kind = kindOf(label, role);
-    if (role === 'decoder' && layerFromName !== undefined && !/self_attn|SelfAttention|encoder_attn|EncDecAttention|cross/i.test(label)) {
-      // Exports without module names: each decoder layer runs self-attention first, then cross-attention.
+    let layer = layerFromName;
+    if (role === 'decoder' && !named) {
+      // An export without module names: each decoder layer runs self-attention, then cross-attention.
+      kind = i % 2 === 0 ? 'decoder' : 'cross';
+      layer = Math.floor(i / 2);
+    } else if (role === 'decoder' && layerFromName !== undefined && !/self_attn|SelfAttention|encoder_attn|EncDecAttention|cross/i.test(label)) {
+      // Module paths without the attention's name: self-attention first, then cross-attention.
       const seen = perLayerCount.get(layerFromName) ?? 0;
       perLayerCount.set(layerFromName, seen + 1);
       kind = seen === 0 ? 'decoder' : 'cross';
     }
     const ordinal = perKindCount.get(kind) ?? 0;
     perKindCount.set(kind, ordinal + 1);
-    outputs.push({ name, kind, layer: layerFromName ?? ordinal });
-    if (!existing.has(name)) {
-      graphOutputs.push(onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType } } }));
-    }
+    points.set(`${kind}:${layer ?? ordinal}`, node.output![0]);
+  });
+  return points;
+}
+
+/** The prefix of the outputs a merged decoder's `If` node gains. */
+const ATTENTION_PREFIX = 'lmlens_attention:';
+
+/**
+ * Rewrites an ONNX model (in place) so that every attention Softmax output is also a graph output,
+ * in a plain graph or in both branches of a merged decoder.
+ */
+export function tapAttentionInModel(model: onnx.ModelProto, role: 'causal' | 'encoder' | 'decoder', queryMajor = false): { outputs: AttentionOutput[]; unavailable: string | null } {
+  const exposed = exposeTensors(model, (index) => attentionPoints(index, role), ATTENTION_PREFIX);
+  if (exposed.unavailable !== null) return { outputs: [], unavailable: `Attention cannot be shown for this model: ${exposed.unavailable}.` };
+  const outputs = [...exposed.outputs].map(([key, name]) => {
+    const [kind, layer] = key.split(':');
+    return { name, kind: kind as TappedKind, layer: Number(layer), ...(queryMajor ? { queryMajor } : {}) };
+  });
+  return { outputs, unavailable: null };
+}
+
+/** Decodes an ONNX file, saying plainly when it is not one. */
+export function readModelProto(modelPath: string): onnx.ModelProto {
+  let model: onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(readFileSync(modelPath));
+  } catch (err) {
+    throw new InferenceError('model-corrupt', `Could not decode ${modelPath}: the file is corrupt or truncated (${(err as Error).message}).`);
   }
-  const bytes = onnx.ModelProto.encode(model).finish();
-  return { bytes, outputs, unavailable: null, externalData };
+  if (!model.graph?.node || !model.graph.output) throw new InferenceError('model-corrupt', `${modelPath} has no graph.`);
+  return model;
+}
+
+/**
+ * Rewrites an ONNX model so that every attention Softmax output is also a graph output. Models over
+ * 2 GB keep their weights in external data files; only the graph file is decoded and re-encoded.
+ */
+export function tapAttention(modelPath: string, role: 'causal' | 'encoder' | 'decoder', queryMajor = false): TappedGraph {
+  const model = readModelProto(modelPath);
+  const externalData = externalLocations(model.graph!);
+  const { outputs, unavailable } = tapAttentionInModel(model, role, queryMajor);
+  if (unavailable !== null) return { bytes: null, outputs: [], unavailable, externalData };
+  return { bytes: onnx.ModelProto.encode(model).finish(), outputs, unavailable: null, externalData };
 }

@@ -65,6 +65,7 @@ async function createTappedSession(file: OnnxFile, bytes: Uint8Array, externalDa
 
 /** Creates a session for one graph, tapping attention when asked and possible. */
 async function openGraph(
+  folder: ModelFolder,
   file: OnnxFile,
   role: 'causal' | 'encoder' | 'decoder',
   spec: ModelSpec,
@@ -76,7 +77,7 @@ async function openGraph(
   let unavailable: string | null = null;
   let created: Awaited<ReturnType<typeof createSessionWithFallback>> | undefined;
   if (spec.attentions) {
-    const tap = tapAttention(file.path, role);
+    const tap = tapAttention(file.path, role, attentionIsQueryMajor(folder.config));
     unavailable = tap.unavailable;
     if (tap.bytes) {
       outputs = tap.outputs;
@@ -89,6 +90,11 @@ async function openGraph(
     unavailable,
     state: state ?? { device: created.device, notes: created.notes },
   };
+}
+
+/** GPT-BigCode's multi-query attention returns its probabilities as `[batch, query, heads, key]`. */
+function attentionIsQueryMajor(config: ModelFolder['config']): boolean {
+  return config.model_type === 'gpt_bigcode' && config.multi_query !== false;
 }
 
 function weightBytes(file: OnnxFile): number {
@@ -145,7 +151,7 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
 
   const files = folder.files;
   if (files.kind === 'causal-lm') {
-    const opened = await openGraph(files.decoder, 'causal', spec, undefined);
+    const opened = await openGraph(folder, files.decoder, 'causal', spec, undefined);
     deviceState = opened.state;
     if (spec.attentions) unavailable = opened.unavailable;
     sessions.push(opened.tapped.session);
@@ -157,8 +163,8 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     const bos = config.bos_token_id;
     if (typeof bos === 'number') bosIds = [bos];
   } else if (files.kind === 'rnn-seq2seq') {
-    const enc = await openGraph(files.encoder, 'encoder', { ...spec, attentions: false }, undefined);
-    const dec = await openGraph(files.decoderStep, 'decoder', { ...spec, attentions: false }, enc.state);
+    const enc = await openGraph(folder, files.encoder, 'encoder', { ...spec, attentions: false }, undefined);
+    const dec = await openGraph(folder, files.decoderStep, 'decoder', { ...spec, attentions: false }, enc.state);
     deviceState = enc.state;
     unavailable = null; // the step graph always returns its alignment
     sessions.push(enc.tapped.session, dec.tapped.session);
@@ -169,9 +175,9 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     numLayers = 1;
     numHeads = 1;
   } else {
-    const enc = await openGraph(files.encoder, 'encoder', spec, undefined);
-    const dec = await openGraph(files.decoder, 'decoder', spec, enc.state);
-    const withPast = files.kind === 'encoder-decoder-split' ? await openGraph(files.decoderWithPast, 'decoder', spec, enc.state) : undefined;
+    const enc = await openGraph(folder, files.encoder, 'encoder', spec, undefined);
+    const dec = await openGraph(folder, files.decoder, 'decoder', spec, enc.state);
+    const withPast = files.kind === 'encoder-decoder-split' ? await openGraph(folder, files.decoderWithPast, 'decoder', spec, enc.state) : undefined;
     deviceState = enc.state;
     if (spec.attentions) unavailable = enc.unavailable ?? dec.unavailable ?? withPast?.unavailable ?? null;
     sessions.push(enc.tapped.session, dec.tapped.session, ...(withPast ? [withPast.tapped.session] : []));

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { configNumber } from './modelFiles';
 import type { AttentionOutput } from './modelFiles';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
-import { cacheLayout, declaredDim, emptyCache, filledInt64, floatData, gatherRows, int64Tensor, keepPositions, stepResult, type CacheLayout } from './tensors';
+import { cacheLayout, declaredDim, emptyCache, filledInt64, attentionBlock, gatherRows, int64Tensor, keepPositions, stepResult, type CacheLayout } from './tensors';
 
 export interface TappedSession {
   readonly session: ort.InferenceSession;
@@ -62,7 +62,7 @@ export class EncoderDecoderSession implements DecoderSession {
     const out = await enc.session.run(feeds, fetches);
     s.encoderHidden = out.last_hidden_state;
     if (withAttentions) {
-      s.encoderAttentions = enc.attentionOutputs.map((output) => ({ output, data: floatData(out[output.name]), dims: out[output.name].dims }));
+      s.encoderAttentions = enc.attentionOutputs.map((output) => attentionBlock(output, out[output.name]));
     }
     return s;
   }

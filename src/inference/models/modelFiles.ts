@@ -59,6 +59,11 @@ export interface AttentionOutput {
   readonly name: string;
   readonly kind: TappedKind;
   readonly layer: number;
+  /**
+   * `[batch, query, heads, key]` instead: GPT-BigCode's multi-query attention folds the heads into
+   * the query axis, and its probabilities come out query-major.
+   */
+  readonly queryMajor?: boolean;
 }
 
 export function configNumber(config: Record<string, unknown>, names: readonly string[], fallback?: number): number {

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import type { AttentionOutput } from './modelFiles';
-import type { StepResult } from './modelAdapter';
+import type { StepAttention, StepResult } from './modelAdapter';
 
 export function int64Tensor(rows: readonly (readonly number[])[]): ort.Tensor {
   const width = rows[0]?.length ?? 0;
@@ -130,6 +130,21 @@ export function stepResult(
   const all = floatData(logitsTensor);
   const logits = new Float32Array(rows * vocab);
   for (let r = 0; r < rows; r++) logits.set(all.subarray((r * positions + positions - 1) * vocab, (r * positions + positions) * vocab), r * vocab);
-  const attentions = attentionOutputs.map((output) => ({ output, data: floatData(out[output.name]), dims: out[output.name].dims }));
+  const attentions = attentionOutputs.map((output) => attentionBlock(output, out[output.name]));
   return { logits, allLogits: allPositions ? all.subarray(0, positions * vocab) : undefined, vocab, attentions };
+}
+
+/** A tapped attention output as `[batch, heads, query, key]` probabilities, whatever its layout. */
+export function attentionBlock(output: AttentionOutput, tensor: ort.Tensor): StepAttention {
+  const data = floatData(tensor);
+  if (!output.queryMajor) return { output, data, dims: tensor.dims };
+  const [batch, queries, heads, keys] = tensor.dims as [number, number, number, number];
+  const out = new Float32Array(data.length);
+  for (let b = 0; b < batch; b++)
+    for (let q = 0; q < queries; q++)
+      for (let h = 0; h < heads; h++) {
+        const from = ((b * queries + q) * heads + h) * keys;
+        out.set(data.subarray(from, from + keys), ((b * heads + h) * queries + q) * keys);
+      }
+  return { output, data: out, dims: [batch, heads, queries, keys] };
 }
