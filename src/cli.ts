@@ -22,6 +22,8 @@ Options:
   --stop STRING (repeatable) --top N (alternatives per token, default 10)
   --prompt-lookup N          greedy: draft tokens checked per forward pass (default 8, 0 = off; same output)
   --device auto|cpu|webgpu|cuda|dml|coreml   --attentions   --json
+  --logit-lens               what the model would predict after each layer, for every token (generate and score;
+                             with --json a "lens" array per token: { layer, rank, prob, top })
   --dtype auto|fp32|fp16|q8|int8|uint8|q4|q4f16|bnb4
                              which ONNX files to load (model.onnx, model_fp16.onnx, model_quantized.onnx, model_q4.onnx, …);
                              auto (default): the repo's declared dtype, else the smallest that runs well on the device
@@ -57,8 +59,12 @@ function printHuman(result: GenerateResult | ScoreResult, tty: boolean): void {
     }
     out.write(`\nlog-probability ${result.totalLogprob.toFixed(3)}, perplexity ${result.perplexity.toFixed(2)} on ${result.device}\n`);
   }
-  const attention = result.attentionUnavailable;
-  if (attention) process.stderr.write(`${attention}\n`);
+  const lensed = result.tokens.filter((t) => t.lens);
+  if (lensed.length > 0) {
+    out.write('\nlogit lens: the chosen token\'s rank after each layer; the top token after the first … the last layer\n');
+    for (const t of lensed) out.write(`${JSON.stringify(t.text).padEnd(18)} ${t.lens!.map((l) => String(l.rank).padStart(5)).join(' ')}   ${JSON.stringify(t.lens![0].top[0]?.text ?? '')} … ${JSON.stringify(t.lens!.at(-1)!.top[0]?.text ?? '')}\n`);
+  }
+  for (const note of [result.attentionUnavailable, result.lensUnavailable]) if (note) process.stderr.write(`${note}\n`);
 }
 
 /** Download progress on stderr: one line per file, rewritten in place while it moves. */
@@ -79,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
       temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
       'repetition-penalty': { type: 'string' }, 'no-repeat-ngram': { type: 'string' }, stop: { type: 'string', multiple: true }, top: { type: 'string' }, 'prompt-lookup': { type: 'string' },
       device: { type: 'string' }, attentions: { type: 'boolean' }, json: { type: 'boolean' }, 'cache-dir': { type: 'string' }, offline: { type: 'boolean' },
-      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, quantized: { type: 'boolean' }, dtype: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, quantized: { type: 'boolean' }, dtype: { type: 'string' }, 'logit-lens': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const command = positionals[0];
@@ -98,7 +104,8 @@ export async function main(argv: string[]): Promise<number> {
   const model: ModelSpec = {
     source: values.model ?? defaultModel,
     device: (values.device ?? 'auto') as DevicePreference,
-    attentions: values.attentions ?? false,
+    // The logit lens reads the residual stream, which only a model loaded for inspection exposes.
+    attentions: (values.attentions ?? false) || (values['logit-lens'] ?? false),
     dtype: (values.dtype as DtypeChoice | undefined) ?? (values.quantized ? 'q8' : 'auto'),
   };
   const options: DecodingOptions = {
@@ -115,6 +122,7 @@ export async function main(argv: string[]): Promise<number> {
     stopStrings: values.stop,
     topAlternatives: num(values.top, 'top'),
     attentions: values.attentions,
+    logitLens: values['logit-lens'],
     promptLookupTokens: num(values['prompt-lookup'], 'prompt-lookup'),
   };
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as DecodingOptions;
@@ -122,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'score') {
       if (values.text === undefined) throw new InferenceError('bad-request', 'score needs --text.');
-      result = await engine.score({ model, text: values.text, source: values.source, topAlternatives: defined.topAlternatives, attentions: values.attentions });
+      result = await engine.score({ model, text: values.text, source: values.source, topAlternatives: defined.topAlternatives, attentions: values.attentions, logitLens: values['logit-lens'] });
     } else if (command === 'generate' || seq2seqTask) {
       const input = command === 'generate' ? values.prompt : values.text;
       if (input === undefined) throw new InferenceError('bad-request', `${command} needs --${command === 'generate' ? 'prompt' : 'text'}.`);

@@ -8,6 +8,7 @@ import { decode } from './decoding/decode';
 import { resolveGenerationSettings } from './decoding/generationConfig';
 import { AttentionRecorder, singleMap } from './decoding/attentionRecorder';
 import { traceStep } from './decoding/trace';
+import { logitLens } from './decoding/logitLens';
 import { setUpTask } from './tasks';
 import type {
   AttentionMap,
@@ -19,6 +20,7 @@ import type {
   ModelSpec,
   ScoreRequest,
   ScoreResult,
+  Strategy,
   TokenTrace,
 } from './protocol';
 
@@ -83,6 +85,7 @@ export class Engine {
     const task = setUpTask(model, request.task, request.prompt);
     const { config, report } = resolveGenerationSettings(request.options, model.generationDefaults, task.params);
     const wantAttentions = config.attentions && info.attentionUnavailable === null;
+    const lensProblem = config.logitLens ? lensProblemOf(info, config.strategy) : null;
     const encoded = tokenizer.encode(task.input) as number[];
     const { inputIds, maxNewTokens } = model.input.fitPrompt(encoded, {
       name: request.model.source,
@@ -94,7 +97,7 @@ export class Engine {
     const inputLength = encoded.length;
 
     const started = performance.now();
-    const out = await decode(model, inputIds, { ...config, maxNewTokens, attentions: wantAttentions }, request.forcedPrefixIds ?? [], {
+    const out = await decode(model, inputIds, { ...config, maxNewTokens, attentions: wantAttentions, logitLens: config.logitLens && lensProblem === null }, request.forcedPrefixIds ?? [], {
       isCancelled: hooks.isCancelled,
       onToken: request.stream ? hooks.onToken : undefined,
     });
@@ -124,6 +127,7 @@ export class Engine {
       sequences: config.strategy === 'beam' ? out.sequences.map((s) => ({ text: s.text, ids: s.ids, logprob: s.logprob, score: s.score })) : undefined,
       attentions,
       attentionUnavailable: config.attentions ? (info.attentionUnavailable ?? undefined) : undefined,
+      lensUnavailable: lensProblem ?? undefined,
       inputTokens: inputIds.map((id) => tokenText(tokenizer, id)),
       inputIds,
       inputTruncated: inputIds.length < inputLength ? { tokens: inputLength, kept: inputIds.length } : undefined,
@@ -138,10 +142,12 @@ export class Engine {
     if (typeof request.text !== 'string' || request.text.length === 0) throw new InferenceError('bad-request', 'There is no text to score.');
     const topN = request.topAlternatives ?? 10;
     const wantAttentions = (request.attentions ?? false) && info.attentionUnavailable === null;
+    const lensProblem = request.logitLens ? lensProblemOf(info, 'greedy') : null;
+    const wantLens = (request.logitLens ?? false) && lensProblem === null;
     const plan = model.input.planScore({ tokenizer, name: request.model.source, maxContext: info.maxContext, text: request.text, source: request.source, truncate: request.truncate ?? false });
     const { sourceIds, targetIds, truncated } = plan;
     if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Scoring was cancelled.');
-    const session = await model.start(plan.startIds, wantAttentions);
+    const session = await model.start(plan.startIds, wantAttentions, wantLens);
     const fed = plan.feed(session.startTokens);
     const step = await session.step([fed], true);
     const all = step.allLogits!;
@@ -156,6 +162,11 @@ export class Engine {
       total += trace.logprob;
       tokens.push(trace);
     });
+    if (wantLens && step.residuals && model.lens) {
+      const picks = targetIds.map((chosen, i) => ({ row: 0, position: offset + i, chosen }));
+      const lens = await logitLens(model.lens, step.residuals, picks, tokenizer);
+      tokens.forEach((t, i) => (tokens[i] = { ...t, lens: lens[i] }));
+    }
     let attentions: AttentionMap[] | undefined;
     if (wantAttentions) {
       const label = (ids: readonly number[]): string[] => ids.map((id) => tokenText(tokenizer, id));
@@ -176,7 +187,15 @@ export class Engine {
       device: info.device,
       attentions,
       attentionUnavailable: request.attentions ? (info.attentionUnavailable ?? undefined) : undefined,
+      lensUnavailable: lensProblem ?? undefined,
       sourceTokens: sourceIds.length ? sourceIds.map((id) => tokenText(tokenizer, id)) : undefined,
     };
   }
+}
+
+/** Why the logit lens cannot be given for this model and strategy (null when it can). */
+function lensProblemOf(info: ModelInfo, strategy: Strategy): string | null {
+  if (info.lensUnavailable !== null && info.lensUnavailable !== undefined) return info.lensUnavailable;
+  if (info.lensUnavailable === undefined) return 'The logit lens cannot be computed for this model.';
+  return strategy === 'beam' ? 'The logit lens follows one sequence: it is given for greedy decoding and sampling, not for beam search.' : null;
 }

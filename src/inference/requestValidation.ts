@@ -125,6 +125,7 @@ function decodingOptions(v: unknown, field: string): DecodingOptions {
   if (o.strategy !== undefined) out.strategy = choice(o.strategy, `${field}.strategy`, STRATEGIES);
   if (o.earlyStopping !== undefined) out.earlyStopping = flag(o.earlyStopping, `${field}.earlyStopping`);
   if (o.attentions !== undefined) out.attentions = flag(o.attentions, `${field}.attentions`);
+  if (o.logitLens !== undefined) out.logitLens = flag(o.logitLens, `${field}.logitLens`);
   if (o.stopStrings !== undefined) {
     if (!Array.isArray(o.stopStrings)) refuse(`${field}.stopStrings`, `must be an array of strings, not ${shown(o.stopStrings)}.`);
     if (o.stopStrings.length > MAX_STOP_STRINGS) refuse(`${field}.stopStrings`, `has ${o.stopStrings.length} entries; at most ${MAX_STOP_STRINGS} are accepted.`);
@@ -156,6 +157,7 @@ function scoreRequest(v: unknown, field: string): ScoreRequest {
     source: optional(o.source, (x) => text(x, `${field}.source`, MAX_TEXT_CHARS)),
     topAlternatives: optional(o.topAlternatives, (x) => bounded(x, `${field}.topAlternatives`, DECODING_LIMITS.topAlternatives)),
     attentions: optional(o.attentions, (x) => flag(x, `${field}.attentions`)),
+    logitLens: optional(o.logitLens, (x) => flag(x, `${field}.logitLens`)),
     truncate: optional(o.truncate, (x) => flag(x, `${field}.truncate`)),
   };
 }

@@ -90,3 +90,19 @@ test('translate without --to names the languages the model offers (T5-style pref
     });
   }
 });
+
+test('--logit-lens: generate and score --json give every token a lens, one entry per layer, the last equal to the model', async () => {
+  const g = await json(['generate', '--model', llama, '--prompt', 'def __init__(self', '--max-new-tokens', '3', '--logit-lens']);
+  const s = await json(['score', '--model', 'gpt2-code', '--text', 'return a + b', '--logit-lens']);
+  for (const [r, layers] of [[g, 2], [s, 4]]) {
+    for (const t of r.tokens) {
+      assert.equal(t.lens.length, layers);
+      assert.deepEqual(Object.keys(t.lens[0]).sort(), ['layer', 'prob', 'rank', 'top']);
+      assert.deepEqual(Object.keys(t.lens[0].top[0]).sort(), ['id', 'prob', 'text']);
+      assert.equal(t.lens.at(-1).rank, t.rank);
+      assert.ok(Math.abs(t.lens.at(-1).prob - t.prob) < 1e-7);
+    }
+  }
+  const { stdout } = await run(process.execPath, [cli, 'score', '--model', 'gpt2-code', '--text', 'return a', '--logit-lens']);
+  assert.match(stdout, /logit lens: the chosen token's rank after each layer/);
+});

@@ -45,3 +45,66 @@ for (const { name, dir, ref } of replicas) {
     }
   });
 }
+
+// ---- Logit lens ------------------------------------------------------------------------------
+
+/** Every model the lens applies to, in every dtype file it ships (quantized heads included). */
+const lensCases = [
+  { name: 'gpt2-code', source: 'gpt2-code', dtypes: ['auto'], text: 'def add(a, b):\n    return a + b\n' },
+  ...replicas.map(({ name, dir, ref }) => ({
+    name,
+    source: dir,
+    dtypes: [...new Set(Object.keys(ref.dtypes).map((k) => k.split(':')[0]))],
+    text: ref.task === 'seq2seq' ? 'Das Haus ist wunderbar.' : promptOf(ref),
+    source_text: ref.task === 'seq2seq' ? promptOf(ref) : undefined,
+  })),
+];
+
+for (const c of lensCases) {
+  test(`${c.name}: the logit lens's last layer is the model's own distribution (${c.dtypes.join(', ')}), every layer in order`, async () => {
+    for (const dtype of c.dtypes) {
+      const model = { source: c.source, dtype, attentions: true };
+      const info = await engine.info(model);
+      assert.equal(info.lensUnavailable, null, `${c.name} ${dtype}: ${info.lensUnavailable}`);
+      const r = await engine.score({ model, text: c.text, source: c.source_text, logitLens: true, topAlternatives: 5 });
+      const tolerance = /16/.test(dtype) ? 1e-4 : 1e-7;
+      for (const t of r.tokens) {
+        assert.equal(t.lens.length, info.numLayers, 'one entry per layer');
+        assert.deepEqual(t.lens.map((l) => l.layer), [...t.lens.keys()], 'first to last');
+        const last = t.lens.at(-1);
+        assert.ok(Math.abs(last.prob - t.prob) <= tolerance, `${dtype} "${t.text}": last layer p=${last.prob} vs the model's ${t.prob}`);
+        if (tolerance < 1e-6) {
+          assert.equal(last.rank, t.rank, `${dtype} "${t.text}": rank`);
+          assert.deepEqual(last.top.map((a) => a.id), t.top.map((a) => a.id), `${dtype} "${t.text}": top tokens`);
+        } else {
+          // float16 logits from a separate session differ in their last bits (probabilities within 1e-4), so near-ties may swap one place.
+          assert.ok(Math.abs(last.rank - t.rank) <= 1, `${dtype} "${t.text}": rank ${last.rank} vs ${t.rank}`);
+          last.top.forEach((a, i) => assert.ok(Math.abs(a.prob - t.top[i].prob) <= tolerance, `${dtype}: top ${i} probability ${a.prob} vs ${t.top[i].prob}`));
+        }
+        for (const l of t.lens) {
+          assert.ok(l.rank >= 1 && l.prob >= 0 && l.prob <= 1);
+          assert.equal(l.top.length, 5);
+          if (l.rank === 1) assert.equal(l.top[0].id, t.id, 'rank 1 means the chosen token leads');
+        }
+      }
+    }
+  });
+}
+
+test('logit lens while generating: greedy and sampling carry it per token, beam search says why not, a model without inspection says why', async () => {
+  const model = { source: 'gpt2-code', attentions: true };
+  const greedy = await engine.generate({ model, prompt: 'def add(a, b):', options: { strategy: 'greedy', maxNewTokens: 5, logitLens: true } });
+  assert.equal(greedy.lensUnavailable, undefined);
+  for (const t of greedy.tokens) assert.equal(t.lens.at(-1).prob, t.prob);
+  const plain = await engine.generate({ model: { source: 'gpt2-code' }, prompt: 'def add(a, b):', options: { strategy: 'greedy', maxNewTokens: 5 } });
+  assert.deepEqual(greedy.tokens.map((t) => t.id), plain.tokens.map((t) => t.id), 'the lens changes nothing of the output');
+  const sampled = await engine.generate({ model, prompt: 'def add(a, b):', options: { strategy: 'sample', seed: 3, maxNewTokens: 4, logitLens: true } });
+  assert.ok(sampled.tokens.every((t) => t.lens.length === 4));
+  const beam = await engine.generate({ model, prompt: 'def add(a, b):', options: { strategy: 'beam', numBeams: 2, maxNewTokens: 3, logitLens: true } });
+  assert.match(beam.lensUnavailable, /not for beam search/);
+  assert.ok(beam.tokens.every((t) => t.lens === undefined));
+  const uninspected = await engine.score({ model: { source: 'gpt2-code' }, text: 'return a', logitLens: true });
+  assert.match(uninspected.lensUnavailable, /loaded without inspection/);
+  const rnn = await engine.info({ source: 'rnn-attention-seq2seq', attentions: true });
+  assert.match(rnn.lensUnavailable, /needs a transformer decoder; this model is an RNN/);
+});

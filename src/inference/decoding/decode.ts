@@ -9,6 +9,7 @@ import { SeededRandom } from './random';
 import { DEFAULT_DRAFT, findDraft } from './promptLookup';
 import { findStopString } from './stopping';
 import { traceStep } from './trace';
+import { logitLens } from './logitLens';
 
 export type FinishReason = 'eos' | 'length' | 'stop-string' | 'cancelled';
 
@@ -65,7 +66,7 @@ export async function decode(
 ): Promise<DecodeOutput> {
   const started = performance.now();
   // A stop at any point returns what the loop has by then (finishReason 'cancelled'), nothing at all included.
-  const session = await model.start(inputIds, config.attentions);
+  const session = await model.start(inputIds, config.attentions, config.logitLens);
   const run: DecodeRun = { model, session, config, forced: forcedPrefixIds, recorder: new AttentionRecorder(), hooks, passes: 1 };
   const first = await session.step([session.startTokens]);
   run.recorder.record(first.attentions);
@@ -85,7 +86,9 @@ async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: re
   // Drafts are checked only where they cannot change the result: greedy choices, a model whose
   // several-token passes give the one-token logits (measured at load), a cache that can be cut back,
   // and no attention recording (whose steps are one query each).
-  const drafting = config.strategy === 'greedy' && config.promptLookupTokens > 0 && !config.attentions && model.draftsAreExact && session.dropLast !== undefined;
+  const drafting = config.strategy === 'greedy' && config.promptLookupTokens > 0 && !config.attentions && !config.logitLens && model.draftsAreExact && session.dropLast !== undefined;
+  // The block outputs of the step the current logits came from (the logit lens reads its last position).
+  let residuals = config.logitLens && model.lens ? first.residuals : undefined;
   const draftOptions = { ...DEFAULT_DRAFT, maxTokens: config.promptLookupTokens };
   const history = [...session.startTokens];
   const ids: number[] = [];
@@ -105,7 +108,8 @@ async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: re
     }
     const isEos = eos.has(chosen);
     const piece = isEos ? '' : output.add(chosen);
-    const trace = traceStep(logits, 0, rows.vocab, chosen, piece, config.topAlternatives, model.tokenizer);
+    const traced = traceStep(logits, 0, rows.vocab, chosen, piece, config.topAlternatives, model.tokenizer);
+    const trace = residuals && model.lens ? { ...traced, lens: (await logitLens(model.lens, residuals, [{ row: 0, position: residuals.positions - 1, chosen }], model.tokenizer))[0] } : traced;
     ids.push(chosen);
     tokens.push(trace);
     history.push(chosen);
@@ -127,6 +131,7 @@ async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: re
     const step = await session.step([[chosen, ...draft]], draft.length > 0);
     run.passes++;
     run.recorder.record(step.attentions);
+    if (residuals) residuals = step.residuals;
     rows.reset(step, draft);
   }
   return { ids, tokens, text: output.text(finishReason === 'cancelled'), logprob, score: logprob / Math.max(1, ids.length) ** config.lengthPenalty, finishReason, attentionRow: 0 };

@@ -21,6 +21,8 @@ export interface GenerationConfig {
   readonly stopStrings: readonly string[];
   readonly topAlternatives: number;
   readonly attentions: boolean;
+  /** Read every chosen token's step through the logit lens (greedy and sampling). */
+  readonly logitLens: boolean;
   readonly allowedTokenIds: readonly number[] | undefined;
   /** EOS is forbidden while the sequence (prompt or decoder start included) is shorter than this (`min_length`). */
   readonly minLength: number;
@@ -122,6 +124,7 @@ export function resolveGenerationSettings(
     stopStrings: options.stopStrings ?? [],
     topAlternatives: options.topAlternatives ?? 10,
     attentions: options.attentions ?? false,
+    logitLens: options.logitLens ?? false,
     allowedTokenIds: options.allowedTokenIds,
     minLength: pick<number>(undefined, 'min_length', isNum, 0),
     minNewTokens: pick<number>(undefined, 'min_new_tokens', isNum, 0),

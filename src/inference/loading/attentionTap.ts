@@ -3,7 +3,10 @@ import { onnx } from 'onnx-proto';
 import { InferenceError } from '../errors';
 
 import type { AttentionOutput, TappedKind } from '../models/modelFiles';
-import { exposeTensors, type GraphIndex, type TapPoints } from './graphSurgery';
+import { exposeTensors, layerOf, type GraphIndex, type TapPoints } from './graphSurgery';
+
+export { layerOf };
+import { lensHeadGraph, residualKey, residualPoints, type LensHeadGraph } from './residualStream';
 
 export type { AttentionOutput, TappedKind };
 
@@ -18,6 +21,19 @@ export interface TappedGraph {
    * a session made from `bytes` must be given them, since it has no folder to look in.
    */
   readonly externalData: readonly string[];
+  /** The residual stream after each block, as graph outputs in layer order (empty without a lens). */
+  readonly residualOutputs: readonly string[];
+  /** The output head cut out of the graph, to read any block's output through (null without a lens). */
+  readonly lensHead: LensHeadGraph | null;
+  /** Why the logit lens cannot be computed for this graph (null when it can, or was not asked for). */
+  readonly lensUnavailable: string | null;
+}
+
+export interface TapOptions {
+  /** GPT-BigCode's multi-query attention comes out `[batch, query, heads, key]`. */
+  readonly queryMajor?: boolean;
+  /** Tap the residual stream of this many blocks for the logit lens (decoders only). */
+  readonly lensLayers?: number;
 }
 
 /** The files named by initializers stored as external data. */
@@ -32,15 +48,6 @@ function externalLocations(graph: onnx.IGraphProto): string[] {
 }
 
 const FUSED_ATTENTION_OPS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention', 'SparseAttention', 'PagedAttention']);
-
-/** Reads the layer index from an exported node name such as `/transformer/h.3/attn/Softmax`. */
-export function layerOf(name: string): number | undefined {
-  for (const pattern of [/block[._/](\d+)/, /layers[._/](\d+)/, /\/h[._](\d+)\//, /layer[._/](\d+)/]) {
-    const m = pattern.exec(name);
-    if (m) return Number(m[1]);
-  }
-  return undefined;
-}
 
 /** Which attention a softmax belongs to, from the module path in its name. */
 export function kindOf(name: string, role: 'causal' | 'encoder' | 'decoder'): TappedKind {
@@ -121,10 +128,33 @@ export function readModelProto(modelPath: string): onnx.ModelProto {
  * Rewrites an ONNX model so that every attention Softmax output is also a graph output. Models over
  * 2 GB keep their weights in external data files; only the graph file is decoded and re-encoded.
  */
-export function tapAttention(modelPath: string, role: 'causal' | 'encoder' | 'decoder', queryMajor = false): TappedGraph {
+export function tapAttention(modelPath: string, role: 'causal' | 'encoder' | 'decoder', options: TapOptions = {}): TappedGraph {
   const model = readModelProto(modelPath);
   const externalData = externalLocations(model.graph!);
-  const { outputs, unavailable } = tapAttentionInModel(model, role, queryMajor);
-  if (unavailable !== null) return { bytes: null, outputs: [], unavailable, externalData };
-  return { bytes: onnx.ModelProto.encode(model).finish(), outputs, unavailable: null, externalData };
+  // The head is cut out before any output is added, from the graph as exported.
+  const layers = options.lensLayers ?? 0;
+  const head = layers > 0 ? lensHeadGraph(model, layers) : null;
+  const { outputs, unavailable } = tapAttentionInModel(model, role, options.queryMajor ?? false);
+  let residualOutputs: string[] = [];
+  let lensUnavailable: string | null = null;
+  if (typeof head === 'string') lensUnavailable = `The logit lens cannot be computed for this model: ${head}.`;
+  else if (head) {
+    const exposed = exposeTensors(model, (index) => residualPoints(index, layers), RESIDUAL_PREFIX);
+    if (exposed.unavailable !== null) lensUnavailable = `The logit lens cannot be computed for this model: ${exposed.unavailable}.`;
+    else residualOutputs = Array.from({ length: layers }, (_, i) => exposed.outputs.get(residualKey(i))!);
+  }
+  const lensHead = residualOutputs.length > 0 && head && typeof head !== 'string' ? head : null;
+  const tapped = outputs.length > 0 || residualOutputs.length > 0;
+  return {
+    bytes: tapped ? onnx.ModelProto.encode(model).finish() : null,
+    outputs,
+    unavailable,
+    externalData,
+    residualOutputs,
+    lensHead,
+    lensUnavailable,
+  };
 }
+
+/** The prefix of the residual-stream outputs a merged decoder's `If` node gains. */
+const RESIDUAL_PREFIX = 'lmlens_';

@@ -6,6 +6,15 @@ import { onnx } from 'onnx-proto';
  * (`decoder_model_merged.onnx`: one branch without a cache, one with it, switched on `use_cache_branch`).
  */
 
+/** Reads the layer index from an exported node name such as `/transformer/h.3/attn/Softmax`. */
+export function layerOf(name: string): number | undefined {
+  for (const pattern of [/block[._/](\d+)/, /layers[._/](\d+)/, /\/h[._](\d+)\//, /layer[._/](\d+)/]) {
+    const m = pattern.exec(name);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
 /** Who produces and who consumes each tensor of one graph (not of its subgraphs). */
 export interface GraphIndex {
   readonly graph: onnx.IGraphProto;

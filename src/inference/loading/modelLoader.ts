@@ -10,6 +10,7 @@ import { continuation, sourceToTarget } from '../models/inputPolicy';
 import type { DevicePreference, DtypeChoice, ModelInfo, ModelSpec } from '../protocol';
 import { onnxFileList, type OnnxFile } from '../models/modelFiles';
 import { tapAttention } from './attentionTap';
+import { LensHead } from '../models/lensHead';
 import { modelGenerationDefaults } from '../decoding/generationConfig';
 import { modelTasks } from '../tasks';
 import { checkMultiTokenPasses, type DraftCheck } from '../decoding/draftExactness';
@@ -63,32 +64,63 @@ async function createTappedSession(file: OnnxFile, bytes: Uint8Array, externalDa
   return createSessionWithFallback(bytes, preference, { ...options, externalData: data });
 }
 
-/** Creates a session for one graph, tapping attention when asked and possible. */
+/** A graph's session and, when loaded for inspection, what it can show. */
+interface OpenedGraph {
+  readonly tapped: TappedSession;
+  readonly unavailable: string | null;
+  readonly state: DeviceState;
+  /** The output head for the logit lens (decoder graphs loaded for inspection). */
+  readonly lens?: LensHead;
+  readonly lensUnavailable: string | null;
+}
+
+/** How many blocks a decoder graph has, for the logit lens. */
+function decoderLayers(config: ModelFolder['config'], role: 'causal' | 'encoder' | 'decoder'): number {
+  if (role === 'encoder') return 0;
+  const names = role === 'causal' ? ['num_hidden_layers', 'n_layer', 'num_layers'] : ['decoder_layers', 'num_decoder_layers', 'num_layers'];
+  return configNumber(config, names, 0);
+}
+
+/**
+ * Creates a session for one graph. Loaded for inspection, the graph is tapped for its attention and,
+ * in a decoder, for the residual stream after each block, whose output head becomes a second session.
+ */
 async function openGraph(
   folder: ModelFolder,
   file: OnnxFile,
   role: 'causal' | 'encoder' | 'decoder',
   spec: ModelSpec,
   state: DeviceState | undefined,
-): Promise<{ tapped: TappedSession; unavailable: string | null; state: DeviceState }> {
+): Promise<OpenedGraph> {
   const preference: DevicePreference = (state?.device as DevicePreference | undefined) ?? spec.device ?? 'auto';
   const options = sessionOptions(weightBytes(file));
   let outputs: TappedSession['attentionOutputs'] = [];
+  let residualOutputs: readonly string[] = [];
   let unavailable: string | null = null;
+  let lensUnavailable: string | null = null;
+  let lens: LensHead | undefined;
   let created: Awaited<ReturnType<typeof createSessionWithFallback>> | undefined;
   if (spec.attentions) {
-    const tap = tapAttention(file.path, role, attentionIsQueryMajor(folder.config));
+    const tap = tapAttention(file.path, role, { queryMajor: attentionIsQueryMajor(folder.config), lensLayers: decoderLayers(folder.config, role) });
     unavailable = tap.unavailable;
+    lensUnavailable = tap.lensUnavailable;
     if (tap.bytes) {
       outputs = tap.outputs;
+      residualOutputs = tap.residualOutputs;
       created = await createTappedSession(file, tap.bytes, tap.externalData, preference, options);
+    }
+    if (tap.lensHead && residualOutputs.length > 0) {
+      const head = await createTappedSession(file, tap.lensHead.bytes, tap.externalData, (created?.device as DevicePreference | undefined) ?? preference, options);
+      lens = new LensHead(head.session, tap.lensHead.hiddenInput, tap.lensHead.shapeInputs);
     }
   }
   created ??= await createSessionWithFallback(file.path, preference, options);
   return {
-    tapped: { session: created.session, attentionOutputs: outputs },
+    tapped: { session: created.session, attentionOutputs: outputs, residualOutputs },
     unavailable,
     state: state ?? { device: created.device, notes: created.notes },
+    lens,
+    lensUnavailable,
   };
 }
 
@@ -141,9 +173,11 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
   const { config } = folder;
   const eos = eosIds(config, folder.generationConfig);
   const sessions: ort.InferenceSession[] = [];
-  let start: (inputIds: readonly number[], attentions: boolean) => Promise<DecoderSession>;
+  let start: (inputIds: readonly number[], attentions: boolean, lens?: boolean) => Promise<DecoderSession>;
   let deviceState: DeviceState;
   let unavailable: string | null = spec.attentions ? null : 'The model was loaded without attention capture.';
+  let lens: LensHead | undefined;
+  let lensUnavailable: string | null = spec.attentions ? null : 'The model was loaded without inspection (attention capture), which the logit lens needs.';
   let maxContext: number;
   let numLayers: number;
   let numHeads: number;
@@ -154,9 +188,11 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     const opened = await openGraph(folder, files.decoder, 'causal', spec, undefined);
     deviceState = opened.state;
     if (spec.attentions) unavailable = opened.unavailable;
+    ({ lens } = opened);
+    if (spec.attentions) lensUnavailable = opened.lensUnavailable;
     sessions.push(opened.tapped.session);
-    const graph = describeCausalGraph(opened.tapped.session, config, opened.tapped.attentionOutputs);
-    start = async (inputIds, attentions) => new CausalDecoderSession(graph, inputIds, attentions && graph.attentionOutputs.length > 0);
+    const graph = describeCausalGraph(opened.tapped.session, config, opened.tapped.attentionOutputs, opened.tapped.residualOutputs);
+    start = async (inputIds, attentions, withLens) => new CausalDecoderSession(graph, inputIds, attentions && graph.attentionOutputs.length > 0, (withLens ?? false) && lens !== undefined);
     maxContext = configNumber(config, ['max_position_embeddings', 'n_positions', 'n_ctx', 'seq_length'], 2048);
     numLayers = graph.numLayers;
     numHeads = configNumber(config, ['num_attention_heads', 'n_head', 'num_heads']);
@@ -174,16 +210,22 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     maxContext = configNumber(config, ['max_source_length', 'max_position_embeddings'], 256);
     numLayers = 1;
     numHeads = 1;
+    if (spec.attentions) lensUnavailable = 'The logit lens needs a transformer decoder; this model is an RNN.';
   } else {
     const enc = await openGraph(folder, files.encoder, 'encoder', spec, undefined);
     const dec = await openGraph(folder, files.decoder, 'decoder', spec, enc.state);
     const withPast = files.kind === 'encoder-decoder-split' ? await openGraph(folder, files.decoderWithPast, 'decoder', spec, enc.state) : undefined;
     deviceState = enc.state;
     if (spec.attentions) unavailable = enc.unavailable ?? dec.unavailable ?? withPast?.unavailable ?? null;
+    if (spec.attentions) lensUnavailable = dec.lensUnavailable ?? withPast?.lensUnavailable ?? null;
+    // One head serves both decoder graphs (the same weights): the second is not kept.
+    await withPast?.lens?.dispose();
+    lens = lensUnavailable === null ? dec.lens : undefined;
+    if (lens === undefined) await dec.lens?.dispose();
     sessions.push(enc.tapped.session, dec.tapped.session, ...(withPast ? [withPast.tapped.session] : []));
     const graphs = describeEncoderDecoder(config, enc.tapped, dec.tapped, withPast?.tapped);
     const startIds = decoderStartIds(folder);
-    start = (inputIds, attentions) => EncoderDecoderSession.start(graphs, inputIds, startIds, attentions && unavailable === null);
+    start = (inputIds, attentions, withLens) => EncoderDecoderSession.start(graphs, inputIds, startIds, attentions && unavailable === null, (withLens ?? false) && lens !== undefined);
     maxContext = configNumber(config, ['max_position_embeddings', 'n_positions'], 512);
     numLayers = configNumber(config, ['decoder_layers', 'num_decoder_layers', 'num_layers']);
     numHeads = graphs.heads;
@@ -205,6 +247,7 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     numHeads,
     tasks: [...tasks.keys()],
     attentionUnavailable: unavailable,
+    lensUnavailable: lens ? null : (lensUnavailable ?? 'The logit lens cannot be computed for this model.'),
     loadMs: performance.now() - started,
     onnxFiles: fileList.flatMap((f) => [f.path, ...f.externalData]).map((f) => relative(folderPath, f)),
     dtype: describeDtypes(fileList),
@@ -223,15 +266,16 @@ export async function loadModelFolder(folderPath: string, spec: ModelSpec): Prom
     bosIds,
     input: files.kind === 'causal-lm' ? continuation : sourceToTarget,
     start,
+    lens,
     async dispose() {
-      await Promise.all(sessions.map((s) => s.release()));
+      await Promise.all([...sessions.map((s) => s.release()), lens?.dispose()]);
     },
   };
 }
 
 /** Checks on real text whether several tokens may share a decoder pass (see draftExactness.ts). */
 async function measureDrafting(
-  start: (inputIds: readonly number[], attentions: boolean) => Promise<DecoderSession>,
+  start: (inputIds: readonly number[], attentions: boolean, lens?: boolean) => Promise<DecoderSession>,
   tokenizer: PreTrainedTokenizer,
   stateful: boolean,
 ): Promise<DraftCheck> {

@@ -9,6 +9,8 @@ import { cacheLayout, declaredDim, emptyCache, gatherRows, int64Tensor, keepPosi
 export interface CausalGraph {
   readonly session: ort.InferenceSession;
   readonly attentionOutputs: readonly AttentionOutput[];
+  /** The residual stream after each block, in layer order (empty unless tapped for the logit lens). */
+  readonly residualOutputs: readonly string[];
   readonly numLayers: number;
   readonly kvHeads: number;
   readonly headDim: number;
@@ -21,7 +23,7 @@ export interface CausalGraph {
   readonly hasLogitsToKeep: boolean;
 }
 
-export function describeCausalGraph(session: ort.InferenceSession, config: Record<string, unknown>, attentionOutputs: readonly AttentionOutput[]): CausalGraph {
+export function describeCausalGraph(session: ort.InferenceSession, config: Record<string, unknown>, attentionOutputs: readonly AttentionOutput[], residualOutputs: readonly string[] = []): CausalGraph {
   const inputs = new Set(session.inputNames);
   // A graph of another kind (an encoder, a classifier) in the decoder's place: say so before a run fails obscurely.
   const missing = [...(['input_ids'].filter((n) => !inputs.has(n))), ...(session.outputNames.includes('logits') ? [] : ['the output logits'])];
@@ -38,6 +40,7 @@ export function describeCausalGraph(session: ort.InferenceSession, config: Recor
   return {
     session,
     attentionOutputs,
+    residualOutputs,
     numLayers,
     kvHeads,
     headDim,
@@ -61,6 +64,7 @@ export class CausalDecoderSession implements DecoderSession {
     private readonly graph: CausalGraph,
     readonly startTokens: readonly number[],
     private readonly withAttentions: boolean,
+    private readonly withLens = false,
   ) {}
 
   async step(tokens: readonly (readonly number[])[], allPositions = false): Promise<StepResult> {
@@ -76,13 +80,14 @@ export class CausalDecoderSession implements DecoderSession {
     }
     for (const name of g.pastNames) feeds[name] = this.past.get(name) ?? emptyCache(g.pastLayouts.get(name)!, tokens.length, [tokens.length, g.kvHeads, 0, g.headDim]);
 
-    const fetches = ['logits', ...g.pastNames.map((n) => n.replace('past_key_values', 'present')), ...(this.withAttentions ? g.attentionOutputs.map((a) => a.name) : [])];
+    const residuals = this.withLens ? g.residualOutputs : [];
+    const fetches = ['logits', ...g.pastNames.map((n) => n.replace('past_key_values', 'present')), ...(this.withAttentions ? g.attentionOutputs.map((a) => a.name) : []), ...residuals];
     const out = await g.session.run(feeds, fetches);
     for (const name of g.pastNames) this.past.set(name, out[name.replace('past_key_values', 'present')]);
     this.pastLength += q;
     this.rows = tokens.length;
 
-    return stepResult(out, this.withAttentions ? g.attentionOutputs : [], allPositions);
+    return stepResult(out, this.withAttentions ? g.attentionOutputs : [], allPositions, residuals);
   }
 
   reorder(rows: readonly number[]): void {

@@ -7,6 +7,8 @@ import { cacheLayout, declaredDim, emptyCache, filledInt64, attentionBlock, gath
 export interface TappedSession {
   readonly session: ort.InferenceSession;
   readonly attentionOutputs: readonly AttentionOutput[];
+  /** The residual stream after each block, in layer order (empty unless tapped for the logit lens). */
+  readonly residualOutputs: readonly string[];
 }
 
 /** The graphs of a transformer encoder-decoder: merged decoder, or the older split pair. */
@@ -50,10 +52,11 @@ export class EncoderDecoderSession implements DecoderSession {
     private readonly graphs: EncoderDecoderGraphs,
     readonly startTokens: readonly number[],
     private readonly withAttentions: boolean,
+    private readonly withLens: boolean,
   ) {}
 
-  static async start(graphs: EncoderDecoderGraphs, inputIds: readonly number[], decoderStart: readonly number[], withAttentions: boolean): Promise<EncoderDecoderSession> {
-    const s = new EncoderDecoderSession(graphs, decoderStart, withAttentions);
+  static async start(graphs: EncoderDecoderGraphs, inputIds: readonly number[], decoderStart: readonly number[], withAttentions: boolean, withLens = false): Promise<EncoderDecoderSession> {
+    const s = new EncoderDecoderSession(graphs, decoderStart, withAttentions, withLens);
     const enc = graphs.encoder;
     const feeds: Record<string, ort.Tensor> = { input_ids: int64Tensor([inputIds]) };
     s.encoderMask = filledInt64([1, inputIds.length], 1);
@@ -81,7 +84,8 @@ export class EncoderDecoderSession implements DecoderSession {
       if (name.startsWith('past_key_values.')) feeds[name] = this.past.get(name) ?? emptyCache(graphs.pastLayouts.get(name) ?? cacheLayout(run.session, name, [rows, graphs.heads, 0, graphs.headDim]), rows, [rows, graphs.heads, 0, graphs.headDim]);
     }
     const presents = run.session.outputNames.filter((n) => n.startsWith('present.'));
-    const fetches = ['logits', ...presents, ...(this.withAttentions ? run.attentionOutputs.map((a) => a.name) : [])];
+    const residuals = this.withLens ? run.residualOutputs : [];
+    const fetches = ['logits', ...presents, ...(this.withAttentions ? run.attentionOutputs.map((a) => a.name) : []), ...residuals];
     const out = await run.session.run(feeds, fetches);
     for (const p of presents) {
       const pastName = p.replace('present', 'past_key_values');
@@ -92,7 +96,7 @@ export class EncoderDecoderSession implements DecoderSession {
     this.pastLength += tokens[0].length;
     this.rows = rows;
 
-    return stepResult(out, this.withAttentions ? run.attentionOutputs : [], allPositions);
+    return stepResult(out, this.withAttentions ? run.attentionOutputs : [], allPositions, residuals);
   }
 
   reorder(rows: readonly number[]): void {

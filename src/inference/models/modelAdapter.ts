@@ -11,6 +11,25 @@ export interface StepAttention {
   readonly dims: readonly number[];
 }
 
+/**
+ * The residual stream after every block for one step (the logit lens's input): per layer, the
+ * `[rows, positions, hidden]` values in the graph's float type (float16 as raw bit patterns).
+ */
+export interface StepResiduals {
+  readonly layers: readonly (Float32Array | Uint16Array)[];
+  readonly type: 'float32' | 'float16';
+  readonly rows: number;
+  readonly positions: number;
+  readonly hidden: number;
+}
+
+/** Reads vectors of the residual stream through the model's output head. */
+export interface LensProjector {
+  /** Logits for `count` vectors laid end to end in `vectors` (the residuals' float type): `count × vocab`. */
+  project(vectors: Float32Array | Uint16Array, type: StepResiduals['type'], count: number, hidden: number): Promise<{ logits: Float32Array; vocab: number }>;
+  dispose(): Promise<void>;
+}
+
 export interface StepResult {
   /** Logits of the last position of every row: `rows × vocab`. */
   readonly logits: Float32Array;
@@ -18,6 +37,8 @@ export interface StepResult {
   readonly allLogits?: Float32Array;
   readonly vocab: number;
   readonly attentions: readonly StepAttention[];
+  /** Set when the run was started with the logit lens. */
+  readonly residuals?: StepResiduals;
 }
 
 /**
@@ -58,8 +79,13 @@ export interface LoadedModel {
   readonly bosIds: readonly number[];
   /** How the model reads its input (prompt fitting, scoring, draft sources): no caller asks the architecture. */
   readonly input: InputPolicy;
-  /** Starts a run: `inputIds` is what `input.fitPrompt` or `input.planScore` gave. */
-  start(inputIds: readonly number[], attentions: boolean): Promise<DecoderSession>;
+  /** The output head the logit lens reads block outputs through (absent when `info.lensUnavailable` says why). */
+  readonly lens?: LensProjector;
+  /**
+   * Starts a run: `inputIds` is what `input.fitPrompt` or `input.planScore` gave; `attentions` and
+   * `lens` say what each step returns besides the logits.
+   */
+  start(inputIds: readonly number[], attentions: boolean, lens?: boolean): Promise<DecoderSession>;
   /** Releases the ONNX sessions. */
   dispose(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import type { AttentionOutput } from './modelFiles';
-import type { StepAttention, StepResult } from './modelAdapter';
+import type { StepAttention, StepResiduals, StepResult } from './modelAdapter';
 
 export function int64Tensor(rows: readonly (readonly number[])[]): ort.Tensor {
   const width = rows[0]?.length ?? 0;
@@ -124,6 +124,7 @@ export function stepResult(
   out: Record<string, ort.Tensor>,
   attentionOutputs: readonly AttentionOutput[],
   allPositions: boolean,
+  residualOutputs: readonly string[] = [],
 ): StepResult {
   const logitsTensor = out.logits;
   const [rows, positions, vocab] = logitsTensor.dims as [number, number, number];
@@ -131,7 +132,17 @@ export function stepResult(
   const logits = new Float32Array(rows * vocab);
   for (let r = 0; r < rows; r++) logits.set(all.subarray((r * positions + positions - 1) * vocab, (r * positions + positions) * vocab), r * vocab);
   const attentions = attentionOutputs.map((output) => attentionBlock(output, out[output.name]));
-  return { logits, allLogits: allPositions ? all.subarray(0, positions * vocab) : undefined, vocab, attentions };
+  return { logits, allLogits: allPositions ? all.subarray(0, positions * vocab) : undefined, vocab, attentions, residuals: residualsOf(out, residualOutputs) };
+}
+
+/** The tapped block outputs of a step, as returned (`[rows, positions, hidden]` each). */
+function residualsOf(out: Record<string, ort.Tensor>, names: readonly string[]): StepResiduals | undefined {
+  if (names.length === 0) return undefined;
+  const first = out[names[0]];
+  const [rows, positions, hidden] = first.dims as [number, number, number];
+  const type = first.type === 'float16' ? 'float16' : 'float32';
+  if (first.type !== type) throw new Error(`Expected a float residual stream, got ${first.type}.`);
+  return { layers: names.map((n) => out[n].data as Float32Array | Uint16Array), type, rows, positions, hidden };
 }
 
 /** A tapped attention output as `[batch, heads, query, key]` probabilities, whatever its layout. */

@@ -1,0 +1,179 @@
+import { onnx } from 'onnx-proto';
+import { indexGraph, layerOf, mergedDecoderIf, type GraphIndex, type TapPoints } from './graphSurgery';
+
+/**
+ * The logit lens's view of a decoder graph: the residual stream after every block (the tensor the
+ * next block, or the output head, reads), and the output head itself (final norm and unembedding)
+ * as a graph of its own, so that any block's output can be read through it.
+ */
+
+/** Key of block `i`'s output among the tapped tensors. */
+export const residualKey = (layer: number): string => `residual:${layer}`;
+
+const NESTED = new Set(['If', 'Loop', 'Scan']);
+
+function logitsName(index: GraphIndex): string | undefined {
+  const outputs = index.graph.output ?? [];
+  return (outputs.find((o) => o.name === 'logits') ?? outputs[0])?.name ?? undefined;
+}
+
+/**
+ * Ops a quantizer inserts and names after the tensor they read (`/layers.1/…/Add_1_output_0_QuantizeLinear`):
+ * they belong to whoever reads them, not to the block the name mentions.
+ */
+const QUANTIZER_OPS = new Set(['DynamicQuantizeLinear', 'QuantizeLinear', 'DequantizeLinear', 'Cast']);
+
+function nodeLayer(node: onnx.INodeProto): number | undefined {
+  return node.name && !QUANTIZER_OPS.has(node.opType ?? '') ? layerOf(node.name) : undefined;
+}
+
+/** The inputs of a node that carry activations (not weights or constants). */
+function dynamicInputs(index: GraphIndex, node: onnx.INodeProto): string[] {
+  return (node.input ?? []).filter((i) => i && !index.constants.has(i));
+}
+
+/** Walks back from the logits along activations until `stop` says a tensor is the last block's output. */
+function walkBack(index: GraphIndex, from: string, stop: (tensor: string, node: onnx.INodeProto) => boolean): string | undefined {
+  let tensor = from;
+  for (let hops = 0; hops < 64; hops++) {
+    const p = index.producer.get(tensor);
+    if (p === undefined) return undefined;
+    const node = index.nodes[p];
+    if (stop(tensor, node)) return tensor;
+    const next = dynamicInputs(index, node)[0];
+    if (next === undefined) return undefined;
+    tensor = next;
+  }
+  return undefined;
+}
+
+/** A residual Add: two activations summed (not a bias or an epsilon). */
+function isResidualAdd(index: GraphIndex, node: onnx.INodeProto): boolean {
+  return node.opType === 'Add' && dynamicInputs(index, node).length === 2;
+}
+
+/** Block outputs from the module names the exporter wrote (`/h.3/…`, `/layers.3/…`, `/block.3/…`). */
+function namedBlockOutputs(index: GraphIndex, logits: string, layers: number): string[] | undefined {
+  const last = walkBack(index, logits, (_, node) => nodeLayer(node) !== undefined);
+  if (last === undefined || nodeLayer(index.nodes[index.producer.get(last)!]) !== layers - 1) return undefined;
+  const outputs = [last];
+  for (let layer = layers - 2; layer >= 0; layer--) {
+    // What block `layer + 1` reads from block `layer`: its output, produced last (a relative-position
+    // bias that T5's first block computes for all of them is produced before it).
+    let best: { tensor: string; at: number } | undefined;
+    index.nodes.forEach((node, at) => {
+      if (nodeLayer(node) !== layer || node.opType === 'Constant') return;
+      for (const o of node.output ?? []) {
+        const readByNext = (index.consumers.get(o) ?? []).some((c) => nodeLayer(index.nodes[c]) === layer + 1);
+        if (readByNext && (!best || at > best.at)) best = { tensor: o, at };
+      }
+    });
+    if (!best) return undefined;
+    outputs.unshift((best as { tensor: string }).tensor);
+  }
+  return outputs;
+}
+
+/**
+ * Block outputs of a graph without module names: the chain of residual Adds from the final norm's
+ * input back to the embeddings, cut into `layers` equal blocks (two Adds per block in GPT and Llama
+ * decoders, three in an encoder-decoder's decoder).
+ */
+function chainedBlockOutputs(index: GraphIndex, logits: string, layers: number): string[] | undefined {
+  const last = walkBack(index, logits, (_, node) => isResidualAdd(index, node));
+  if (last === undefined) return undefined;
+  const chain = [last];
+  for (let tensor = last; ; ) {
+    const node = index.nodes[index.producer.get(tensor)!];
+    const skip = dynamicInputs(index, node).find((i) => {
+      const p = index.producer.get(i);
+      return p !== undefined && isResidualAdd(index, index.nodes[p]) && (index.consumers.get(i)?.length ?? 0) >= 2;
+    });
+    if (skip === undefined) break;
+    chain.unshift(skip);
+    tensor = skip;
+  }
+  // The embeddings of a model with learned positions are an Add too (token + position): not a block.
+  if (chain.length % layers !== 0 && (chain.length - 1) % layers === 0) chain.shift();
+  if (chain.length === 0 || chain.length % layers !== 0) return undefined;
+  const perBlock = chain.length / layers;
+  return Array.from({ length: layers }, (_, i) => chain[(i + 1) * perBlock - 1]);
+}
+
+/** The residual stream after each block, keyed `residual:i`; or why it cannot be found. */
+export function residualPoints(index: GraphIndex, layers: number): TapPoints | string {
+  const logits = logitsName(index);
+  if (!logits) return 'the graph has no logits output';
+  const outputs = namedBlockOutputs(index, logits, layers) ?? chainedBlockOutputs(index, logits, layers);
+  if (!outputs) return `the output of each of its ${layers} blocks could not be found in the graph`;
+  return new Map(outputs.map((tensor, i) => [residualKey(i), tensor]));
+}
+
+/** The output head as a graph: from the last block's output to the logits. */
+export interface LensHeadGraph {
+  readonly bytes: Uint8Array;
+  /** The input the block outputs are fed as (`[1, N, hidden]`). */
+  readonly hiddenInput: string;
+  /** Other graph inputs the head reads (only their shapes matter to it): input_ids, attention_mask, position_ids. */
+  readonly shapeInputs: readonly string[];
+}
+
+const SHAPE_INPUTS = new Set(['input_ids', 'attention_mask', 'position_ids', 'decoder_input_ids', 'decoder_attention_mask']);
+
+/**
+ * Cuts the output head out of a decoder graph (the first-pass branch of a merged decoder): the nodes
+ * between the last block's output and the logits, with the weights they read.
+ */
+export function lensHeadGraph(model: onnx.IModelProto, layers: number): LensHeadGraph | string {
+  const top = model.graph!;
+  const merged = mergedDecoderIf(top);
+  const index = merged ? indexGraph(merged.else, [top]) : indexGraph(top);
+  const points = residualPoints(index, layers);
+  if (typeof points === 'string') return points;
+  const hidden = points.get(residualKey(layers - 1))!;
+  const logits = logitsName(index)!;
+  const picked = new Set<number>();
+  const shapeInputs = new Set<string>();
+  const graphInputs = new Map((top.input ?? []).map((i) => [i.name, i] as const));
+  const stack = [logits];
+  const seen = new Set<string>();
+  while (stack.length > 0) {
+    const tensor = stack.pop()!;
+    if (seen.has(tensor) || tensor === hidden) continue;
+    seen.add(tensor);
+    const p = index.producer.get(tensor);
+    if (p === undefined) {
+      if (graphInputs.has(tensor)) {
+        if (!SHAPE_INPUTS.has(tensor)) return `its output head reads the input ${tensor}`;
+        shapeInputs.add(tensor);
+      }
+      continue;
+    }
+    const node = index.nodes[p];
+    if (NESTED.has(node.opType ?? '') || node.opType === 'Softmax' || nodeLayer(node) !== undefined) {
+      return 'its output head reads more than the last block';
+    }
+    picked.add(p);
+    for (const input of node.input ?? []) if (input) stack.push(input);
+  }
+  const nodes = [...picked].sort((a, b) => a - b).map((i) => index.nodes[i]);
+  const used = new Set(nodes.flatMap((n) => n.input ?? []));
+  const initializers = [...(index.graph.initializer ?? []), ...(merged ? (top.initializer ?? []) : [])].filter((t) => t.name && used.has(t.name));
+  const elemType = (index.graph.output ?? []).find((o) => o.name === logits)?.type?.tensorType?.elemType ?? onnx.TensorProto.DataType.FLOAT;
+  const head = onnx.ModelProto.create({
+    irVersion: model.irVersion,
+    opsetImport: model.opsetImport,
+    producerName: 'local-lm-lens logit lens',
+    graph: {
+      name: 'lens_head',
+      node: nodes,
+      initializer: initializers,
+      input: [
+        onnx.ValueInfoProto.create({ name: hidden, type: { tensorType: { elemType } } }),
+        ...[...shapeInputs].map((name) => graphInputs.get(name)!),
+      ],
+      output: [onnx.ValueInfoProto.create({ name: logits, type: { tensorType: { elemType } } })],
+    },
+  });
+  return { bytes: onnx.ModelProto.encode(head).finish(), hiddenInput: hidden, shapeInputs: [...shapeInputs] };
+}
