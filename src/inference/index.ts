@@ -3,7 +3,7 @@ export { Engine } from './engine';
 export { InferenceClient } from './client';
 export { InferenceError } from './errors';
 export { providerOrder } from './loading/executionProviders';
-export { tapAttention, layerOf, kindOf } from './loading/attentionTap';
+export { tapAttention, tapAttentionInModel, layerOf, kindOf } from './loading/attentionTap';
 export { readModelFolder } from './loading/modelFolder';
 export { resolveGenerationConfig, resolveGenerationSettings, buildProcessors, modelGenerationDefaults } from './decoding/generationConfig';
 export { logSoftmax, topKIndices } from './decoding/distribution';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixturesDir, assertRowsSumToOne, newEngine } from '../helpers.mjs';
+import { fixturesDir, assertRowsSumToOne, newEngine, root } from '../helpers.mjs';
 
 const engine = newEngine();
 const replicas = readdirSync(fixturesDir)
@@ -107,4 +107,65 @@ test('logit lens while generating: greedy and sampling carry it per token, beam 
   assert.match(uninspected.lensUnavailable, /loaded without inspection/);
   const rnn = await engine.info({ source: 'rnn-attention-seq2seq', attentions: true });
   assert.match(rnn.lensUnavailable, /needs a transformer decoder; this model is an RNN/);
+});
+
+// ---- Fused attention ---------------------------------------------------------------------------
+
+test("onnxruntime's fused GroupQueryAttention gives its probabilities (output_qk after softmax), equal to softmax(QKᵀ/√d) with the causal mask, and the same output", async () => {
+  const { onnx } = await import('onnx-proto').then((m) => m.default ?? m);
+  const ort = await import('onnxruntime-node').then((m) => m.default ?? m);
+  const { tapAttentionInModel } = await import(join(root, 'dist', 'inference.js'));
+  const [heads, kvHeads, dim, S] = [4, 2, 8, 5];
+  const F = onnx.TensorProto.DataType;
+  const info = (name, elemType) => ({ name, type: { tensorType: { elemType } } });
+  const model = () =>
+    onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }],
+      graph: {
+        name: 'gqa',
+        node: [{ opType: 'GroupQueryAttention', domain: 'com.microsoft', name: '/model/layers.3/attn/GroupQueryAttention', input: ['q', 'k', 'v', 'pk', 'pv', 'seqlens_k', 'total'], output: ['y', 'present_key', 'present_value'], attribute: [{ name: 'num_heads', type: 2, i: heads }, { name: 'kv_num_heads', type: 2, i: kvHeads }] }],
+        input: [info('q', F.FLOAT), info('k', F.FLOAT), info('v', F.FLOAT), info('pk', F.FLOAT), info('pv', F.FLOAT), info('seqlens_k', F.INT32), info('total', F.INT32)],
+        output: [info('y', F.FLOAT), info('present_key', F.FLOAT), info('present_value', F.FLOAT)],
+      },
+    });
+  const tappedModel = model();
+  const tap = tapAttentionInModel(tappedModel, 'causal');
+  assert.equal(tap.unavailable, null);
+  assert.deepEqual(tap.outputs.map(({ kind, layer }) => ({ kind, layer })), [{ kind: 'self', layer: 3 }]);
+  const values = (n, seed) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.3 + seed));
+  const q = values(S * heads * dim, 0.1);
+  const k = values(S * kvHeads * dim, 0.7);
+  const feeds = {
+    q: new ort.Tensor('float32', q, [1, S, heads * dim]),
+    k: new ort.Tensor('float32', k, [1, S, kvHeads * dim]),
+    v: new ort.Tensor('float32', values(S * kvHeads * dim, 1.9), [1, S, kvHeads * dim]),
+    pk: new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, dim]),
+    pv: new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, dim]),
+    seqlens_k: new ort.Tensor('int32', Int32Array.of(S - 1), [1]),
+    total: new ort.Tensor('int32', Int32Array.of(S), []),
+  };
+  const plain = await (await ort.InferenceSession.create(onnx.ModelProto.encode(model()).finish())).run(feeds);
+  const tapped = await (await ort.InferenceSession.create(onnx.ModelProto.encode(tappedModel).finish())).run(feeds);
+  const maxDiff = Math.max(...plain.y.data.map((x, i) => Math.abs(x - tapped.y.data[i])));
+  assert.ok(maxDiff <= 1e-6, `the attention output is unchanged (max |Δ| ${maxDiff})`);
+  const probs = tapped[tap.outputs[0].name];
+  assert.deepEqual(probs.dims, [1, heads, S, S]);
+  for (let h = 0; h < heads; h++) {
+    const kv = Math.floor(h / (heads / kvHeads));
+    for (let i = 0; i < S; i++) {
+      const scores = Array.from({ length: i + 1 }, (_, j) => {
+        let dot = 0;
+        for (let x = 0; x < dim; x++) dot += q[(i * heads + h) * dim + x] * k[(j * kvHeads + kv) * dim + x];
+        return dot / Math.sqrt(dim);
+      });
+      const max = Math.max(...scores);
+      const sum = scores.reduce((a, s) => a + Math.exp(s - max), 0);
+      for (let j = 0; j < S; j++) {
+        const expected = j <= i ? Math.exp(scores[j] - max) / sum : 0;
+        const got = probs.data[(h * S + i) * S + j];
+        assert.ok(Math.abs(got - expected) <= 1e-6, `head ${h} row ${i} key ${j}: ${got} vs ${expected}`);
+      }
+    }
+  }
 });

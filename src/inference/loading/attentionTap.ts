@@ -59,6 +59,8 @@ export function kindOf(name: string, role: 'causal' | 'encoder' | 'decoder'): Ta
 /** Where each attention's probabilities are in one graph, keyed `kind:layer`; or why there are none. */
 function attentionPoints(index: GraphIndex, role: 'causal' | 'encoder' | 'decoder'): TapPoints | string {
   const softmaxes = index.nodes.filter((n) => n.opType === 'Softmax' && (n.output?.length ?? 0) > 0);
+  const fusedGqa = index.nodes.filter((n) => n.opType === 'GroupQueryAttention' && n.domain === 'com.microsoft');
+  if (fusedGqa.length > 0) return groupQueryAttentionPoints(fusedGqa, role);
   if (softmaxes.length === 0) {
     const fused = index.nodes.find((n) => FUSED_ATTENTION_OPS.has(n.opType ?? ''));
     const nested = index.nodes.some((n) => n.opType === 'Loop' || n.opType === 'Scan');
@@ -91,6 +93,32 @@ function attentionPoints(index: GraphIndex, role: 'causal' | 'encoder' | 'decode
     const ordinal = perKindCount.get(kind) ?? 0;
     perKindCount.set(kind, ordinal + 1);
     points.set(`${kind}:${layer ?? ordinal}`, node.output![0]);
+  });
+  return points;
+}
+
+/** onnxruntime's `qk_output` value for GroupQueryAttention's probabilities after the softmax (`QKOutputType::AFTER_SOFTMAX`). */
+const QK_AFTER_SOFTMAX = 2;
+
+/**
+ * onnxruntime's fused `com.microsoft.GroupQueryAttention` (what onnxruntime-genai's model builder
+ * emits for Llama, Qwen, Phi, Mistral) computes its probabilities inside the kernel. Its optional
+ * fourth output, `output_qk`, returns them (`[batch, heads, query, past + query]`) when the node's
+ * `qk_output` attribute asks for them after the softmax; the attention output is computed as before.
+ */
+function groupQueryAttentionPoints(nodes: readonly onnx.INodeProto[], role: 'causal' | 'encoder' | 'decoder'): TapPoints {
+  const points = new Map<string, string>();
+  nodes.forEach((node, i) => {
+    const kind = kindOf(`${node.name ?? ''}`, role);
+    const layer = layerOf(node.name ?? '') ?? i;
+    node.attribute = (node.attribute ?? []).filter((a) => a.name !== 'qk_output');
+    node.attribute.push(onnx.AttributeProto.create({ name: 'qk_output', type: onnx.AttributeProto.AttributeType.INT, i: QK_AFTER_SOFTMAX }));
+    const outputs = [...(node.output ?? [])];
+    while (outputs.length < 3) outputs.push('');
+    const name = outputs[3] || `${node.name || `GroupQueryAttention_${i}`}/output_qk`;
+    outputs[3] = name;
+    node.output = outputs;
+    points.set(`${kind}:${layer}`, name);
   });
   return points;
 }
