@@ -27,13 +27,14 @@ const engine = new Engine(join(root, 'models'), { offline: true });
 
 /** Our engine: tokens/s after the first token, and time to first token, with the full trace on. */
 async function ours(source, prompt, options, task) {
-  await engine.generate({ model: { source, attentions: options.attentions ?? false }, prompt, task, options: { ...options, maxNewTokens: 4 } }); // warm-up
+  const inspect = (options.attentions ?? false) || (options.logitLens ?? false);
+  await engine.generate({ model: { source, attentions: inspect }, prompt, task, options: { ...options, maxNewTokens: 4 } }); // warm-up
   const tps = [];
   const ttft = [];
   let tokens = 0;
   let passes = 0;
   for (let i = 0; i < REPEATS; i++) {
-    const r = await engine.generate({ model: { source, attentions: options.attentions ?? false }, prompt, task, options: { topAlternatives: 10, ...options } });
+    const r = await engine.generate({ model: { source, attentions: inspect }, prompt, task, options: { topAlternatives: 10, ...options } });
     tps.push(r.timings.tokens_per_s);
     ttft.push(r.timings.first_token_ms);
     tokens = r.tokens.length;
@@ -153,19 +154,29 @@ if (smallResult) {
 }
 log();
 
-log('## Attention capture cost (greedy, same prompt, model loaded with and without the tapped graph)');
+log('## Inspection cost (greedy, same prompt, model loaded with and without the tapped graph)');
 log();
-log('| model | plain tok/s | with attention tok/s | cost |');
-log('|---|---|---|---|');
+log('Attention: the tapped graph returns every attention map with each step (Optimum If-merged decoders tapped in both');
+log('branches). Logit lens: the residual stream after every block is tapped too, and each step\'s block outputs are read');
+log('through the output head (a second session): one extra head pass per layer and token.');
+log();
+log('| model | plain tok/s | with attention tok/s | cost | with attention + logit lens tok/s | cost |');
+log('|---|---|---|---|---|---|');
+const fixtures = join(root, 'test', 'fixtures');
 for (const [label, folder, prompt, task] of [
   ['gpt2-code', gpt, 'def __init__(self', undefined],
   ['bart-translate-summarize', bart, 'Open the file and save your changes.', { kind: 'translate', to: 'fr' }],
   ['rnn-attention-seq2seq', rnn, 'Open the file and save your changes.', { kind: 'translate', to: 'fr' }],
+  ['hub-gpt2-merged (If-merged, q8)', join(fixtures, 'hub-gpt2-merged'), 'def fibonacci(n):', undefined],
+  ['hub-qwen2-external (external data)', join(fixtures, 'hub-qwen2-external'), 'Hello, how are you today?', undefined],
+  ['hub-t5 (If-merged decoder)', join(fixtures, 'hub-t5'), 'translate English to German: The house is wonderful.', undefined],
 ]) {
   // Recorded attention turns prompt lookup off, so the plain run decodes one token per pass too.
   const plain = await ours(folder, prompt, { maxNewTokens: N, strategy: 'greedy', ...ONE_PER_PASS }, task);
   const tapped = await ours(folder, prompt, { maxNewTokens: N, strategy: 'greedy', attentions: true }, task);
-  log(`| ${label} | ${fmt(plain.tps)} | ${fmt(tapped.tps)} | ${fmt(plain.tps / tapped.tps, 2)}× |`);
+  const lensRow = label.startsWith('rnn') ? null : await ours(folder, prompt, { maxNewTokens: N, strategy: 'greedy', attentions: true, logitLens: true }, task);
+  const lensCells = lensRow ? `${fmt(lensRow.tps)} | ${fmt(plain.tps / lensRow.tps, 2)}×` : 'n/a (RNN) | —';
+  log(`| ${label} | ${fmt(plain.tps)} | ${fmt(tapped.tps)} | ${fmt(plain.tps / tapped.tps, 2)}× | ${lensCells} |`);
 }
 log();
 

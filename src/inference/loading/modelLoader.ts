@@ -111,7 +111,7 @@ async function openGraph(
     }
     if (tap.lensHead && residualOutputs.length > 0) {
       const head = await createTappedSession(file, tap.lensHead.bytes, tap.externalData, (created?.device as DevicePreference | undefined) ?? preference, options);
-      lens = new LensHead(head.session, tap.lensHead.hiddenInput, tap.lensHead.shapeInputs);
+      lens = new LensHead(head.session, tap.lensHead.hiddenInput, tap.lensHead.shapeInputs, tap.lensHead.perPosition);
     }
   }
   created ??= await createSessionWithFallback(file.path, preference, options);

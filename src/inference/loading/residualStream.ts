@@ -116,6 +116,11 @@ export interface LensHeadGraph {
   readonly hiddenInput: string;
   /** Other graph inputs the head reads (only their shapes matter to it): input_ids, attention_mask, position_ids. */
   readonly shapeInputs: readonly string[];
+  /**
+   * Whether each position's logits depend on that position alone. A dynamically quantized head (q8
+   * exports) scales its whole input tensor at once, so only the step's own tensor reproduces the model.
+   */
+  readonly perPosition: boolean;
 }
 
 const SHAPE_INPUTS = new Set(['input_ids', 'attention_mask', 'position_ids', 'decoder_input_ids', 'decoder_attention_mask']);
@@ -175,5 +180,6 @@ export function lensHeadGraph(model: onnx.IModelProto, layers: number): LensHead
       output: [onnx.ValueInfoProto.create({ name: logits, type: { tensorType: { elemType } } })],
     },
   });
-  return { bytes: onnx.ModelProto.encode(head).finish(), hiddenInput: hidden, shapeInputs: [...shapeInputs] };
+  const perPosition = !nodes.some((n) => n.opType === 'DynamicQuantizeLinear' || n.opType === 'DynamicQuantizeMatMul');
+  return { bytes: onnx.ModelProto.encode(head).finish(), hiddenInput: hidden, shapeInputs: [...shapeInputs], perPosition };
 }

@@ -12,6 +12,7 @@ export class LensHead implements LensProjector {
     private readonly session: ort.InferenceSession,
     private readonly hiddenInput: string,
     private readonly shapeInputs: readonly string[],
+    readonly perPosition: boolean,
   ) {}
 
   async project(vectors: Float32Array | Uint16Array, type: StepResiduals['type'], count: number, hidden: number): Promise<{ logits: Float32Array; vocab: number }> {

@@ -25,6 +25,8 @@ export interface StepResiduals {
 
 /** Reads vectors of the residual stream through the model's output head. */
 export interface LensProjector {
+  /** Whether vectors of different positions and layers may share one run (see `LensHeadGraph.perPosition`). */
+  readonly perPosition: boolean;
   /** Logits for `count` vectors laid end to end in `vectors` (the residuals' float type): `count × vocab`. */
   project(vectors: Float32Array | Uint16Array, type: StepResiduals['type'], count: number, hidden: number): Promise<{ logits: Float32Array; vocab: number }>;
   dispose(): Promise<void>;
