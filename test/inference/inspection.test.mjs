@@ -169,3 +169,44 @@ test("onnxruntime's fused GroupQueryAttention gives its probabilities (output_qk
     }
   }
 });
+
+test("onnxruntime's fused MultiHeadAttention gives its scores (output_qk); their row softmax is the probabilities the kernel applied to V", async () => {
+  const { onnx } = await import('onnx-proto').then((m) => m.default ?? m);
+  const ort = await import('onnxruntime-node').then((m) => m.default ?? m);
+  const { tapAttentionInModel, attentionBlock } = await import(join(root, 'dist', 'inference.js'));
+  const [heads, dim, S] = [2, 4, 5];
+  const F = onnx.TensorProto.DataType;
+  const info = (name) => ({ name, type: { tensorType: { elemType: F.FLOAT } } });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }],
+    graph: {
+      name: 'mha',
+      node: [{ opType: 'MultiHeadAttention', domain: 'com.microsoft', name: '/decoder/layers.1/self_attn/MultiHeadAttention', input: ['q', 'k', 'v'], output: ['y'], attribute: [{ name: 'num_heads', type: 2, i: heads }, { name: 'unidirectional', type: 2, i: 1 }] }],
+      input: [info('q'), info('k'), info('v')],
+      output: [info('y')],
+    },
+  });
+  const tap = tapAttentionInModel(model, 'causal');
+  assert.equal(tap.unavailable, null);
+  assert.equal(tap.outputs[0].scores, true);
+  const values = (seed) => Float32Array.from({ length: S * heads * dim }, (_, i) => Math.sin(i * 0.9 + seed));
+  const v = values(2.2);
+  const feeds = { q: new ort.Tensor('float32', values(0.3), [1, S, heads * dim]), k: new ort.Tensor('float32', values(1.1), [1, S, heads * dim]), v: new ort.Tensor('float32', v, [1, S, heads * dim]) };
+  const out = await (await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish())).run(feeds);
+  const block = attentionBlock(tap.outputs[0], out[tap.outputs[0].name]);
+  assert.deepEqual(block.dims, [1, heads, S, S]);
+  // The kernel's own output is these probabilities times V: so they are the weights it used.
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < S; i++) {
+      const row = block.data.subarray((h * S + i) * S, (h * S + i + 1) * S);
+      assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-6, 'the row sums to 1');
+      for (let j = i + 1; j < S; j++) assert.equal(row[j], 0, 'no attention to the future');
+      for (let x = 0; x < dim; x++) {
+        const expected = row.reduce((sum, p, j) => sum + p * v[(j * heads + h) * dim + x], 0);
+        const got = out.y.data[(i * heads + h) * dim + x];
+        assert.ok(Math.abs(got - expected) < 1e-5, `head ${h} position ${i}: output ${got} vs probabilities · V ${expected}`);
+      }
+    }
+  }
+});

@@ -61,6 +61,8 @@ function attentionPoints(index: GraphIndex, role: 'causal' | 'encoder' | 'decode
   const softmaxes = index.nodes.filter((n) => n.opType === 'Softmax' && (n.output?.length ?? 0) > 0);
   const fusedGqa = index.nodes.filter((n) => n.opType === 'GroupQueryAttention' && n.domain === 'com.microsoft');
   if (fusedGqa.length > 0) return groupQueryAttentionPoints(fusedGqa, role);
+  const fusedMha = index.nodes.filter((n) => n.opType === 'MultiHeadAttention' && n.domain === 'com.microsoft');
+  if (fusedMha.length > 0) return multiHeadAttentionPoints(fusedMha, role);
   if (softmaxes.length === 0) {
     const fused = index.nodes.find((n) => FUSED_ATTENTION_OPS.has(n.opType ?? ''));
     const nested = index.nodes.some((n) => n.opType === 'Loop' || n.opType === 'Scan');
@@ -123,6 +125,27 @@ function groupQueryAttentionPoints(nodes: readonly onnx.INodeProto[], role: 'cau
   return points;
 }
 
+/**
+ * onnxruntime's fused `com.microsoft.MultiHeadAttention` returns, as its optional fourth output
+ * `output_qk`, the scaled and masked scores before the softmax (`[batch, heads, query, key]`): the
+ * probabilities are their row softmax, taken when the step is read (`AttentionOutput.scores`).
+ */
+function multiHeadAttentionPoints(nodes: readonly onnx.INodeProto[], role: 'causal' | 'encoder' | 'decoder'): TapPoints {
+  const points = new Map<string, string>();
+  nodes.forEach((node, i) => {
+    const outputs = [...(node.output ?? [])];
+    while (outputs.length < 3) outputs.push('');
+    const name = outputs[3] || `${node.name || `MultiHeadAttention_${i}`}/output_qk`;
+    outputs[3] = name;
+    node.output = outputs;
+    points.set(`${kindOf(node.name ?? '', role)}:${layerOf(node.name ?? '') ?? i}:${SCORES}`, name);
+  });
+  return points;
+}
+
+/** Marks a tapped point whose values are scores before the softmax. */
+const SCORES = 'scores';
+
 /** The prefix of the outputs a merged decoder's `If` node gains. */
 const ATTENTION_PREFIX = 'lmlens_attention:';
 
@@ -134,8 +157,8 @@ export function tapAttentionInModel(model: onnx.ModelProto, role: 'causal' | 'en
   const exposed = exposeTensors(model, (index) => attentionPoints(index, role), ATTENTION_PREFIX);
   if (exposed.unavailable !== null) return { outputs: [], unavailable: `Attention cannot be shown for this model: ${exposed.unavailable}.` };
   const outputs = [...exposed.outputs].map(([key, name]) => {
-    const [kind, layer] = key.split(':');
-    return { name, kind: kind as TappedKind, layer: Number(layer), ...(queryMajor ? { queryMajor } : {}) };
+    const [kind, layer, values] = key.split(':');
+    return { name, kind: kind as TappedKind, layer: Number(layer), ...(queryMajor ? { queryMajor } : {}), ...(values === SCORES ? { scores: true } : {}) };
   });
   return { outputs, unavailable: null };
 }

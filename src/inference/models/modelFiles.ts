@@ -64,6 +64,8 @@ export interface AttentionOutput {
    * the query axis, and its probabilities come out query-major.
    */
   readonly queryMajor?: boolean;
+  /** Scores before the softmax (a fused kernel's `output_qk`): the probabilities are their row softmax. */
+  readonly scores?: boolean;
 }
 
 export function configNumber(config: Record<string, unknown>, names: readonly string[], fallback?: number): number {

@@ -147,7 +147,7 @@ function residualsOf(out: Record<string, ort.Tensor>, names: readonly string[]):
 
 /** A tapped attention output as `[batch, heads, query, key]` probabilities, whatever its layout. */
 export function attentionBlock(output: AttentionOutput, tensor: ort.Tensor): StepAttention {
-  const data = floatData(tensor);
+  const data = output.scores ? rowSoftmax(floatData(tensor).slice(), tensor.dims.at(-1) ?? 1) : floatData(tensor);
   if (!output.queryMajor) return { output, data, dims: tensor.dims };
   const [batch, queries, heads, keys] = tensor.dims as [number, number, number, number];
   const out = new Float32Array(data.length);
@@ -158,4 +158,16 @@ export function attentionBlock(output: AttentionOutput, tensor: ort.Tensor): Ste
         out.set(data.subarray(from, from + keys), ((b * heads + h) * queries + q) * keys);
       }
   return { output, data: out, dims: [batch, heads, queries, keys] };
+}
+
+/** Softmax of every row of `width` values, in place (masked scores, the float minimum, become 0). */
+function rowSoftmax(values: Float32Array, width: number): Float32Array {
+  for (let start = 0; start < values.length; start += width) {
+    let max = -Infinity;
+    for (let i = start; i < start + width; i++) if (values[i] > max) max = values[i];
+    let sum = 0;
+    for (let i = start; i < start + width; i++) sum += values[i] = Math.exp(values[i] - max);
+    for (let i = start; i < start + width; i++) values[i] /= sum;
+  }
+  return values;
 }
