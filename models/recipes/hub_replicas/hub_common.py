@@ -54,11 +54,13 @@ def reference_steps(rows, ref_steps):
     return steps, worst, worst_lp
 
 
-def finish_torchref(out: str, ref: dict, prompts: list, same: bool, worst: float, worst_lp: float) -> None:
-    """Record PyTorch's outputs beside transformers.js's in reference.json and exit 0 when they agree within 1e-4."""
+def finish_torchref(out: str, ref: dict, prompts: list, same: bool, worst: float, worst_lp: float,
+                    extra: Optional[dict] = None) -> None:
+    """Record PyTorch's outputs beside transformers.js's in reference.json and exit 0 when they agree within 1e-4.
+    `extra` adds further keys under "pytorch" (make_qwen2_gqa.py: "attention")."""
     ref.pop("pytorch_stale", None)
     ref["pytorch"] = {"prompts": prompts, "greedy_equal_transformersjs_fp32": same,
-                      "max_abs_logit_diff_vs_transformersjs_fp32": worst, "max_abs_logprob_diff": worst_lp}
+                      "max_abs_logit_diff_vs_transformersjs_fp32": worst, "max_abs_logprob_diff": worst_lp, **(extra or {})}
     write_json(os.path.join(out, "reference.json"), ref, indent=None)
     print(f"PyTorch vs transformers.js fp32 ({os.path.basename(out)}): greedy equal {same}; max |dlogit| {worst:.2e}; max |dlogprob| {worst_lp:.2e}")
     ok = same and worst <= 1e-4 and worst_lp <= 1e-4
