@@ -30,6 +30,7 @@ fi
 if want qwen2merged; then
   $PY $R/make_qwen2_merged.py $F/hub-qwen2 $F/hub-qwen2-merged
   node $R/reference.mjs $F/hub-qwen2-merged causal fp32=decoder_model_merged "Hello, how are you today?" "Once upon a time there was"
+  $PY $R/make_qwen2.py torchref $F/hub-qwen2-merged
 fi
 
 if want qwen2gqa; then
