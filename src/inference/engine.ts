@@ -10,6 +10,7 @@ import { AttentionRecorder, singleMap } from './decoding/attentionRecorder';
 import { traceStep } from './decoding/trace';
 import { logitLens } from './decoding/logitLens';
 import { setUpTask } from './tasks';
+import { servedGenerate, servedModelInfo, servedScore } from './remote/servedModel';
 import type {
   AttentionMap,
   GenerateRequest,
@@ -65,7 +66,8 @@ export class Engine {
     return pending;
   }
 
-  async info(spec: ModelSpec, hooks?: RequestHooks): Promise<ModelInfo> {
+  async info(spec: ModelSpec, hooks: RequestHooks = NEVER_CANCELLED): Promise<ModelInfo> {
+    if (spec?.endpoint) return servedModelInfo(spec, hooks);
     return (await this.load(spec, hooks)).info;
   }
 
@@ -79,6 +81,7 @@ export class Engine {
   }
 
   async generate(request: GenerateRequest, hooks: RequestHooks = NEVER_CANCELLED): Promise<GenerateResult> {
+    if (request.model?.endpoint) return servedGenerate(request, hooks);
     const model = await this.load(request.model, hooks);
     const { info, tokenizer } = model;
     if (typeof request.prompt !== 'string') throw new InferenceError('bad-request', 'The prompt must be a string.');
@@ -137,6 +140,7 @@ export class Engine {
 
   /** GLTR-style inspection of existing text: every token's probability, rank and alternatives in one pass. */
   async score(request: ScoreRequest, hooks: RequestHooks = NEVER_CANCELLED): Promise<ScoreResult> {
+    if (request.model?.endpoint) return servedScore(request, hooks);
     const model = await this.load(request.model, hooks);
     const { info, tokenizer } = model;
     if (typeof request.text !== 'string' || request.text.length === 0) throw new InferenceError('bad-request', 'There is no text to score.');
