@@ -10,9 +10,10 @@ import { AttentionRecorder, singleMap } from './decoding/attentionRecorder';
 import { traceStep } from './decoding/trace';
 import { logitLens } from './decoding/logitLens';
 import { setUpTask } from './tasks';
-import { servedGenerate, servedModelInfo, servedScore } from './remote/servedModel';
+import { servedGenerate, servedModelInfo, servedScore, servingAdapter } from './remote/servedModel';
 import type {
   AttentionMap,
+  EndpointSpec,
   GenerateRequest,
   GenerateResult,
   HubOptions,
@@ -64,6 +65,12 @@ export class Engine {
       pending.catch(() => this.models.delete(key));
     }
     return pending;
+  }
+
+  /** The names of the models a serving engine offers. */
+  async servedModels(endpoint: EndpointSpec, hooks: RequestHooks = NEVER_CANCELLED): Promise<string[]> {
+    const adapter = servingAdapter(endpoint);
+    return (await adapter.models({ apiKey: endpoint.apiKey, isCancelled: hooks.isCancelled })).map((m) => m.name);
   }
 
   async info(spec: ModelSpec, hooks: RequestHooks = NEVER_CANCELLED): Promise<ModelInfo> {

@@ -342,6 +342,8 @@ export interface RequestMap {
   readonly load: { readonly params: ModelSpec; readonly result: ModelInfo };
   readonly generate: { readonly params: GenerateRequest; readonly result: GenerateResult };
   readonly score: { readonly params: ScoreRequest; readonly result: ScoreResult };
+  /** The models a serving engine offers (`/v1/models`, Ollama's `/api/tags`), for choosing one. */
+  readonly servedModels: { readonly params: EndpointSpec; readonly result: readonly string[] };
   /** Without a model: every model. */
   readonly unload: { readonly params: ModelSpec | undefined; readonly result: void };
   /** The client's heartbeat while requests are pending: an engine that stops answering is restarted. */

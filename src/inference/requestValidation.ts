@@ -199,7 +199,7 @@ export function validateRequest(raw: unknown): WorkerRequest {
   }
   const id = requestId(raw);
   if (id === undefined) refuse('message.id', `must be a positive integer, not ${shown(o.id)}.`);
-  const type = choice(o.type, 'message.type', ['configure', 'load', 'generate', 'score', 'unload', 'ping', 'fault'] as const);
+  const type = choice(o.type, 'message.type', ['configure', 'load', 'generate', 'score', 'servedModels', 'unload', 'ping', 'fault'] as const);
   const p = o.params;
   switch (type) {
     case 'configure': {
@@ -214,6 +214,8 @@ export function validateRequest(raw: unknown): WorkerRequest {
       return { type, id, params: generateRequest(p, 'generate') };
     case 'score':
       return { type, id, params: scoreRequest(p, 'score') };
+    case 'servedModels':
+      return { type, id, params: endpointSpec(p, 'servedModels') };
     case 'ping':
       return { type, id, params: {} };
     case 'fault':
