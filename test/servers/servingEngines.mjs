@@ -62,7 +62,7 @@ async function scorePrompt(prompt, topN) {
  * reads them with `next()`; `cancel()` makes the engine stop at its next step (the servers call it
  * when the client closes the connection).
  */
-function startGeneration({ prompt, maxTokens, temperature, topP, topK, seed, stop, topN, record }) {
+function startGeneration({ prompt, maxTokens, temperature, topP, topK, seed, stop, topN, record, paced }) {
   const queue = [];
   let wake;
   let cancelled = false;
@@ -77,6 +77,9 @@ function startGeneration({ prompt, maxTokens, temperature, topP, topK, seed, sto
     topAlternatives: Math.max(1, topN),
     // A serving engine applies no repetition penalty unless asked; the bundled model's config must not add one.
     repetitionPenalty: 1,
+    // With `delayMs` (a client that cancels), one token per forward pass, as a serving engine decodes:
+    // prompt-lookup drafts would let the small model finish long before the client can cancel.
+    ...(paced ? { promptLookupTokens: 0 } : {}),
   };
   const result = sharedEngine()
     .then((engine) =>
@@ -378,7 +381,7 @@ export async function startOpenAiServer(opts = {}) {
         return ctx.res.end('data: [DONE]\n\n');
       }
 
-      const gen = startGeneration({ prompt, maxTokens, temperature, topP: body.top_p, topK: body.top_k, seed: body.seed, stop, topN: n ?? 1, record });
+      const gen = startGeneration({ prompt, maxTokens, temperature, topP: body.top_p, topK: body.top_k, seed: body.seed, stop, topN: n ?? 1, record, paced: Boolean(opts.delayMs) });
       if (!body.stream) {
         const { items, result, cancelled } = await collect(gen, ctx, record);
         if (cancelled) return;
@@ -604,7 +607,7 @@ export async function startLlamaCppServer(opts = {}) {
           record.finishReason = 'length';
           return send(200, { index: 0, content: '', tokens: [], id_slot: 0, stop: true, ...finalFields([], empty) });
         }
-        const gen = startGeneration({ prompt, maxTokens: nPredict, temperature, topP: body.top_p ?? 0.95, topK, seed: body.seed, stop, topN: wantAlternatives, record });
+        const gen = startGeneration({ prompt, maxTokens: nPredict, temperature, topP: body.top_p ?? 0.95, topK, seed: body.seed, stop, topN: wantAlternatives, record, paced: Boolean(opts.delayMs) });
         if (!body.stream) {
           const { items, result, cancelled } = await collect(gen, ctx, record);
           if (cancelled) return;
@@ -713,7 +716,7 @@ export async function startOllamaServer(opts = {}) {
         record.finishReason = 'length';
         return send(200, { model: body.model, created_at: createdAt(), response: '', ...finalFields([], { finishReason: 'length' }) });
       }
-      const gen = startGeneration({ prompt, maxTokens, temperature: o.temperature ?? 0.8, topP: o.top_p ?? 0.9, topK: o.top_k ?? 40, seed: o.seed, stop, topN: Math.max(topN, 1), record });
+      const gen = startGeneration({ prompt, maxTokens, temperature: o.temperature ?? 0.8, topP: o.top_p ?? 0.9, topK: o.top_k ?? 40, seed: o.seed, stop, topN: Math.max(topN, 1), record, paced: Boolean(opts.delayMs) });
       if (!stream) {
         const { items, result, cancelled } = await collect(gen, ctx, record);
         if (cancelled) return;
