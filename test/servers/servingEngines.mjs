@@ -129,7 +129,7 @@ function startGeneration({ prompt, maxTokens, temperature, topP, topK, seed, sto
  * JSON bodies, and client-abort detection. `route(ctx)` answers; `ctx.gone()` is true once the client
  * closed the connection before the reply ended.
  */
-async function serve(opts, { unauthorized, failure, publicPaths, route }) {
+async function serve(opts, { unauthorized, failure, needsKey, route }) {
   const requests = [];
   const generations = [];
   let failuresLeft = opts.fail?.times ?? 0;
@@ -159,7 +159,7 @@ async function serve(opts, { unauthorized, failure, publicPaths, route }) {
         res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
         res.end(text);
       };
-      if (opts.apiKey && !publicPaths.has(url.pathname)) {
+      if (opts.apiKey && needsKey(url.pathname)) {
         const auth = req.headers.authorization ?? '';
         const given = auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
         const extra = opts.acceptXApiKey ? req.headers['x-api-key'] : undefined;
@@ -260,7 +260,8 @@ function matchedStop(result, stop) {
 function vllmError(status, message, type, param = null) {
   return { error: { message, type, param, code: status } };
 }
-const VLLM_FAILURE_TYPES = { 400: 'BadRequestError', 404: 'NotFoundError', 429: 'TooManyRequestsError', 500: 'InternalServerError', 503: 'ServiceUnavailableError' };
+// vLLM names an HTTPException's error type by the status phrase (server_utils.py http_exception_handler).
+const VLLM_FAILURE_TYPES = { 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' };
 
 /**
  * vLLM's per-token logprobs dict: the token itself first, then the top N of the step; keyed by
@@ -310,8 +311,9 @@ export async function startOpenAiServer(opts = {}) {
   return serve(opts, {
     // vLLM's --api-key middleware answers 401 with this body (vllm/entrypoints/openai/api_server.py).
     unauthorized: { error: 'Unauthorized' },
-    failure: (status, message) => vllmError(status, message ?? `test server: failing this request with ${status}`, VLLM_FAILURE_TYPES[status] ?? 'InternalServerError'),
-    publicPaths: new Set(['/health', '/ping', '/version']),
+    failure: (status, message) => vllmError(status, message ?? `test server: failing this request with ${status}`, VLLM_FAILURE_TYPES[status] ?? 'Internal Server Error'),
+    // vLLM checks the key only on paths under /v1 (server_utils.py AuthenticationMiddleware).
+    needsKey: (p) => p.startsWith('/v1'),
     route: async (ctx) => {
       const { req, url, body, send } = ctx;
       if (req.method === 'GET' && url.pathname === '/health') return ctx.res.writeHead(200).end();
@@ -354,6 +356,11 @@ export async function startOpenAiServer(opts = {}) {
       if (typeof prompt !== 'string') return send(400, vllmError(400, 'test server: prompt must be one string', 'BadRequestError', 'prompt'));
       if (body.n !== undefined && body.n !== 1) return send(400, vllmError(400, 'test server: only n=1 is served', 'BadRequestError', 'n'));
       if (body.suffix !== undefined && body.suffix !== null) return send(400, vllmError(400, 'suffix is not currently supported', 'BadRequestError'));
+      // CompletionRequest's validators (completion/protocol.py), answered as request validation errors.
+      const invalid = (message, param) => send(400, vllmError(400, message, 'Bad Request', param));
+      if (body.prompt_logprobs !== undefined && body.prompt_logprobs !== null && body.stream && (body.prompt_logprobs > 0 || body.prompt_logprobs === -1)) return invalid('`prompt_logprobs` are not available when `stream=True`.', 'prompt_logprobs');
+      if (typeof body.logprobs === 'number' && body.logprobs < 0) return invalid('`logprobs` must be a positive value.', 'logprobs');
+      if (body.stream_options && !body.stream) return invalid('Stream options can only be defined when `stream=True`.', 'stream_options');
       const maxTokens = body.max_tokens ?? 16;
       const echo = body.echo === true;
       const n = opts.noLogprobs || body.logprobs === undefined || body.logprobs === null ? null : Number(body.logprobs);
@@ -373,11 +380,11 @@ export async function startOpenAiServer(opts = {}) {
         record.finishReason = 'length';
         const text = echo ? prompt : '';
         const logprobs = n !== null ? (echo ? vllmLogprobs(promptScore.ids, promptScore.pieces, promptScore.traces, n, 0) : vllmLogprobs([], [], [], n, 0)) : null;
-        const choice = { index: 0, text, logprobs, finish_reason: 'length', stop_reason: null, prompt_logprobs: promptLogprobsOut };
+        const choice = { index: 0, text, logprobs, finish_reason: 'length', stop_reason: null, token_ids: body.return_token_ids ? [] : null, prompt_logprobs: promptLogprobsOut, prompt_token_ids: body.return_token_ids ? promptScore.ids : null };
         const usage = { prompt_tokens: promptScore.ids.length, total_tokens: promptScore.ids.length, completion_tokens: 0, prompt_tokens_details: null };
         if (!body.stream) return send(200, { id, object: 'text_completion', created: createdNow, model, choices: [choice], service_tier: null, system_fingerprint: null, usage, kv_transfer_params: null });
         sseHeaders(ctx.res);
-        ctx.res.write(`data: ${JSON.stringify({ id, object: 'text_completion', created: createdNow, model, choices: [{ index: 0, text, logprobs, finish_reason: 'length', stop_reason: null }], usage: null })}\n\n`);
+        ctx.res.write(`data: ${JSON.stringify({ id, object: 'text_completion', created: createdNow, model, choices: [{ index: 0, text, logprobs, finish_reason: 'length', stop_reason: null, prompt_token_ids: null, token_ids: null }], usage: null })}\n\n`);
         return ctx.res.end('data: [DONE]\n\n');
       }
 
@@ -399,7 +406,18 @@ export async function startOpenAiServer(opts = {}) {
           object: 'text_completion',
           created: createdNow,
           model,
-          choices: [{ index: 0, text, logprobs, finish_reason: finishReasonOf(result), stop_reason: matchedStop(result, stop), prompt_logprobs: promptLogprobsOut }],
+          choices: [
+            {
+              index: 0,
+              text,
+              logprobs,
+              finish_reason: finishReasonOf(result),
+              stop_reason: matchedStop(result, stop),
+              token_ids: body.return_token_ids ? ids : null,
+              prompt_logprobs: promptLogprobsOut,
+              prompt_token_ids: body.return_token_ids ? promptScore.ids : null,
+            },
+          ],
           service_tier: null,
           system_fingerprint: null,
           usage: { prompt_tokens: promptScore.ids.length, total_tokens: promptScore.ids.length + ids.length, completion_tokens: ids.length, prompt_tokens_details: null },
@@ -421,8 +439,16 @@ export async function startOpenAiServer(opts = {}) {
             : vllmLogprobs([item.token.id], [], [item.token], n, textLen);
         }
         textLen += pyLen(text);
-        const choice = { index: 0, text, logprobs, finish_reason: finish?.finish_reason ?? null, stop_reason: finish?.stop_reason ?? null };
-        if (first && promptLogprobsOut) choice.prompt_logprobs = promptLogprobsOut;
+        // CompletionResponseStreamChoice: no prompt_logprobs; prompt_token_ids only in the first chunk.
+        const choice = {
+          index: 0,
+          text,
+          logprobs,
+          finish_reason: finish?.finish_reason ?? null,
+          stop_reason: finish?.stop_reason ?? null,
+          prompt_token_ids: body.return_token_ids && item.index === 0 ? promptScore.ids : null,
+          token_ids: body.return_token_ids ? [item.token.id] : null,
+        };
         ctx.res.write(`data: ${JSON.stringify({ id, object: 'text_completion', created: createdNow, model, choices: [choice], usage: null })}\n\n`);
       };
       // Each token is written when the next one (or the end) is known, so the last carries finish_reason.
@@ -509,7 +535,7 @@ export async function startLlamaCppServer(opts = {}) {
       unauthorized: llamaError(401, 'Invalid API Key', 'authentication_error'),
       failure: (status, message) => llamaError(status, message ?? `test server: failing this request with ${status}`, LLAMA_FAILURE_TYPES[status] ?? 'server_error'),
       // /health and /models are public (README, tests/unit/test_security.py); so is /v1/models.
-      publicPaths: new Set(['/health', '/v1/health', '/models', '/v1/models']),
+      needsKey: (p) => !['/health', '/v1/health', '/models', '/v1/models'].includes(p),
       route: async (ctx) => {
         const { req, url, body, send } = ctx;
         const p = url.pathname;
@@ -654,7 +680,7 @@ export async function startOllamaServer(opts = {}) {
     // Local Ollama has no API key; behind ollama.com (or a proxy) a missing key is answered so.
     unauthorized: { error: 'unauthorized' },
     failure: (status, message) => ({ error: message ?? `test server: failing this request with ${status}` }),
-    publicPaths: new Set(['/', '/api/version']),
+    needsKey: (p) => p !== '/' && p !== '/api/version',
     route: async (ctx) => {
       const { req, url, body, send } = ctx;
       const p = url.pathname;

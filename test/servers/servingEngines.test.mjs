@@ -147,6 +147,18 @@ test('OpenAI /v1/models lists the served model; an unknown model is a 404 with v
   assert.deepEqual(await res.json(), { error: { message: 'The model `nope` does not exist.', type: 'NotFoundError', param: 'model', code: 404 } });
 });
 
+test('OpenAI request validation answers 400 as vLLM’s CompletionRequest validators do', async () => {
+  const s = await started(startOpenAiServer, {});
+  const res = await post(`${s.url}/v1/completions`, { model: 'gpt2-code', prompt: 'x', stream: true, prompt_logprobs: 2 });
+  assert.equal(res.status, 400);
+  const { error } = await res.json();
+  assert.equal(error.code, 400);
+  assert.equal(error.param, 'prompt_logprobs');
+  assert.equal(error.message, '`prompt_logprobs` are not available when `stream=True`.');
+  assert.equal((await post(`${s.url}/v1/completions`, { model: 'gpt2-code', prompt: 'x', logprobs: -1 })).status, 400);
+  assert.equal(s.generations.length, 0);
+});
+
 test('API key: 401 without it in each engine’s error body, 200 with it; public paths stay open', async () => {
   const o = await started(startOpenAiServer, { apiKey: 'sk-test' });
   let res = await post(`${o.url}/v1/completions`, { model: 'gpt2-code', prompt: 'x', max_tokens: 1 });
@@ -154,6 +166,9 @@ test('API key: 401 without it in each engine’s error body, 200 with it; public
   assert.deepEqual(await res.json(), { error: 'Unauthorized' });
   res = await post(`${o.url}/v1/completions`, { model: 'gpt2-code', prompt: 'x', max_tokens: 1, temperature: 0 }, { Authorization: 'Bearer sk-test' });
   assert.equal(res.status, 200);
+  // vLLM checks the key on /v1 paths only.
+  assert.equal((await fetch(`${o.url}/v1/models`)).status, 401);
+  assert.equal((await fetch(`${o.url}/health`)).status, 200);
 
   const l = await started(startLlamaCppServer, { apiKey: 'sk-test' });
   res = await post(`${l.url}/completion`, { prompt: 'x', n_predict: 1 }, { Authorization: 'Bearer wrong' });
