@@ -30,7 +30,31 @@ export function sharedEngine() {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const utf8Bytes = (s) => [...Buffer.from(s, 'utf8')];
+
+/**
+ * A token's raw bytes. GPT-2's byte-level BPE writes each byte as one character of its printable
+ * alphabet (`bytes_to_unicode`); mapping those back gives the bytes, which for a token that is part of
+ * a multi-byte character are not valid UTF-8 on their own: the engine's `text` is then "\ufffd", and
+ * llama.cpp's and Ollama's `bytes` carry the real bytes.
+ */
+let byteTable;
+function tokenBytesOf(tokenizer, id, text) {
+  const json = tokenizer._tokenizerJSON;
+  if (json?.decoder?.type !== 'ByteLevel' || !json.model?.vocab) return [...Buffer.from(text, 'utf8')];
+  if (!byteTable) {
+    const printable = [];
+    for (let b = 0; b < 256; b++) if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174) printable.push(b);
+    const charToByte = new Map(printable.map((b) => [String.fromCodePoint(b), b]));
+    let extra = 0;
+    for (let b = 0; b < 256; b++) if (!printable.includes(b)) charToByte.set(String.fromCodePoint(256 + extra++), b);
+    byteTable = { charToByte, idToToken: new Map(Object.entries(json.model.vocab).map(([tok, i]) => [i, tok])) };
+  }
+  const tok = byteTable.idToToken.get(id);
+  if (tok === undefined) return [...Buffer.from(text, 'utf8')];
+  return [...tok].map((c) => byteTable.charToByte.get(c) ?? 63);
+}
+let bundledTokenizer;
+const utf8Bytes = (id, text) => (bundledTokenizer ? tokenBytesOf(bundledTokenizer, id, text) : [...Buffer.from(text, 'utf8')]);
 /** Python's len(): code points, which vLLM's text_offset counts. */
 const pyLen = (s) => [...s].length;
 /** Engine probabilities as log-probabilities (exp(logprob) gives the engine's prob back). */
@@ -40,6 +64,7 @@ const logOf = (p) => Math.log(p);
 async function tokenize(text) {
   const engine = await sharedEngine();
   const model = await engine.load({ source: BUNDLED });
+  bundledTokenizer = model.tokenizer;
   const ids = Array.from(model.tokenizer.encode(text));
   return { ids, pieces: ids.map((id) => model.tokenizer.decode([id], { skip_special_tokens: false })), tokenizer: model.tokenizer, info: model.info };
 }
@@ -511,17 +536,17 @@ function llamaProbs(trace, body, nProbs) {
     return {
       id: trace.id,
       token: trace.text,
-      bytes: utf8Bytes(trace.text),
+      bytes: utf8Bytes(trace.id, trace.text),
       prob: own ? own.prob : 0,
-      top_probs: cands.slice(0, nProbs).map((a) => ({ id: a.id, token: a.text, bytes: utf8Bytes(a.text), prob: a.prob })),
+      top_probs: cands.slice(0, nProbs).map((a) => ({ id: a.id, token: a.text, bytes: utf8Bytes(a.id, a.text), prob: a.prob })),
     };
   }
   return {
     id: trace.id,
     token: trace.text,
-    bytes: utf8Bytes(trace.text),
+    bytes: utf8Bytes(trace.id, trace.text),
     logprob: trace.logprob,
-    top_logprobs: trace.top.slice(0, nProbs).map((a) => ({ id: a.id, token: a.text, bytes: utf8Bytes(a.text), logprob: logOf(a.prob) })),
+    top_logprobs: trace.top.slice(0, nProbs).map((a) => ({ id: a.id, token: a.text, bytes: utf8Bytes(a.id, a.text), logprob: logOf(a.prob) })),
   };
 }
 
@@ -558,7 +583,13 @@ export async function startLlamaCppServer(opts = {}) {
         }
         if (req.method === 'POST' && p === '/tokenize') {
           const { ids, pieces } = await tokenize(String(body.content ?? ''));
-          return send(200, { tokens: body.with_pieces ? ids.map((id, i) => ({ id, piece: pieces[i] })) : ids });
+          // A piece is its text when it is valid UTF-8 on its own, else its bytes (README, /tokenize).
+          const piece = (id, i) => {
+            const bytes = utf8Bytes(id, pieces[i]);
+            const text = Buffer.from(bytes).toString('utf8');
+            return Buffer.from(text, 'utf8').equals(Buffer.from(bytes)) ? text : bytes;
+          };
+          return send(200, { tokens: body.with_pieces ? ids.map((id, i) => ({ id, piece: piece(id, i) })) : ids });
         }
         if (req.method === 'POST' && p === '/detokenize') {
           const { tokenizer } = await tokenize('');
@@ -661,11 +692,13 @@ export async function startLlamaCppServer(opts = {}) {
 
 function ollamaLogprob(trace, topN) {
   const entry = { token: trace.text, logprob: trace.logprob };
-  if (trace.text) entry.bytes = utf8Bytes(trace.text);
+  const own = utf8Bytes(trace.id, trace.text);
+  if (own.length) entry.bytes = own;
   if (topN > 0) {
     entry.top_logprobs = trace.top.slice(0, topN).map((a) => {
       const alt = { token: a.text, logprob: logOf(a.prob) };
-      if (a.text) alt.bytes = utf8Bytes(a.text);
+      const bytes = utf8Bytes(a.id, a.text);
+      if (bytes.length) alt.bytes = bytes;
       return alt;
     });
   }

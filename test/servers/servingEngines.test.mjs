@@ -311,6 +311,11 @@ test('llama.cpp /tokenize, /health, /v1/models and /infill', async () => {
   assert.deepEqual(tok.tokens, Array.from(tokenizer.encode(PROMPT)));
   const pieces = await (await post(`${s.url}/tokenize`, { content: 'def f', with_pieces: true })).json();
   assert.deepEqual(pieces.tokens.map((t) => t.piece).join(''), 'def f');
+  // A token that is part of a multi-byte character comes back as its bytes.
+  const emoji = await (await post(`${s.url}/tokenize`, { content: ' 🤗', with_pieces: true })).json();
+  const bytes = emoji.tokens.flatMap((t) => (typeof t.piece === 'string' ? [...Buffer.from(t.piece, 'utf8')] : t.piece));
+  assert.deepEqual(bytes, [...Buffer.from(' 🤗', 'utf8')]);
+  assert.ok(emoji.tokens.some((t) => Array.isArray(t.piece)));
   assert.deepEqual(await (await fetch(`${s.url}/health`)).json(), { status: 'ok' });
   const models = await (await fetch(`${s.url}/v1/models`)).json();
   assert.equal(models.data[0].owned_by, 'llamacpp');
