@@ -12,7 +12,8 @@
 //                finishReason, cancelled }`; `cancelled` is set when the client went away before the
 //                reply was complete, and the engine was told to stop then (its finishReason is then
 //                'cancelled' unless it had already finished).
-// Options: `{ model = 'gpt2-code', apiKey, fail: { status, times }, delayMs, noLogprobs }`.
+// Options: `{ model = 'gpt2-code', apiKey, fail: { status, times }, delayMs, noLogprobs }`, and for
+// Ollama `insert` (accept `suffix` as a fill-in-the-middle model would; see docs/serving-apis.md).
 
 import http from 'node:http';
 import path from 'node:path';

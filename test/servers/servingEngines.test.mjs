@@ -383,3 +383,16 @@ test('Ollama /api/tags, unknown model and bad top_logprobs', async () => {
   assert.equal(res.status, 400);
   assert.deepEqual(await res.json(), { error: 'top_logprobs must be between 0 and 20' });
 });
+
+test('Ollama suffix: refused for a model without insert; with `insert` the middle is the prompt’s continuation', async () => {
+  const s = await started(startOllamaServer, {});
+  const body = { model: 'gpt2-code', prompt: PROMPT, suffix: '\n\nprint(add(1, 2))\n', stream: false, options: { num_predict: 3, temperature: 0 } };
+  const res = await post(`${s.url}/api/generate`, body);
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), { error: 'gpt2-code:latest does not support insert' });
+  const fim = await started(startOllamaServer, { insert: true });
+  const ref = await reference(PROMPT, 3, 1);
+  const reply = await (await post(`${fim.url}/api/generate`, body)).json();
+  assert.equal(reply.response, ref.text);
+  assert.equal(fim.requests[0].body.suffix, body.suffix);
+});
