@@ -396,3 +396,38 @@ test('Ollama suffix: refused for a model without insert; with `insert` the middl
   assert.equal(reply.response, ref.text);
   assert.equal(fim.requests[0].body.suffix, body.suffix);
 });
+
+test('stop strings end the text in each API’s terms (vLLM stop_reason, llama.cpp stop_type word, Ollama done_reason stop)', async () => {
+  const prompt = 'def add(a, b):';
+  const engine = await sharedEngine();
+  const ref = await engine.generate({ model: MODEL, prompt, options: { strategy: 'greedy', maxNewTokens: 12, topAlternatives: 1, repetitionPenalty: 1, stopStrings: [' b'] } });
+  assert.equal(ref.finishReason, 'stop-string');
+  assert.ok(!ref.text.includes(' b'));
+  const o = await started(startOpenAiServer, {});
+  const oc = (await (await post(`${o.url}/v1/completions`, { model: 'gpt2-code', prompt, max_tokens: 12, temperature: 0, stop: ' b', logprobs: 0 })).json()).choices[0];
+  assert.equal(oc.text, ref.text);
+  assert.equal(oc.finish_reason, 'stop');
+  assert.equal(oc.stop_reason, ' b');
+  assert.equal(oc.logprobs.tokens.length, ref.tokens.length);
+  const l = await started(startLlamaCppServer, {});
+  const lc = await (await post(`${l.url}/completion`, { prompt, n_predict: 12, temperature: 0, stop: [' b'] })).json();
+  assert.equal(lc.content, ref.text);
+  assert.equal(lc.stop_type, 'word');
+  assert.equal(lc.stopping_word, ' b');
+  const m = await started(startOllamaServer, {});
+  const mc = await (await post(`${m.url}/api/generate`, { model: 'gpt2-code', prompt, stream: false, options: { num_predict: 12, temperature: 0, stop: [' b'] } })).json();
+  assert.equal(mc.response, ref.text);
+  assert.equal(mc.done_reason, 'stop');
+});
+
+test('sampling parameters reach the engine: a seeded sample equals the engine’s own seeded run', async () => {
+  const engine = await sharedEngine();
+  const ref = await engine.generate({ model: MODEL, prompt: PROMPT, options: { strategy: 'sample', maxNewTokens: 8, temperature: 0.7, topP: 0.9, topK: 20, seed: 7, topAlternatives: 2, repetitionPenalty: 1 } });
+  const o = await started(startOpenAiServer, {});
+  const oc = (await (await post(`${o.url}/v1/completions`, { model: 'gpt2-code', prompt: PROMPT, max_tokens: 8, temperature: 0.7, top_p: 0.9, top_k: 20, seed: 7, logprobs: 2 })).json()).choices[0];
+  assert.equal(oc.text, ref.text);
+  ref.tokens.forEach((t, i) => close(Math.exp(oc.logprobs.token_logprobs[i]), t.prob, `sampled token ${i}`));
+  const m = await started(startOllamaServer, {});
+  const mc = await (await post(`${m.url}/api/generate`, { model: 'gpt2-code', prompt: PROMPT, stream: false, options: { num_predict: 8, temperature: 0.7, top_p: 0.9, top_k: 20, seed: 7 } })).json();
+  assert.equal(mc.response, ref.text);
+});
