@@ -100,7 +100,7 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
       if (event.text && !firstMs) firstMs = performance.now() - started;
       let emitted = '';
       event.tokens.forEach((token, i) => {
-        const trace = servedTrace(token);
+        const trace = servedTrace(token, served.alternatives);
         tokens.push(trace);
         // The deltas add up to the event's text (the last token takes what the server trimmed or added).
         const delta = i === event.tokens.length - 1 ? event.text.slice(emitted.length) : token.text;
@@ -134,8 +134,9 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
 export async function servedScore(request: ScoreRequest, hooks: ServedHooks): Promise<ScoreResult> {
   const adapter = servingAdapter(request.model.endpoint!);
   if (request.source !== undefined) throw new InferenceError('bad-request', 'A served model scores a text on its own; a source text is for local Seq2Seq models.');
-  const served = await adapter.score(request.model.source, request.text, Math.min(MAX_SERVED_ALTERNATIVES, request.topAlternatives ?? 10), http(request.model, hooks));
-  const tokens = served.map(servedTrace);
+  const alternatives = Math.min(MAX_SERVED_ALTERNATIVES, Math.max(1, request.topAlternatives ?? 10));
+  const served = await adapter.score(request.model.source, request.text, alternatives, http(request.model, hooks));
+  const tokens = served.map((t) => servedTrace(t, alternatives));
   const total = tokens.reduce((sum, t) => sum + t.logprob, 0);
   return {
     text: request.text,

@@ -15,8 +15,9 @@ export interface ServedToken {
  * rank from the position among its alternatives (beyond them: `topN + 1`), and the entropy of its top
  * N with the remaining mass as one outcome (a lower bound of the true entropy).
  */
-export function servedTrace(token: ServedToken): TokenTrace {
-  const top = [...token.top].sort((a, b) => b.logprob - a.logprob);
+export function servedTrace(token: ServedToken, requested: number): TokenTrace {
+  // vLLM lists the top N plus the chosen token wherever it falls: the alternatives are the top N.
+  const top = [...token.top].sort((a, b) => b.logprob - a.logprob).slice(0, Math.max(1, requested));
   const alternatives: Alternative[] = top.map((a) => ({ id: a.id, text: a.text, prob: Math.exp(a.logprob) }));
   const logprob = token.logprob ?? NaN;
   const at = top.findIndex((a) => (token.id >= 0 && a.id >= 0 ? a.id === token.id : a.text === token.text));
