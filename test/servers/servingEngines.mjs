@@ -398,6 +398,15 @@ export async function startOpenAiServer(opts = {}) {
       const id = `cmpl-${randomBytes(16).toString('hex')}`;
       const createdNow = Math.floor(Date.now() / 1000);
       const promptScore = await scorePrompt(prompt, Math.max(n ?? 0, promptN ?? 0, 1));
+      // SamplingParams' own checks answer as BadRequestError with "(parameter=…, value=…)" appended, as a
+      // real vLLM reply shows: {"error":{"message":"max_tokens must be at least 1, got -46771. (parameter=max_tokens,
+      // value=-46771)","type":"BadRequestError","param":"max_tokens","code":400}}.
+      if (maxTokens < 1 && !(echo && maxTokens === 0)) return send(400, vllmError(400, `max_tokens must be at least 1, got ${maxTokens}. (parameter=max_tokens, value=${maxTokens})`, 'BadRequestError', 'max_tokens'));
+      const maxModelLen = (await tokenize('')).info.maxContext;
+      if (promptScore.ids.length + maxTokens > maxModelLen) {
+        // Wording paraphrased from vLLM's context-length check; the status, type and param are vLLM's.
+        return send(400, vllmError(400, `'max_tokens' is too large: ${maxTokens}. This model's maximum context length is ${maxModelLen} tokens and your request has ${promptScore.ids.length} input tokens (${maxTokens} > ${maxModelLen} - ${promptScore.ids.length}).`, 'BadRequestError', 'max_tokens'));
+      }
       const promptLogprobsOut = promptN !== null ? vllmPromptLogprobs(promptScore.ids, promptScore.traces, promptN) : null;
       const record = ctx.newGeneration({ prompt, maxTokens });
       const finishReasonOf = (r) => (r.finishReason === 'length' ? 'length' : 'stop');

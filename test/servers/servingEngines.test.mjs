@@ -157,6 +157,11 @@ test('OpenAI request validation answers 400 as vLLM’s CompletionRequest valida
   assert.equal(error.message, '`prompt_logprobs` are not available when `stream=True`.');
   assert.equal((await post(`${s.url}/v1/completions`, { model: 'gpt2-code', prompt: 'x', logprobs: -1 })).status, 400);
   assert.equal((await (await post(`${s.url}/v1/completions`, { model: 'gpt2-code', prompt: '' })).json()).error.message, 'Either prompt or prompt_embeds must be provided and non-empty.');
+  const zero = await (await post(`${s.url}/v1/completions`, { model: 'gpt2-code', prompt: 'x', max_tokens: 0 })).json();
+  assert.deepEqual(zero, { error: { message: 'max_tokens must be at least 1, got 0. (parameter=max_tokens, value=0)', type: 'BadRequestError', param: 'max_tokens', code: 400 } });
+  const long = await post(`${s.url}/v1/completions`, { model: 'gpt2-code', prompt: 'x', max_tokens: 512 });
+  assert.equal(long.status, 400);
+  assert.equal((await long.json()).error.param, 'max_tokens');
   assert.equal(s.generations.length, 0);
 });
 
