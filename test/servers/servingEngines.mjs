@@ -377,13 +377,14 @@ export async function startOpenAiServer(opts = {}) {
         });
       }
       if (req.method !== 'POST' || url.pathname !== '/v1/completions') return send(404, { detail: 'Not Found' });
+      // CompletionRequest's validators (completion/protocol.py), answered as request validation errors.
+      const invalid = (message, param) => send(400, vllmError(400, message, 'Bad Request', param));
       if (body.model !== undefined && body.model !== model) return send(404, vllmError(404, `The model \`${body.model}\` does not exist.`, 'NotFoundError', 'model'));
       const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 && typeof body.prompt[0] === 'string' ? body.prompt[0] : body.prompt;
       if (typeof prompt !== 'string') return send(400, vllmError(400, 'test server: prompt must be one string', 'BadRequestError', 'prompt'));
+      if (prompt === '') return invalid('Either prompt or prompt_embeds must be provided and non-empty.', null);
       if (body.n !== undefined && body.n !== 1) return send(400, vllmError(400, 'test server: only n=1 is served', 'BadRequestError', 'n'));
       if (body.suffix !== undefined && body.suffix !== null) return send(400, vllmError(400, 'suffix is not currently supported', 'BadRequestError'));
-      // CompletionRequest's validators (completion/protocol.py), answered as request validation errors.
-      const invalid = (message, param) => send(400, vllmError(400, message, 'Bad Request', param));
       if (body.prompt_logprobs !== undefined && body.prompt_logprobs !== null && body.stream && (body.prompt_logprobs > 0 || body.prompt_logprobs === -1)) return invalid('`prompt_logprobs` are not available when `stream=True`.', 'prompt_logprobs');
       if (typeof body.logprobs === 'number' && body.logprobs < 0) return invalid('`logprobs` must be a positive value.', 'logprobs');
       if (body.stream_options && !body.stream) return invalid('Stream options can only be defined when `stream=True`.', 'stream_options');
@@ -397,6 +398,15 @@ export async function startOpenAiServer(opts = {}) {
       const id = `cmpl-${randomBytes(16).toString('hex')}`;
       const createdNow = Math.floor(Date.now() / 1000);
       const promptScore = await scorePrompt(prompt, Math.max(n ?? 0, promptN ?? 0, 1));
+      // SamplingParams' own checks answer as BadRequestError with "(parameter=…, value=…)" appended, as a
+      // real vLLM reply shows: {"error":{"message":"max_tokens must be at least 1, got -46771. (parameter=max_tokens,
+      // value=-46771)","type":"BadRequestError","param":"max_tokens","code":400}}.
+      if (maxTokens < 1 && !(echo && maxTokens === 0)) return send(400, vllmError(400, `max_tokens must be at least 1, got ${maxTokens}. (parameter=max_tokens, value=${maxTokens})`, 'BadRequestError', 'max_tokens'));
+      const maxModelLen = (await tokenize('')).info.maxContext;
+      if (promptScore.ids.length + maxTokens > maxModelLen) {
+        // Wording paraphrased from vLLM's context-length check; the status, type and param are vLLM's.
+        return send(400, vllmError(400, `'max_tokens' is too large: ${maxTokens}. This model's maximum context length is ${maxModelLen} tokens and your request has ${promptScore.ids.length} input tokens (${maxTokens} > ${maxModelLen} - ${promptScore.ids.length}).`, 'BadRequestError', 'max_tokens'));
+      }
       const promptLogprobsOut = promptN !== null ? vllmPromptLogprobs(promptScore.ids, promptScore.traces, promptN) : null;
       const record = ctx.newGeneration({ prompt, maxTokens });
       const finishReasonOf = (r) => (r.finishReason === 'length' ? 'length' : 'stop');

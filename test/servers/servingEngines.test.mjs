@@ -156,6 +156,12 @@ test('OpenAI request validation answers 400 as vLLM’s CompletionRequest valida
   assert.equal(error.param, 'prompt_logprobs');
   assert.equal(error.message, '`prompt_logprobs` are not available when `stream=True`.');
   assert.equal((await post(`${s.url}/v1/completions`, { model: 'gpt2-code', prompt: 'x', logprobs: -1 })).status, 400);
+  assert.equal((await (await post(`${s.url}/v1/completions`, { model: 'gpt2-code', prompt: '' })).json()).error.message, 'Either prompt or prompt_embeds must be provided and non-empty.');
+  const zero = await (await post(`${s.url}/v1/completions`, { model: 'gpt2-code', prompt: 'x', max_tokens: 0 })).json();
+  assert.deepEqual(zero, { error: { message: 'max_tokens must be at least 1, got 0. (parameter=max_tokens, value=0)', type: 'BadRequestError', param: 'max_tokens', code: 400 } });
+  const long = await post(`${s.url}/v1/completions`, { model: 'gpt2-code', prompt: 'x', max_tokens: 512 });
+  assert.equal(long.status, 400);
+  assert.equal((await long.json()).error.param, 'max_tokens');
   assert.equal(s.generations.length, 0);
 });
 
@@ -241,6 +247,24 @@ test('a client abort stops the generation (OpenAI, llama.cpp and Ollama streams)
     assert.ok(g.engineTokens < 400, `${path}: ${g.engineTokens} tokens generated`);
     assert.ok(g.sentTokens < 10, `${path}: ${g.sentTokens} tokens sent`);
   }
+});
+
+test('aborting a non-streamed request stops its generation too', async () => {
+  const s = await started(startOpenAiServer, { delayMs: 1 });
+  const body = JSON.stringify({ model: 'gpt2-code', prompt: PROMPT, max_tokens: 400, temperature: 0 });
+  const controller = new AbortController();
+  const aborted = fetch(`${s.url}/v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: controller.signal });
+  setTimeout(() => controller.abort(), 150);
+  await assert.rejects(aborted);
+  for (let i = 0; i < 200 && !s.generations[0]?.finishReason; i++) await new Promise((r) => setTimeout(r, 25));
+  const [g] = s.generations;
+  assert.equal(g.cancelled, true);
+  assert.equal(g.finishReason, 'cancelled');
+  assert.ok(g.engineTokens < 400, `${g.engineTokens} tokens generated`);
+  // The same request, not aborted, runs to the end.
+  assert.equal((await post(`${s.url}/v1/completions`, JSON.parse(body))).status, 200);
+  assert.equal(s.generations[1].finishReason, 'length');
+  assert.equal(s.generations[1].engineTokens, 400);
 });
 
 // ----------------------------------------------------------------------------------------- llama.cpp
