@@ -5,7 +5,7 @@
  * and the layer's top 5; the selected token's column is highlighted and its rank per layer is drawn
  * below. Only the columns in view are in the DOM, so long texts scroll sideways cheaply.
  *
- * For tests: `[data-testid=logit-lens][data-layers][data-columns][data-drawn-columns][data-selected]`,
+ * For tests: `[data-testid=logit-lens][data-sequence][data-layers][data-columns][data-drawn-columns][data-selected]`,
  * `[data-testid=lens-cell][data-index][data-layer][data-rank][data-top1]`, `[data-testid=lens-head]`,
  * `[data-testid=lens-detail][data-index]`, `[data-testid=lens-legend]`, `[data-testid=lens-tooltip]`,
  * `[data-testid=lens-unavailable]`.
@@ -22,8 +22,9 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 
 export interface LensViewOptions {
   readonly tokens: readonly TokenTrace[];
-  /** Which tokens these are (`text`, `branch at token 12`). */
+  /** Which tokens these are (`text`, `branch at token 12`) and the id of their sequence. */
   readonly title: string;
+  readonly sequenceId: number;
   readonly selected: number;
   readonly scrollLeft: number;
   /** The user picked a column (click, arrow keys). */
@@ -103,7 +104,7 @@ export class LogitLensView {
     this.tooltip = el('div', { class: 'tooltip lens-tooltip', role: 'tooltip', 'data-testid': 'lens-tooltip', hidden: true });
     this.element = el(
       'section',
-      { class: 'lens', 'data-testid': 'logit-lens', 'data-layers': this.layers, 'data-columns': o.tokens.length, 'data-drawn-columns': 0, 'data-selected': this.selected },
+      { class: 'lens', 'data-testid': 'logit-lens', 'data-sequence': o.sequenceId, 'data-layers': this.layers, 'data-columns': o.tokens.length, 'data-drawn-columns': 0, 'data-selected': this.selected },
       el('h2', { text: `Logit lens: ${o.title}` }),
       el('p', { class: 'muted', text: 'What the model would predict if it stopped after each layer: rows are layers (the last, the model’s own output, at the top), columns the tokens; each cell is the layer’s most probable token.' }),
       legend(),

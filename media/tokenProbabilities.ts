@@ -226,6 +226,7 @@ function renderLens(): void {
   lensView = new LogitLensView({
     tokens: shown.tokens,
     title: shown.parent ? `branch at token ${shown.parent.tokenIndex + 1}` : 'text',
+    sequenceId: shown.id,
     selected: lensSelected,
     scrollLeft: lensScroll,
     onSelect: (index) => {

@@ -52,6 +52,7 @@ e2eSuite('panels', () => {
     const panelTab = page.locator('.tabs-container .tab', { hasText: 'Tokens:' }).first();
     const toggleMaximized = async () => {
       await panelTab.click();
+      await page.waitForTimeout(500); // the webview takes the focus when its tab is clicked; let it settle before F1
       await runCommand(page, 'View: Toggle Maximize Editor Group');
       await page.waitForTimeout(500);
     };
@@ -115,12 +116,22 @@ e2eSuite('panels', () => {
     assert.ok(branchTokens > 0, 'the branch has tokens');
     const allTokens = await frame.locator('[data-testid=token]').count();
     assert.ok(allTokens > count, 'the branch tokens are rendered beside the original');
+    // The branch was generated with a logit lens too: focusing one of its tokens shows the branch's grid.
+    const branch = frame.locator('[data-testid=branch]').first();
+    const branchId = await branch.getAttribute('data-branch-id');
+    await branch.locator('[data-testid=token]').first().focus();
+    const lensOf = frame.locator('[data-testid=logit-lens]');
+    await waitUntil(async () => (await lensOf.getAttribute('data-sequence')) === branchId, { message: 'the lens to show the branch' });
+    assert.equal(Number(await lensOf.getAttribute('data-columns')), branchTokens, 'a lens column per branch token');
+    assert.equal(await lensOf.getAttribute('data-selected'), '0');
+    // Back to the main text's lens, at token 10.
+    await tokens.nth(10).focus();
+    await waitUntil(async () => (await lensOf.getAttribute('data-sequence')) === '0' && (await lensOf.getAttribute('data-selected')) === '10', { message: 'the lens back on the text' });
     await waitForIdle(page);
     await screenshot(page, 'token-probabilities-branch');
 
     // Hide and show: the panel keeps its state.
     const title = (await page.locator('.tabs-container .tab', { hasText: 'Tokens:' }).first().innerText()).trim();
-    // Branching from token 10's alternative gave token 10 the focus back, and the lens followed it.
     const lensSelected = await frame.locator('[data-testid=logit-lens]').getAttribute('data-selected');
     assert.equal(lensSelected, '10');
     await hideAndShow(page, title);
