@@ -12,7 +12,7 @@
  */
 import { displayToken, formatProb } from '../src/analysis/gltr';
 import { rampColor } from '../src/analysis/heatmap';
-import { lensCell, lensCellColors, lensLayerCount, rankByLayer, settledLayer, visibleColumns } from '../src/analysis/logitLens';
+import { LENS_TOP, lensCell, lensCellColors, lensLayerCount, rankByLayer, settledLayer, visibleColumns } from '../src/analysis/logitLens';
 import type { TokenTrace } from '../src/inference/protocol';
 import { el } from './vscodeApi';
 
@@ -100,7 +100,7 @@ export class LogitLensView {
     this.canvas.style.width = `${o.tokens.length * COL_W}px`;
     this.canvas.style.height = `${(this.layers + 1) * ROW_H}px`;
     this.scroll = el('div', { class: 'lens-scroll', tabindex: 0, role: 'group', 'aria-label': 'Logit lens grid: left and right arrows select a token' }, this.canvas);
-    this.detail = el('div', { class: 'lens-detail', 'data-testid': 'lens-detail' });
+    this.detail = el('div', { class: 'lens-detail', 'data-testid': 'lens-detail', 'aria-live': 'polite' });
     this.tooltip = el('div', { class: 'tooltip lens-tooltip', role: 'tooltip', 'data-testid': 'lens-tooltip', hidden: true });
     this.element = el(
       'section',
@@ -218,7 +218,7 @@ export class LogitLensView {
       return;
     }
     const list = el('ol', { 'aria-label': `Top 5 after layer ${entry.layer}` });
-    for (const alt of entry.top.slice(0, 5)) {
+    for (const alt of entry.top.slice(0, LENS_TOP)) {
       const bar = el('div', { class: 'bar' });
       bar.style.width = `${Math.max(1, Math.round(alt.prob * 100))}%`;
       list.append(el('li', { class: alt.id === token.id ? 'actual' : undefined }, el('span', { text: JSON.stringify(alt.text) }), el('span', { text: formatProb(alt.prob) }), bar));

@@ -4,6 +4,18 @@
  * chosen token's rank per layer. No DOM dependency, so it is unit-tested.
  */
 import type { Alternative, LensEntry, TokenTrace } from '../inference/protocol';
+
+/** Alternatives per layer the view shows (a cell's tooltip lists the layer's top 5). */
+export const LENS_TOP = 5;
+
+/**
+ * The trace with each layer's alternatives cut to `n`: the engine gives as many per layer as per
+ * token (10 by default), and layers × tokens of them would make the panel's data, which crosses
+ * into the webview and is kept in its state, several times larger than it needs to be.
+ */
+export function trimLens<T extends Pick<TokenTrace, 'lens'>>(tokens: readonly T[], n = LENS_TOP): T[] {
+  return tokens.map((t) => (t.lens && t.lens.some((e) => e.top.length > n) ? { ...t, lens: t.lens.map((e) => (e.top.length > n ? { ...e, top: e.top.slice(0, n) } : e)) } : t));
+}
 import { rampColor } from './heatmap';
 
 /** Number of layer rows: the longest lens of any token (0 when no token has one). */

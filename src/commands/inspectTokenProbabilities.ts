@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { unscoredHead } from '../analysis/gltr';
+import { trimLens } from '../analysis/logitLens';
 import type { Ctx, LastGeneration } from '../context';
 import { activeSelection, titleOf } from '../editor/output';
 import { continuesPrompt, type ModelInfo, type ModelSpec, type TokenTrace } from '../inference/protocol';
@@ -55,7 +56,7 @@ export async function inspectTokenProbabilities(ctx: Ctx, panels: TokenProbabili
     model: ctx.modelLabel(model.source),
     mode: 'score',
     prompt: head,
-    sequences: [{ id: 0, tokens: result.tokens, prompt: head, forcedIds: [], status: 'done' }],
+    sequences: [{ id: 0, tokens: trimLens(result.tokens), prompt: head, forcedIds: [], status: 'done' }],
     branchModel: model.source,
     task: { kind: 'generate' },
     device: result.device,
@@ -110,7 +111,7 @@ async function lensForGeneration(ctx: Ctx, last: LastGeneration): Promise<{ sequ
   if (ran.result.lensUnavailable) return { lensUnavailable: ran.result.lensUnavailable };
   const replay = ran.result.tokens;
   if (replay.length !== ids.length || replay.some((t, i) => t.id !== ids[i])) return { lensUnavailable: 'The replay for the logit lens did not reproduce the generated tokens.' };
-  const tokens = result.tokens.map((t, i) => ({ ...t, lens: replay[i]!.lens }));
+  const tokens = trimLens(result.tokens.map((t, i) => ({ ...t, lens: replay[i]!.lens })));
   return { sequences: [{ ...fromGeneration(last, '').sequences[0]!, tokens }], lensUnavailable: missingLens(tokens) };
 }
 

@@ -5,6 +5,7 @@
  */
 import type * as vscode from 'vscode';
 import { branchPoint, upsertSequence, withoutForced } from '../analysis/branching';
+import { trimLens } from '../analysis/logitLens';
 import type { Ctx } from '../context';
 import { decodingFor, taskDecodingFor } from '../settings';
 import { isTokenPanelData, isTokenWebviewMessage, type TokenHostMessage, type TokenPanelData, type TokenSequence, type TokenWebviewMessage } from './messages';
@@ -78,7 +79,7 @@ export class TokenProbabilitiesPanels implements vscode.Disposable {
         },
       },
     );
-    this.updateSequence(ran ? { ...running, tokens: withoutForced(ran.result.tokens, point.forcedIds), status: 'done' } : { ...running, status: 'failed', error });
+    this.updateSequence(ran ? { ...running, tokens: trimLens(withoutForced(ran.result.tokens, point.forcedIds)), status: 'done' } : { ...running, status: 'failed', error });
   }
 
   dispose(): void {

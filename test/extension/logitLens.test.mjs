@@ -57,3 +57,15 @@ test('only the columns in view (and a few beside them) are drawn', () => {
   assert.deepEqual(lens.visibleColumns(-20, 100, 50, 100, 0), { start: 0, end: 2 });
   assert.deepEqual(lens.visibleColumns(0, 100, 50, 0), { start: 0, end: 0 });
 });
+
+test('each layer keeps its first alternatives only, the rest of the trace unchanged', () => {
+  const wide = { ...token, lens: token.lens.map((e) => ({ ...e, top: [...e.top, ...[10, 11, 12, 13, 14].map((id) => ({ id, text: `t${id}`, prob: 0.001 }))] })) };
+  const [trimmed, plain] = lens.trimLens([wide, { id: 1, text: 'a' }], 3);
+  assert.deepEqual(trimmed.lens.map((e) => e.top.length), [3, 3, 3, 3]);
+  assert.deepEqual(trimmed.lens[0].top.map((a) => a.id), [3, 4, 10]);
+  assert.deepEqual(trimmed.lens.map((e) => [e.layer, e.rank, e.prob]), token.lens.map((e) => [e.layer, e.rank, e.prob]));
+  assert.equal(trimmed.text, ' b');
+  assert.deepEqual(plain, { id: 1, text: 'a' });
+  assert.equal(wide.lens[0].top.length, 7, 'the input is not changed');
+  assert.equal(lens.trimLens([token])[0], token, 'a lens within the limit is passed through');
+});
