@@ -248,4 +248,24 @@ e2eSuite('panels', () => {
     assert.ok(top1 >= lastRanks.length / 2, `${top1} of ${lastRanks.length} tokens are the last layer's top-1 (trace ranks ${ranks.join(',')})`);
     await runCommand(page, 'View: Close All Editors');
   });
+
+  e2eTest(s, 'a translation by the RNN: the token panel says why there is no logit lens', async () => {
+    const { page } = s;
+    await s.applySettings({ 'lmLens.models.translation': 'rnn-attention-seq2seq' });
+    await openFile(page, 'README.txt');
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+End'); // the first line: "Local LM Lens sample workspace"
+    await s.translateSelection('German');
+    await runCommand(page, 'File: Revert File');
+    await runCommand(page, 'View: Close All Editors'); // no selection: the panel shows the last generation
+    await runCommand(page, 'LM Lens: Inspect Token Probabilities');
+    const frame = await findFrame(page, '#token-panel[data-state="ready"]', { timeout: 120_000 });
+    assert.ok(Number(await frame.locator('#token-panel').getAttribute('data-token-count')) > 0);
+    const notice = frame.locator('[data-testid=lens-unavailable]');
+    await notice.waitFor({ timeout: 30_000 });
+    assert.match(await notice.innerText(), /Logit lens unavailable: .*RNN/);
+    assert.equal(await frame.locator('[data-testid=logit-lens]').count(), 0, 'no empty grid');
+    assert.equal(await frame.locator('[data-testid=gltr-histograms]').count(), 1, 'the histograms are there all the same');
+    await runCommand(page, 'View: Close All Editors');
+  });
 });
