@@ -362,7 +362,12 @@ root.addEventListener('change', (e) => {
   const input = (e.target as HTMLElement).closest<HTMLInputElement>('input[data-threshold]');
   if (!input) return;
   const key = input.dataset.threshold as keyof RankThresholds;
-  thresholds = normalizeThresholds({ ...thresholds, [key]: Number(input.value) });
+  if (!Number.isFinite(input.valueAsNumber)) {
+    // An emptied or unreadable field keeps the threshold it had.
+    input.value = String(thresholds[key]);
+    return;
+  }
+  thresholds = normalizeThresholds({ ...thresholds, [key]: input.valueAsNumber });
   save();
   render();
   root.querySelector<HTMLInputElement>(`input[data-threshold="${key}"]`)?.focus();

@@ -6,11 +6,11 @@
  */
 import * as vscode from 'vscode';
 import { unscoredHead } from '../analysis/gltr';
-import { trimLens } from '../analysis/logitLens';
+import { LENS_TOP, trimLens } from '../analysis/logitLens';
 import type { Ctx, LastGeneration } from '../context';
 import { activeSelection, titleOf } from '../editor/output';
 import { continuesPrompt, type ModelInfo, type ModelSpec, type TokenTrace } from '../inference/protocol';
-import type { TokenPanelData } from '../webviews/messages';
+import type { TokenPanelData, TokenSequence } from '../webviews/messages';
 import type { TokenProbabilitiesPanels } from '../webviews/tokenProbabilitiesPanel';
 
 export interface InspectArgs {
@@ -91,7 +91,7 @@ function missingLens(tokens: readonly TokenTrace[]): string | undefined {
  * request with the generated tokens forced on the model loaded for inspection (the same tokens,
  * now with a lens per layer), attached to the original trace token by token.
  */
-async function lensForGeneration(ctx: Ctx, last: LastGeneration): Promise<{ sequences?: TokenPanelData['sequences']; lensUnavailable?: string }> {
+async function lensForGeneration(ctx: Ctx, last: LastGeneration): Promise<{ sequences?: TokenSequence[]; lensUnavailable?: string }> {
   const { request, result } = last;
   if (result.tokens.length === 0) return { lensUnavailable: 'Nothing was generated.' };
   if (result.tokens.every((t) => t.lens?.length)) return {};
@@ -104,7 +104,7 @@ async function lensForGeneration(ctx: Ctx, last: LastGeneration): Promise<{ sequ
   let failure = 'The replay for the logit lens did not finish.';
   const ran = await ctx.run(
     // The trace already holds the request's own forced tokens, so forcing the trace's ids replays it whole.
-    { ...request, model, forcedPrefixIds: ids, truncatePrompt: true, options: { strategy: 'greedy', maxNewTokens: ids.length, topAlternatives: 5, logitLens: true } },
+    { ...request, model, forcedPrefixIds: ids, truncatePrompt: true, options: { strategy: 'greedy', maxNewTokens: ids.length, topAlternatives: LENS_TOP, logitLens: true } },
     { label: 'Computing the logit lens', onError: (e) => (failure = `The replay for the logit lens failed: ${e.message}`) },
   );
   if (!ran) return { lensUnavailable: failure };
@@ -112,7 +112,12 @@ async function lensForGeneration(ctx: Ctx, last: LastGeneration): Promise<{ sequ
   const replay = ran.result.tokens;
   if (replay.length !== ids.length || replay.some((t, i) => t.id !== ids[i])) return { lensUnavailable: 'The replay for the logit lens did not reproduce the generated tokens.' };
   const tokens = trimLens(result.tokens.map((t, i) => ({ ...t, lens: replay[i]!.lens })));
-  return { sequences: [{ ...fromGeneration(last, '').sequences[0]!, tokens }], lensUnavailable: missingLens(tokens) };
+  return { sequences: [generatedSequence(last, tokens)], lensUnavailable: missingLens(tokens) };
+}
+
+/** The generation as the panel's main sequence, with `tokens` as its trace. */
+function generatedSequence(last: LastGeneration, tokens: readonly TokenTrace[]): TokenSequence {
+  return { id: 0, tokens, prompt: last.request.prompt, forcedIds: last.request.forcedPrefixIds ?? [], status: 'done' };
 }
 
 function fromGeneration(last: LastGeneration, model: string): TokenPanelData {
@@ -122,7 +127,7 @@ function fromGeneration(last: LastGeneration, model: string): TokenPanelData {
     model,
     mode: 'generate',
     prompt: request.prompt,
-    sequences: [{ id: 0, tokens: result.tokens, prompt: request.prompt, forcedIds: request.forcedPrefixIds ?? [], status: 'done' }],
+    sequences: [generatedSequence(last, result.tokens)],
     branchUnavailable: result.tokens.length === 0 ? 'Nothing was generated.' : undefined,
     branchModel: request.model.source,
     task: request.task ?? { kind: 'generate' },
