@@ -43,6 +43,7 @@ let lensSequence = typeof saved?.lensSequence === 'number' ? saved.lensSequence 
 let lensSelected = typeof saved?.lensSelected === 'number' ? saved.lensSelected : 0;
 let lensScroll = typeof saved?.lensScroll === 'number' ? saved.lensScroll : 0;
 let lensView: LogitLensView | undefined;
+let scrollSaveTimer: ReturnType<typeof setTimeout> | undefined;
 const lensHost = el('div', { class: 'lens-host' });
 
 const tooltip = el('div', { class: 'tooltip', role: 'dialog', 'aria-label': 'Token details', 'data-testid': 'token-tooltip', hidden: true });
@@ -236,7 +237,9 @@ function renderLens(): void {
     },
     onScroll: (left) => {
       lensScroll = left;
-      save();
+      // The state holds the whole trace: write it once the scrolling pauses, not on every frame.
+      if (scrollSaveTimer) clearTimeout(scrollSaveTimer);
+      scrollSaveTimer = setTimeout(save, 300);
     },
   });
   lensHost.append(lensView.element);
