@@ -245,9 +245,14 @@ export class LogitLensView {
     }
     const settled = settledLayer(token);
     const last = token.lens?.[token.lens.length - 1];
+    // Each layer's top tokens as text too: what the cells' tooltips show, for the keyboard and screen readers.
+    const layers = el('ol', { class: 'lens-layers', reversed: true, 'aria-label': 'Top tokens per layer, last layer first' });
+    for (const e of [...(token.lens ?? [])].reverse()) {
+      layers.append(el('li', { value: e.layer }, el('span', { class: 'muted', text: `L${e.layer}: rank ${e.rank} · ` }), e.top.slice(0, LENS_TOP).map((a) => `${JSON.stringify(a.text)} ${formatProb(a.prob)}`).join(', ')));
+    }
     this.detail.replaceChildren(
       el('div', {}, el('b', { text: `Token ${this.selected + 1}: ${JSON.stringify(token.text)}` }), el('span', { class: 'muted', text: last ? ` · rank ${last.rank} at the output · ${settled === undefined ? 'never the top-1 through the last layer' : `the top-1 from layer ${settled} on`}` : ' · no lens for this token' })),
-      rankChart(token),
+      el('div', { class: 'lens-detail-body' }, rankChart(token), layers),
     );
   }
 }
