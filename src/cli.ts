@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { rankBucket, type RankBucket } from './analysis/gltr';
 import { Engine } from './inference/engine';
 import { InferenceError } from './inference/errors';
-import type { DecodingOptions, DevicePreference, DtypeChoice, GenerateResult, LoadProgress, ModelSpec, ScoreResult, Strategy, Task, TokenTrace } from './inference/protocol';
+import type { DecodingOptions, DevicePreference, DtypeChoice, GenerateResult, LoadProgress, ModelSpec, ScoreResult, ServingApi, Strategy, Task, TokenTrace } from './inference/protocol';
 import { DTYPE_CHOICES } from './inference/models/dtype';
-import { languageName, translationTargets } from './inference/protocol';
+import { languageName, SERVING_APIS, translationTargets } from './inference/protocol';
 
 const USAGE = `Usage: lm-lens <command> [options]
 
@@ -29,6 +29,9 @@ Options:
                              auto (default): the repo's declared dtype, else the smallest that runs well on the device
   --quantized                the same as --dtype q8
   --cache-dir DIR  --offline  --remote-host URL
+  --endpoint URL             a serving engine runs --model NAME (vLLM, LM Studio: http://host:8000/v1; llama.cpp: http://host:8080;
+                             Ollama: http://host:11434); an API key is read from the environment variable LMLENS_API_KEY
+  --api openai|llama.cpp|ollama   how the endpoint is spoken to (default openai: /v1/completions)
 `;
 
 function num(v: string | undefined, name: string): number | undefined {
@@ -64,7 +67,7 @@ function printHuman(result: GenerateResult | ScoreResult, tty: boolean): void {
     out.write('\nlogit lens: the chosen token\'s rank after each layer; the top token after the first … the last layer\n');
     for (const t of lensed) out.write(`${JSON.stringify(t.text).padEnd(18)} ${t.lens!.map((l) => String(l.rank).padStart(5)).join(' ')}   ${JSON.stringify(t.lens![0].top[0]?.text ?? '')} … ${JSON.stringify(t.lens!.at(-1)!.top[0]?.text ?? '')}\n`);
   }
-  for (const note of [result.attentionUnavailable, result.lensUnavailable]) if (note) process.stderr.write(`${note}\n`);
+  for (const note of [result.attentionUnavailable, result.lensUnavailable, 'traceUnavailable' in result ? result.traceUnavailable : undefined]) if (note) process.stderr.write(`${note}\n`);
 }
 
 /** Download progress on stderr: one line per file, rewritten in place while it moves. */
@@ -85,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
       temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
       'repetition-penalty': { type: 'string' }, 'no-repeat-ngram': { type: 'string' }, stop: { type: 'string', multiple: true }, top: { type: 'string' }, 'prompt-lookup': { type: 'string' },
       device: { type: 'string' }, attentions: { type: 'boolean' }, json: { type: 'boolean' }, 'cache-dir': { type: 'string' }, offline: { type: 'boolean' },
-      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, quantized: { type: 'boolean' }, dtype: { type: 'string' }, 'logit-lens': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, quantized: { type: 'boolean' }, dtype: { type: 'string' }, 'logit-lens': { type: 'boolean' }, endpoint: { type: 'string' }, api: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const command = positionals[0];
@@ -101,7 +104,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error (bad-request): --dtype must be one of ${DTYPE_CHOICES.join(', ')}, not "${values.dtype}".\n`);
     return 2;
   }
+  if (values.api !== undefined && !(SERVING_APIS as readonly string[]).includes(values.api)) {
+    process.stderr.write(`error (bad-request): --api must be one of ${SERVING_APIS.join(', ')}, not "${values.api}".\n`);
+    return 2;
+  }
+  if (values.endpoint !== undefined && values.model === undefined) {
+    process.stderr.write('error (bad-request): --endpoint needs --model NAME, the name the server knows the model by.\n');
+    return 2;
+  }
+  const endpoint = values.endpoint === undefined ? undefined : { url: values.endpoint, api: (values.api ?? 'openai') as ServingApi, apiKey: process.env.LMLENS_API_KEY || undefined };
   const model: ModelSpec = {
+    ...(endpoint ? { endpoint } : {}),
     source: values.model ?? defaultModel,
     device: (values.device ?? 'auto') as DevicePreference,
     // The logit lens reads the residual stream, which only a model loaded for inspection exposes.

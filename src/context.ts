@@ -13,6 +13,7 @@ import { InferenceClient } from './inference/client';
 import { InferenceError, isCancelled } from './inference/errors';
 import type { ErrorCode, GenerateRequest, GenerateResult, HubOptions, LoadProgress, ModelInfo, ModelSpec, ScoreRequest, ScoreResult, TokenTrace } from './inference/protocol';
 import { ModelStatus } from './statusBar';
+import { apiKeySecret, parseServedSource, servedLabel } from './catalog/servedSource';
 
 export interface LastGeneration {
   readonly title: string;
@@ -66,6 +67,8 @@ export class Ctx implements vscode.Disposable {
   private readonly reported = new Map<string, number>();
   private readonly disposables: vscode.Disposable[] = [];
   private generatingContext = false;
+  /** API keys of the configured serving engines, read from the editor's secret storage. */
+  private readonly apiKeys = new Map<string, string>();
   private readonly configListeners: ((e: vscode.ConfigurationChangeEvent | undefined) => void)[] = [];
 
   constructor(readonly extension: vscode.ExtensionContext) {
@@ -101,6 +104,7 @@ export class Ctx implements vscode.Disposable {
     const label = this.modelLabel(this.config.models.completion);
     if (m(before) !== m(this.config) && !this.status.shows(label)) this.status.setModel(label, '');
     this.log.info('Settings changed.');
+    void this.refreshApiKeys();
     for (const l of this.configListeners) l(e);
   }
 
@@ -129,6 +133,12 @@ export class Ctx implements vscode.Disposable {
 
   /** The model for a role (or an explicit source) as the engine takes it. */
   spec(role: ModelRole, options: { source?: string; attentions?: boolean } = {}): ModelSpec {
+    const configured = options.source ?? this.config.models[role];
+    const served = parseServedSource(configured);
+    if (served) {
+      const apiKey = this.apiKeys.get(apiKeySecret(served.url));
+      return { source: served.model, endpoint: { url: served.url, api: served.api, ...(apiKey ? { apiKey } : {}) }, ...(options.attentions ? { attentions: true } : {}) };
+    }
     return {
       source: resolveModelSource(options.source ?? this.config.models[role]),
       device: this.config.device,
@@ -140,6 +150,8 @@ export class Ctx implements vscode.Disposable {
   }
 
   modelLabel(source: string): string {
+    const served = parseServedSource(source);
+    if (served) return servedLabel(served);
     return path.basename(source.replace(/[\\/]+$/, '')) || source;
   }
 
@@ -158,6 +170,25 @@ export class Ctx implements vscode.Disposable {
 
   recentModels(): string[] {
     return this.extension.globalState.get<string[]>(RECENT_KEY, []);
+  }
+
+  /** Reads the API keys of the serving engines the settings name (at start, and when settings or secrets change). */
+  async refreshApiKeys(): Promise<void> {
+    this.apiKeys.clear();
+    for (const source of Object.values(this.config.models)) {
+      const served = parseServedSource(source);
+      if (!served) continue;
+      const key = await this.extension.secrets.get(apiKeySecret(served.url));
+      if (key) this.apiKeys.set(apiKeySecret(served.url), key);
+    }
+  }
+
+  /** Keeps (or, with an empty key, forgets) a serving engine's API key in the editor's secret storage. */
+  async storeApiKey(url: string, key: string): Promise<void> {
+    if (key) await this.extension.secrets.store(apiKeySecret(url), key);
+    else await this.extension.secrets.delete(apiKeySecret(url));
+    if (key) this.apiKeys.set(apiKeySecret(url), key);
+    else this.apiKeys.delete(apiKeySecret(url));
   }
 
   async rememberModel(source: string): Promise<void> {

@@ -25,6 +25,9 @@ let active: Ctx | undefined;
 export function activate(context: vscode.ExtensionContext): void {
   const ctx = new Ctx(context);
   active = ctx;
+  // Serving engines' API keys live in the editor's secret storage, never in settings.
+  void ctx.refreshApiKeys();
+  context.subscriptions.push(context.secrets.onDidChange(() => void ctx.refreshApiKeys()));
   const tokenPanels = new TokenProbabilitiesPanels(ctx);
   const attentionPanels = new AttentionInspectorPanels(ctx);
   const surprisal = new SurprisalHighlighter(ctx);

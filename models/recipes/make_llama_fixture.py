@@ -1,6 +1,11 @@
 """Test fixture: a tiny llama-style decoder with random weights -> test/fixtures/tiny-llama-gqa/.
 
     /usr/bin/python3 models/recipes/make_llama_fixture.py [OUT_DIR]
+    /usr/bin/python3 models/recipes/make_llama_fixture.py lens [OUT_DIR]   # only add reference.json "lens"
+
+`lens` rebuilds the PyTorch model from onnx/model.onnx's initializers (no rebuild of the ONNX files), checks it
+against onnxruntime-node and reference.json, and adds the top-level key "lens" (logit lens, see
+lens_reference_gpt2_code.py) over the "attention" text's ids, keeping every other key byte-identical.
 
 RMSNorm, RoPE (rope_theta), SwiGLU MLP, grouped-query attention (4 query heads, 2 key/value heads)
 with an explicit head_dim (24) that differs from hidden_size / num_heads (16 / 4 = 4), 2 layers,
@@ -202,6 +207,7 @@ def main():
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copyfile(os.path.join(tok_dir, f), os.path.join(out, f))
     ref = make_reference(model, tok, "tiny-llama-gqa", PROMPTS, ATTN_TEXT, eos_id=eot)
+    ref["lens"] = lens_reference(model, ref["attention"]["input_ids"])
     write_json(os.path.join(out, "reference.json"), ref, indent=None)
     for p in ref["prompts"]:
         print(repr(p["text"]), p["greedy_ids"])
@@ -217,10 +223,56 @@ tied embeddings, vocabulary and tokenizer of `models/gpt2-code`; {count_params(m
 inputs `input_ids`, `attention_mask`, `position_ids`, `past_key_values.{{i}}.key/value`
 `[batch_size, {c['num_key_value_heads']}, past_sequence_length, {c['head_dim']}]`; outputs `logits`, `present.{{i}}.key/value`.
 One `Softmax` per layer (`{softmax[0]}`, ...), `[batch, {c['num_attention_heads']}, q, k]`.
-`reference.json`: PyTorch-computed greedy ids, top-5 log-probs, prompt log-probs, attention maps.
+`reference.json`: PyTorch-computed greedy ids, top-5 log-probs, prompt log-probs, attention maps, logit lens
+(`lens`: top-5 of softmax(lm_head(norm(residual after layer i))) per position of the attention text).
 """)
     print("params", count_params(model))
 
 
+def lens_reference(model, ids):
+    """Logit lens over `ids`: softmax(lm_head(norm(residual after layer i))), top-5 per position."""
+    from lens_reference_gpt2_code import residual_lens
+    fwd = lambda x: model(x, torch.ones_like(x), torch.arange(x.shape[1])[None])[0]  # noqa: E731
+    layers, _ = residual_lens(model, model.model.layers, lambda r: model.lm_head(model.model.norm(r)), ids, fwd)
+    return {"text": ATTN_TEXT, "ids": list(ids), "layers": layers}
+
+
+@torch.no_grad()
+def lens_only(out):
+    """Add "lens" to an existing fixture without rebuilding it: weights from onnx/model.onnx, checked first."""
+    import json
+    from lens_reference_gpt2_code import check_reference, load_from_onnx, ort_run
+    torch.set_num_threads(1)
+    with open(os.path.join(out, "config.json")) as f:
+        hub = json.load(f)
+    c = {k: hub[k] for k in CFG}
+    model = LlamaForCausalLM(c).eval()
+    onnx_file = os.path.join(out, "onnx", "model.onnx")
+    load_from_onnx(model, onnx_file)
+    with open(os.path.join(out, "reference.json"), encoding="utf-8") as f:
+        old = f.read()
+    ref = json.loads(old)
+    ids = ref["attention"]["input_ids"]
+    ort = ort_run(out, ATTN_TEXT, c["num_hidden_layers"], c["num_key_value_heads"], c["head_dim"], onnx_file)
+    assert ort["ids"] == ids, "transformers.js tokenizes the attention text differently"
+    fwd = lambda i: model(torch.tensor([i]), None, None)[0][0]  # noqa: E731
+    d_ort = float((fwd(ids) - torch.tensor(ort["logits"])).abs().max())
+    d_ref = check_reference(fwd, ref)
+    _, _, attn = model(torch.tensor([ids]), None, None, None, True)
+    d_attn = max(abs(round(float(x), 7) - y) for a, la in zip(attn, ref["attention"]["layers"])
+                 for h, lh in zip(a[0], la) for r, lr in zip(h, lh) for x, y in zip(r, lr))
+    print(f"tiny-llama-gqa from ONNX initializers: max |dlogit| vs onnxruntime-node {d_ort:.2e}; "
+          f"max |dlogprob| vs reference.json {d_ref:.2e}; max |dattention| vs reference.json {d_attn:.2e}")
+    assert d_ort <= 1e-4 and d_ref <= 1e-4 and d_attn <= 1e-4
+    if ref.pop("lens", None) is None:  # first run: the file must be write_json's format, so its bytes stay as they are
+        assert json.dumps(ref, ensure_ascii=False) + "\n" == old, "reference.json is not in write_json's format"
+    ref["lens"] = lens_reference(model, ids)
+    write_json(os.path.join(out, "reference.json"), ref, indent=None)
+    print("added reference.json lens:", len(ref["lens"]["layers"]), "layers x", len(ids), "positions")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["lens"]:
+        lens_only(os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "test", "fixtures", "tiny-llama-gqa")))
+    else:
+        main()

@@ -9,7 +9,8 @@ import { roleMismatch } from '../catalog/roleFit';
 import { MODEL_ROLES, setDtype, setModel, type ModelRole } from '../config';
 import type { Ctx } from '../context';
 import { DTYPE_CHOICES, DTYPE_DESCRIPTION } from '../inference/models/dtype';
-import type { DtypeChoice } from '../inference/protocol';
+import type { DtypeChoice, ServingApi } from '../inference/protocol';
+import { DEFAULT_ENDPOINTS, formatServedSource, parseServedSource } from '../catalog/servedSource';
 
 export interface PickModelArgs {
   readonly role?: ModelRole;
@@ -26,7 +27,7 @@ export interface PickModelArgs {
 
 interface SourceItem extends vscode.QuickPickItem {
   readonly source?: string;
-  readonly action?: 'folder' | 'hub';
+  readonly action?: 'folder' | 'hub' | 'served';
 }
 
 export async function pickModel(ctx: Ctx, args: PickModelArgs = {}): Promise<string | undefined> {
@@ -39,8 +40,8 @@ export async function pickModel(ctx: Ctx, args: PickModelArgs = {}): Promise<str
       await save(ctx, role, source, args.dtype);
       return source;
     }
-    // Bundled models ship full precision only: no dtype to choose.
-    const bundled = ctx.bundledModels().includes(source);
+    // Bundled models ship full precision only, and a server runs what it loaded: no dtype to choose.
+    const bundled = ctx.bundledModels().includes(source) || parseServedSource(source) !== undefined;
     const dtype = args.dtype ?? (args.source || bundled ? ctx.config.dtype : await pickDtype(ctx, source));
     if (!dtype) return undefined;
     const problem = await check(ctx, role, source, dtype);
@@ -135,9 +136,11 @@ async function pickSource(ctx: Ctx, role: ModelRole): Promise<string | undefined
   items.push({ label: 'Other', kind: vscode.QuickPickItemKind.Separator });
   items.push({ label: '$(folder-opened) Choose a model folder…', action: 'folder' });
   items.push({ label: '$(cloud-download) Enter a Hugging Face Hub id…', action: 'hub' });
+  items.push({ label: '$(server) Use a serving engine (vLLM, llama.cpp, Ollama, LM Studio)…', action: 'served' });
   const pick = await vscode.window.showQuickPick(items, { title: `Model for ${role}`, placeHolder: current, matchOnDescription: true });
   if (!pick) return undefined;
   if (pick.source) return pick.source;
+  if (pick.action === 'served') return pickServed(ctx);
   if (pick.action === 'folder') {
     const uri = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model folder' });
     return uri?.[0]?.fsPath;
@@ -164,4 +167,39 @@ async function pickDtype(ctx: Ctx, source: string): Promise<DtypeChoice | undefi
     placeHolder: ctx.config.dtype,
   });
   return pick?.dtype;
+}
+
+const API_ITEMS: readonly { label: string; detail: string; api: ServingApi }[] = [
+  { label: 'OpenAI-compatible', detail: 'POST /v1/completions: vLLM, LM Studio, llama.cpp (scoring text needs vLLM)', api: 'openai' },
+  { label: 'llama.cpp server', detail: "llama-server's own /completion with n_probs", api: 'llama.cpp' },
+  { label: 'Ollama', detail: '/api/generate with logprobs (Ollama 0.12 and later)', api: 'ollama' },
+];
+
+/** A model of a serving engine: the API, the URL, an optional API key (kept in secret storage), then one of the models it lists. */
+async function pickServed(ctx: Ctx): Promise<string | undefined> {
+  const apiPick = await vscode.window.showQuickPick(API_ITEMS, { title: 'How is the server spoken to?' });
+  if (!apiPick) return undefined;
+  const url = await vscode.window.showInputBox({
+    title: `URL of the ${apiPick.label} server`,
+    value: DEFAULT_ENDPOINTS[apiPick.api],
+    validateInput: (v) => (/^https?:\/\/[^\s#]+$/.test(v.trim()) ? undefined : 'A URL such as http://127.0.0.1:8000/v1'),
+  });
+  if (!url) return undefined;
+  const key = await vscode.window.showInputBox({ title: 'API key (leave empty if the server needs none; kept in the editor\'s secret storage)', password: true });
+  if (key === undefined) return undefined;
+  await ctx.storeApiKey(url.trim(), key.trim());
+  const endpoint = { url: url.trim(), api: apiPick.api, ...(key.trim() ? { apiKey: key.trim() } : {}) };
+  let names: readonly string[];
+  try {
+    names = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Local LM Lens: asking ${endpoint.url} for its models` }, () => ctx.client.servedModels(endpoint));
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Local LM Lens: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+  if (names.length === 0) {
+    void vscode.window.showErrorMessage(`Local LM Lens: ${endpoint.url} lists no models.`);
+    return undefined;
+  }
+  const model = await vscode.window.showQuickPick(names.map((name) => ({ label: name })), { title: `Models served at ${endpoint.url}` });
+  return model ? formatServedSource({ api: apiPick.api, url: endpoint.url, model: model.label }) : undefined;
 }

@@ -1,6 +1,7 @@
 import { startEngine, type EngineChannel, type Isolation } from './engineChannel';
 import { InferenceError } from './errors';
 import type {
+  EndpointSpec,
   GenerateRequest,
   GenerateResult,
   HubOptions,
@@ -127,6 +128,10 @@ export class InferenceClient {
 
   score(request: ScoreRequest, options: CallOptions = {}): Promise<ScoreResult> {
     return this.request('score', request, options);
+  }
+
+  servedModels(endpoint: EndpointSpec, options: CallOptions = {}): Promise<readonly string[]> {
+    return this.request('servedModels', endpoint, options);
   }
 
   unload(model?: ModelSpec): Promise<void> {

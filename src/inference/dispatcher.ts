@@ -22,6 +22,7 @@ export function createDispatcher(engine: Engine, post: (msg: WorkerResponse) => 
     },
     generate: (request, hooks) => engine.generate(request, hooks),
     score: (request, hooks) => engine.score(request, hooks),
+    servedModels: (endpoint, hooks) => engine.servedModels(endpoint, hooks),
     unload: (model) => engine.unload(model),
     ping: async () => undefined,
     fault: (params) => injectFault(params.how),

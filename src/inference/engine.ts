@@ -10,8 +10,10 @@ import { AttentionRecorder, singleMap } from './decoding/attentionRecorder';
 import { traceStep } from './decoding/trace';
 import { logitLens } from './decoding/logitLens';
 import { setUpTask } from './tasks';
+import { servedGenerate, servedModelInfo, servedScore, servingAdapter } from './remote/servedModel';
 import type {
   AttentionMap,
+  EndpointSpec,
   GenerateRequest,
   GenerateResult,
   HubOptions,
@@ -65,7 +67,14 @@ export class Engine {
     return pending;
   }
 
-  async info(spec: ModelSpec, hooks?: RequestHooks): Promise<ModelInfo> {
+  /** The names of the models a serving engine offers. */
+  async servedModels(endpoint: EndpointSpec, hooks: RequestHooks = NEVER_CANCELLED): Promise<string[]> {
+    const adapter = servingAdapter(endpoint);
+    return (await adapter.models({ apiKey: endpoint.apiKey, isCancelled: hooks.isCancelled })).map((m) => m.name);
+  }
+
+  async info(spec: ModelSpec, hooks: RequestHooks = NEVER_CANCELLED): Promise<ModelInfo> {
+    if (spec?.endpoint) return servedModelInfo(spec, hooks);
     return (await this.load(spec, hooks)).info;
   }
 
@@ -79,6 +88,7 @@ export class Engine {
   }
 
   async generate(request: GenerateRequest, hooks: RequestHooks = NEVER_CANCELLED): Promise<GenerateResult> {
+    if (request.model?.endpoint) return servedGenerate(request, hooks);
     const model = await this.load(request.model, hooks);
     const { info, tokenizer } = model;
     if (typeof request.prompt !== 'string') throw new InferenceError('bad-request', 'The prompt must be a string.');
@@ -137,6 +147,7 @@ export class Engine {
 
   /** GLTR-style inspection of existing text: every token's probability, rank and alternatives in one pass. */
   async score(request: ScoreRequest, hooks: RequestHooks = NEVER_CANCELLED): Promise<ScoreResult> {
+    if (request.model?.endpoint) return servedScore(request, hooks);
     const model = await this.load(request.model, hooks);
     const { info, tokenizer } = model;
     if (typeof request.text !== 'string' || request.text.length === 0) throw new InferenceError('bad-request', 'There is no text to score.');

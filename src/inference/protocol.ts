@@ -26,6 +26,25 @@ export interface ModelSpec {
   readonly dtypeFallback?: boolean;
   /** Older name for `dtype: 'q8'` (`*_quantized.onnx`); `dtype` wins when both are given. */
   readonly quantized?: boolean;
+  /**
+   * A serving engine that runs the model (vLLM, llama.cpp's server, Ollama, LM Studio): `source` is
+   * then the name the server knows the model by. Nothing is loaded locally.
+   */
+  readonly endpoint?: EndpointSpec;
+}
+
+/** How a serving engine is spoken to. */
+export type ServingApi = 'openai' | 'llama.cpp' | 'ollama';
+
+export const SERVING_APIS: readonly ServingApi[] = ['openai', 'llama.cpp', 'ollama'];
+
+export interface EndpointSpec {
+  /** Base URL: `http://host:8000/v1` (OpenAI-compatible), `http://host:8080` (llama.cpp), `http://host:11434` (Ollama). */
+  readonly url: string;
+  /** `openai` (the default): `/v1/completions`, served by vLLM, llama.cpp and LM Studio. */
+  readonly api?: ServingApi;
+  /** Sent as `Authorization: Bearer …` (the editor keeps it in its secret storage). */
+  readonly apiKey?: string;
 }
 
 export type { Dtype, DtypeChoice } from './models/dtype';
@@ -75,6 +94,8 @@ export interface ModelInfo {
   readonly dtypeNote?: string;
   /** The dtypes this model's folder has every file in. */
   readonly availableDtypes: readonly Dtype[];
+  /** Set when a serving engine runs the model: where, and how it is spoken to. */
+  readonly served?: { readonly url: string; readonly api: ServingApi };
   /**
    * Whether the output continues the prompt (a causal LM) rather than being generated from a
    * source (Seq2Seq). Optional until the engine sets it: read it through `continuesPrompt`.
@@ -202,6 +223,13 @@ export interface TokenTrace {
   /** Most probable first. */
   readonly top: readonly Alternative[];
   /**
+   * Set for a token from a serving engine, which returns only its `topN` most probable alternatives:
+   * `rank` is `topN + 1` when the chosen token is not among them (beyond the top N), `entropy` is
+   * estimated from the top N (the rest counted as one outcome: a lower bound), and ids are -1 where
+   * the API gives only token texts.
+   */
+  readonly topN?: number;
+  /**
    * Logit lens, when asked for: one entry per layer, first to last. Entry `i` reads the residual
    * stream after block `i` through the model's final norm and output head; the last entry is the
    * model's own output distribution (before any logits processor).
@@ -261,6 +289,8 @@ export interface GenerateResult {
   readonly attentionUnavailable?: string;
   /** Why `logitLens` was asked for but not computed. */
   readonly lensUnavailable?: string;
+  /** Why `tokens` is empty although text was generated (a server that returns no log-probabilities). */
+  readonly traceUnavailable?: string;
   /** Encoder input tokens (Seq2Seq) or prompt tokens (causal), as texts. */
   readonly inputTokens: readonly string[];
   readonly inputIds: readonly number[];
@@ -312,6 +342,8 @@ export interface RequestMap {
   readonly load: { readonly params: ModelSpec; readonly result: ModelInfo };
   readonly generate: { readonly params: GenerateRequest; readonly result: GenerateResult };
   readonly score: { readonly params: ScoreRequest; readonly result: ScoreResult };
+  /** The models a serving engine offers (`/v1/models`, Ollama's `/api/tags`), for choosing one. */
+  readonly servedModels: { readonly params: EndpointSpec; readonly result: readonly string[] };
   /** Without a model: every model. */
   readonly unload: { readonly params: ModelSpec | undefined; readonly result: void };
   /** The client's heartbeat while requests are pending: an engine that stops answering is restarted. */
@@ -353,6 +385,8 @@ export type ErrorCode =
   | 'unsupported-task'
   | 'offline'
   | 'download-failed'
+  | 'server-unreachable'
+  | 'server-error'
   | 'out-of-memory'
   | 'cancelled'
   | 'worker-crashed'

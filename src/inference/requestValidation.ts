@@ -1,5 +1,6 @@
 import { InferenceError } from './errors';
-import type { DecodingOptions, EngineFault, GenerateRequest, HubOptions, ModelSpec, ScoreRequest, Task, WorkerRequest } from './protocol';
+import type { DecodingOptions, EndpointSpec, EngineFault, GenerateRequest, HubOptions, ModelSpec, ScoreRequest, Task, WorkerRequest } from './protocol';
+import { SERVING_APIS } from './protocol';
 import { DTYPE_CHOICES } from './models/dtype';
 
 /**
@@ -107,6 +108,18 @@ function modelSpec(v: unknown, field: string): ModelSpec {
     dtype: optional(o.dtype, (x) => choice(x, `${field}.dtype`, DTYPE_CHOICES)),
     dtypeFallback: optional(o.dtypeFallback, (x) => flag(x, `${field}.dtypeFallback`)),
     quantized: optional(o.quantized, (x) => flag(x, `${field}.quantized`)),
+    endpoint: optional(o.endpoint, (x) => endpointSpec(x, `${field}.endpoint`)),
+  };
+}
+
+function endpointSpec(v: unknown, field: string): EndpointSpec {
+  const o = record(v, field);
+  const url = text(o.url, `${field}.url`, MAX_NAME_CHARS);
+  if (!/^https?:\/\//i.test(url)) refuse(`${field}.url`, `must be an http:// or https:// URL, not ${shown(url)}.`);
+  return {
+    url,
+    api: optional(o.api, (x) => choice(x, `${field}.api`, SERVING_APIS)),
+    apiKey: optional(o.apiKey, (x) => text(x, `${field}.apiKey`, MAX_NAME_CHARS)),
   };
 }
 
@@ -186,7 +199,7 @@ export function validateRequest(raw: unknown): WorkerRequest {
   }
   const id = requestId(raw);
   if (id === undefined) refuse('message.id', `must be a positive integer, not ${shown(o.id)}.`);
-  const type = choice(o.type, 'message.type', ['configure', 'load', 'generate', 'score', 'unload', 'ping', 'fault'] as const);
+  const type = choice(o.type, 'message.type', ['configure', 'load', 'generate', 'score', 'servedModels', 'unload', 'ping', 'fault'] as const);
   const p = o.params;
   switch (type) {
     case 'configure': {
@@ -201,6 +214,8 @@ export function validateRequest(raw: unknown): WorkerRequest {
       return { type, id, params: generateRequest(p, 'generate') };
     case 'score':
       return { type, id, params: scoreRequest(p, 'score') };
+    case 'servedModels':
+      return { type, id, params: endpointSpec(p, 'servedModels') };
     case 'ping':
       return { type, id, params: {} };
     case 'fault':

@@ -44,3 +44,19 @@ test('role fit: completion needs a prompt continuer; summarization and translati
   assert.match(roleMismatch('translation', bartCnn), /declares no translation/);
   assert.equal(roleMismatch('translation', { architecture: 'rnn-seq2seq', modelType: 'rnn-attention-seq2seq', tasks: ['translation_en_to_de'] }), null);
 });
+
+test('a served model setting (API+URL#MODEL) parses back to its parts, and nothing else parses as one', async () => {
+  const { parseServedSource, formatServedSource, servedLabel, apiKeySecret } = await loadModule('src/catalog/servedSource.ts');
+  const cases = [
+    { api: 'ollama', url: 'http://127.0.0.1:11434', model: 'qwen2.5-coder:1.5b' },
+    { api: 'openai', url: 'https://gpu-box.lan:8000/v1', model: 'Qwen/Qwen2.5-Coder-7B-Instruct' },
+    { api: 'llama.cpp', url: 'http://localhost:8080', model: 'model.gguf' },
+  ];
+  for (const c of cases) assert.deepEqual(parseServedSource(formatServedSource(c)), c);
+  assert.equal(formatServedSource({ api: 'openai', url: 'http://h:8000/v1/', model: 'm' }), 'openai+http://h:8000/v1#m');
+  assert.equal(servedLabel(cases[1]), 'Qwen/Qwen2.5-Coder-7B-Instruct @ gpu-box.lan:8000');
+  assert.equal(apiKeySecret('http://h:8000/v1/'), 'lmLens.apiKey:http://h:8000/v1');
+  for (const other of ['gpt2-code', 'Xenova/distilgpt2', '/home/me/models/x', './models#x', 'vllm+http://h#m', 'ollama+ftp://h#m', 'ollama+http://h#', 'ollama+http://h']) {
+    assert.equal(parseServedSource(other), undefined, other);
+  }
+});

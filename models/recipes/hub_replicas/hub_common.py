@@ -6,10 +6,12 @@ Xenova/* and onnx-community/* repositories were produced with.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sys
+from decimal import Decimal
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -27,6 +29,42 @@ def write_json(path: str, obj, indent: Optional[int] = 2) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, ensure_ascii=False, indent=indent)
         f.write("\n")
+
+
+def _js_number(x) -> str:
+    """A number as JavaScript's JSON.stringify writes it (shortest round-trip digits, decimal notation for
+    1e-7 <= |x| < 1e21, else `1.8e-7` / `1e+21` style), so a file reference.mjs wrote keeps its bytes."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(x)
+    if isinstance(x, int):
+        return str(x)
+    if x == 0:
+        return "0"
+    sign, digits, exp = Decimal(repr(x)).as_tuple()
+    d = "".join(map(str, digits)).rstrip("0")
+    exp += len(digits) - len(d)
+    k, n = len(d), len(d) + exp
+    if k <= n <= 21:
+        body = d + "0" * (n - k)
+    elif 0 < n <= 21:
+        body = d[:n] + "." + d[n:]
+    elif -6 < n <= 0:
+        body = "0." + "0" * (-n) + d
+    else:
+        e = n - 1
+        body = (d if k == 1 else d[0] + "." + d[1:]) + "e" + ("+" if e > 0 else "-") + str(abs(e))
+    return ("-" if sign else "") + body
+
+
+def js_json(obj) -> str:
+    """JSON.stringify(obj) (compact, no spaces) for the JSON types Python's json module reads."""
+    if isinstance(obj, dict):
+        return "{" + ",".join(json.dumps(str(k), ensure_ascii=False) + ":" + js_json(v) for k, v in obj.items()) + "}"
+    if isinstance(obj, list):
+        return "[" + ",".join(js_json(v) for v in obj) + "]"
+    if obj is None or isinstance(obj, (bool, str)):
+        return json.dumps(obj, ensure_ascii=False)
+    return _js_number(obj)
 
 
 def read_json(path: str):
@@ -54,12 +92,97 @@ def reference_steps(rows, ref_steps):
     return steps, worst, worst_lp
 
 
-def finish_torchref(out: str, ref: dict, prompts: list, same: bool, worst: float, worst_lp: float) -> None:
-    """Record PyTorch's outputs beside transformers.js's in reference.json and exit 0 when they agree within 1e-4."""
+class Probe:
+    """Collects intermediate tensors (attention probabilities, the residual stream after each block) while
+    `capture()` is active, keyed by what the model passes (a module or a name), in call order. Inactive it is
+    the identity, so the builds, the exported graphs and the greedy loops never see it."""
+
+    def __init__(self):
+        self.data = None
+
+    def __call__(self, key, t):
+        if self.data is not None:
+            self.data.setdefault(key, []).append(t.detach().clone())
+        return t
+
+    @contextlib.contextmanager
+    def capture(self):
+        self.data = {}
+        try:
+            yield self.data
+        finally:
+            self.data = None
+
+
+PROBE = Probe()
+
+
+def attention_maps(p) -> list:
+    """[1, heads, q, k] softmax probabilities -> [head][query][key], rounded to 7 decimals (as tiny-llama-gqa's)."""
+    return [[[round(float(x), 7) for x in row] for row in head] for head in p[0]]
+
+
+def lens_layers(layer_logits, logits) -> list:
+    """Logit lens: layer_logits[i] = the model's own head (final norm, rescale, lm_head) applied to the residual
+    stream after block i, [T, V]; returns [layer][position] = {"top": top-5 {id, prob}} (softmax in float64, probs
+    rounded to 7 decimals). The last block's lens must be the model's output distribution within 1e-6."""
+    import torch
+    final = torch.softmax(logits.double(), -1)
+    last = torch.softmax(layer_logits[-1].double(), -1)
+    d = float((last - final).abs().max())
+    assert d <= 1e-6, f"last layer's lens differs from softmax(logits) by {d}"
+    out = []
+    for lg in layer_logits:
+        v, ix = torch.topk(torch.softmax(lg.double(), -1), 5, -1)
+        out.append([{"top": [{"id": int(j), "prob": round(float(x), 7)} for x, j in zip(vr, ir)]}
+                    for vr, ir in zip(v, ix)])
+    return out
+
+
+def check_rows(logits, start: int, ref_steps, what: str) -> None:
+    """The extra forward pass's logits rows start.. must match transformers.js's steps within 1e-4 (ids sanity)."""
+    import torch
+    for s_i, st in enumerate(ref_steps):
+        if start + s_i < logits.shape[0]:
+            d = float((logits[start + s_i] - torch.tensor(st["logits"])).abs().max())
+            assert d <= 1e-4, f"{what}: step {s_i} |dlogit| {d}"
+
+
+def seq2seq_attention(p: dict, start_id: int, run, enc_keys, self_keys, cross_keys):
+    """One encoder pass over the first prompt's source ids and one decoder pass over [decoder start] + its first 4
+    transformers.js-fp32 greedy ids, `run(source_ids, decoder_ids) -> logits [T, V]` under PROBE; the keys name the
+    modules whose attention probabilities [1, heads, q, k] are recorded, per layer. Returns the "attention" entry,
+    the probe's data and the logits."""
+    import torch
+    dec = [start_id] + p["greedy_ids"][:4]
+    with torch.no_grad(), PROBE.capture() as d:
+        lg = run(p["input_ids"], dec)
+    check_rows(lg, 0, p["steps"], "attention pass")
+    for k in list(enc_keys) + list(self_keys) + list(cross_keys):
+        assert len(d[k]) == 1, "one attention call per module"
+    return ({"text": p["text"], "source_ids": p["input_ids"], "decoder_ids": dec,
+             "encoder": [attention_maps(d[k][0]) for k in enc_keys],
+             "decoder": [attention_maps(d[k][0]) for k in self_keys],
+             "cross": [attention_maps(d[k][0]) for k in cross_keys]}, d, lg)
+
+
+def finish_torchref(out: str, ref: dict, prompts: list, same: bool, worst: float, worst_lp: float,
+                    extra: Optional[dict] = None) -> None:
+    """Record PyTorch's outputs beside transformers.js's in reference.json and exit 0 when they agree within 1e-4.
+    `extra` (attention maps, logit lens) is added after the existing keys, so those stay byte-identical."""
     ref.pop("pytorch_stale", None)
     ref["pytorch"] = {"prompts": prompts, "greedy_equal_transformersjs_fp32": same,
                       "max_abs_logit_diff_vs_transformersjs_fp32": worst, "max_abs_logprob_diff": worst_lp}
-    write_json(os.path.join(out, "reference.json"), ref, indent=None)
+    ref["pytorch"].update(extra or {})
+    path = os.path.join(out, "reference.json")
+    with open(path, encoding="utf-8") as f:
+        head = f.read(200)  # written by reference.mjs and never by torchref ('{"model":"...'): keep JavaScript's bytes
+    compact = head[head.index('":') + 2] != " "
+    if compact:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(js_json(ref) + "\n")
+    else:
+        write_json(path, ref, indent=None)
     print(f"PyTorch vs transformers.js fp32 ({os.path.basename(out)}): greedy equal {same}; max |dlogit| {worst:.2e}; max |dlogprob| {worst_lp:.2e}")
     ok = same and worst <= 1e-4 and worst_lp <= 1e-4
     print("TORCHREF OK" if ok else "TORCHREF FAILED")

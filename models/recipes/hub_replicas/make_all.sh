@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds every Hub-layout replica fixture under test/fixtures/hub-*/ and its reference.json.
-# Run from the repository root: bash models/recipes/hub_replicas/make_all.sh [marian|qwen2|qwen2merged|gpt2|bigcode|t5|bartcnn]
+# Run from the repository root: bash models/recipes/hub_replicas/make_all.sh [marian|qwen2|qwen2merged|qwen2gqa|gpt2|bigcode|t5|bartcnn]
 # Needs Debian's /usr/bin/python3 (python3-torch 1.13, python3-onnx 1.12, numpy) and node_modules.
 set -euo pipefail
 PY=/usr/bin/python3
@@ -30,6 +30,19 @@ fi
 if want qwen2merged; then
   $PY $R/make_qwen2_merged.py $F/hub-qwen2 $F/hub-qwen2-merged
   node $R/reference.mjs $F/hub-qwen2-merged causal fp32=decoder_model_merged "Hello, how are you today?" "Once upon a time there was"
+  $PY $R/make_qwen2.py torchref $F/hub-qwen2-merged
+fi
+
+if want qwen2gqa; then
+  # the hub-qwen2 weights as an onnxruntime-genai model-builder graph (GroupQueryAttention with rotary inside,
+  # SkipSimplifiedLayerNormalization, no position_ids), as onnx-community/DeepSeek-R1-Distill-Qwen-1.5B-ONNX;
+  # compared with hub-qwen2's model.onnx and reference.json, so build qwen2 first
+  P1="Hello, how are you today?"; P2="Once upon a time there was"
+  $PY $R/make_qwen2_gqa.py build $F/hub-qwen2 $F/hub-qwen2-gqa
+  node $R/reference.mjs $F/hub-qwen2-gqa causal fp32 "$P1" "$P2"
+  node $R/check_gqa_past.mjs $F/hub-qwen2-gqa $F/hub-qwen2
+  $PY $R/make_qwen2_gqa.py torchref $F/hub-qwen2-gqa
+  node $R/check_gqa_attention.mjs $F/hub-qwen2-gqa
 fi
 
 if want gpt2; then

@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-from hub_common import NEG, added, file_sizes, finish_torchref, reference_steps, merge_decoders, read_json, torch_export, write_json  # noqa: E402
+from hub_common import NEG, PROBE, added, file_sizes, finish_torchref, reference_steps, seq2seq_attention, merge_decoders, read_json, torch_export, write_json  # noqa: E402
 import hub_quant  # noqa: E402
 
 import onnx  # noqa: E402
@@ -111,7 +111,7 @@ class Attn(nn.Module):
         w = torch.matmul(q, k.transpose(-1, -2))
         if mask is not None:
             w = w + mask
-        p = torch.softmax(w, dim=-1)
+        p = PROBE(self, torch.softmax(w, dim=-1))
         return self.out_proj(torch.matmul(p, v).transpose(1, 2).reshape(B, T, D))
 
 
@@ -453,7 +453,20 @@ def torchref(out):
         pts.append({"text": p["text"], "greedy_ids": greedy, "steps": steps, "processor_effects": effects,
                     "checks_on_transformersjs_greedy": checks})
         same &= checks["first_is_forced_bos"] and checks["no_eos_before_min_length"] and checks["no_repeated_3gram"]
-    finish_torchref(out, ref, pts, same, worst, worst_lp)
+    finish_torchref(out, ref, pts, same, worst, worst_lp, attention(model, fp32["prompts"][0], EOS))
+
+
+def attention(model, p, start_id):
+    """Encoder self-attention over the first prompt's source ids, decoder self-attention (causal, no-past pass) and
+    cross-attention over [decoder_start] + its first 4 transformers.js-fp32 greedy ids, per layer and head."""
+    def run(src, dec):
+        ids = torch.tensor([src])
+        am = torch.ones_like(ids)
+        return model.decode(torch.tensor([dec]), model.encode(ids, am), am)[0][0]
+    enc_l, dec_l = model.model.encoder.layers, model.model.decoder.layers
+    a, _, _ = seq2seq_attention(p, start_id, run, [l.self_attn for l in enc_l], [l.self_attn for l in dec_l],
+                                [l.encoder_attn for l in dec_l])
+    return {"attention": a}
 
 
 if __name__ == "__main__":

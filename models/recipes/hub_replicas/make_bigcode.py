@@ -38,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-from hub_common import added, finish_torchref, reference_steps, read_json, torch_export, write_json  # noqa: E402
+from hub_common import PROBE, added, attention_maps, check_rows, finish_torchref, reference_steps, read_json, torch_export, write_json  # noqa: E402
 import hub_quant  # noqa: E402
 
 import onnx  # noqa: E402
@@ -128,7 +128,7 @@ class Attention(nn.Module):
         w = torch.zeros_like(torch.empty((B, T * N_HEAD, S), dtype=q.dtype))  # CPU path: beta=1 on zeros
         w = torch.baddbmm(w, q, key, beta=1, alpha=self.scale).view(B, T, N_HEAD, S)
         w = torch.where(mask, w, torch.full([], F32_MIN, dtype=w.dtype))
-        w = F.softmax(w, dim=-1)
+        w = PROBE(self, F.softmax(w, dim=-1))  # [B, T, H, S]
         o = torch.bmm(w.view(B, T * N_HEAD, S), value).view(B, T, N_EMBD)
         return self.c_proj(o), present
 
@@ -290,7 +290,20 @@ def torchref(out):
         steps, w, wl = reference_steps([lg[0, n0 - 1 + s_i] for s_i in range(len(p["steps"]))], p["steps"])
         worst, worst_lp = max(worst, w), max(worst_lp, wl)
         pts.append({"text": p["text"], "greedy_ids": greedy, "steps": steps})
-    finish_torchref(out, ref, pts, same, worst, worst_lp)
+    finish_torchref(out, ref, pts, same, worst, worst_lp, attention(model, ref["dtypes"]["fp32"]["prompts"][0]))
+
+
+@torch.no_grad()
+def attention(model, p):
+    """One causal forward pass over the first prompt + its first 4 transformers.js-fp32 greedy ids: each layer's
+    attention probabilities per query head (multi-query: the 4 heads share the one key/value head)."""
+    ids = p["input_ids"] + p["greedy_ids"][:4]
+    x = torch.tensor([ids])
+    with PROBE.capture() as d:
+        lg, _ = model(x, torch.ones_like(x), torch.arange(len(ids))[None])
+    check_rows(lg[0], len(p["input_ids"]) - 1, p["steps"], "attention pass")
+    return {"attention": {"text": p["text"], "ids": ids,
+                          "self": [attention_maps(d[b.attn][0].permute(0, 2, 1, 3)) for b in model.transformer.h]}}
 
 
 if __name__ == "__main__":

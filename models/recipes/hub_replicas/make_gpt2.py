@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-from hub_common import finish_torchref, reference_steps, merge_decoders, read_json, torch_export, write_json  # noqa: E402
+from hub_common import PROBE, attention_maps, check_rows, finish_torchref, lens_layers, reference_steps, merge_decoders, read_json, torch_export, write_json  # noqa: E402
 import hub_quant  # noqa: E402
 
 import onnx  # noqa: E402
@@ -128,7 +128,7 @@ class Attention(nn.Module):
         ql, kl = q.size(-2), k.size(-2)
         causal = self.bias[:, :, kl - ql: kl, :kl]
         w = torch.where(causal, w, torch.full([], F32_MIN, dtype=w.dtype))
-        w = torch.softmax(w + mask, dim=-1)
+        w = PROBE(self, torch.softmax(w + mask, dim=-1))
         o = torch.matmul(w, v).permute(0, 2, 1, 3).contiguous()
         o = o.view(o.size()[:-2] + (N_EMBD,))
         return self.c_proj(o), (k, v)
@@ -170,6 +170,7 @@ class GPT2(nn.Module):
         presents = []
         for i, blk in enumerate(self.transformer.h):
             x, p = blk(x, None if past is None else past[i], mask)
+            PROBE("resid", x)
             presents.append(p)
         return self.lm_head(self.transformer.ln_f(x)), presents
 
@@ -306,7 +307,21 @@ def torchref(out):
         steps, w, wl = reference_steps([lg[0, n0 - 1 + s_i] for s_i in range(len(p["steps"]))], p["steps"])
         worst, worst_lp = max(worst, w), max(worst_lp, wl)
         pts.append({"text": p["text"], "greedy_ids": greedy, "steps": steps})
-    finish_torchref(out, ref, pts, same, worst, worst_lp)
+    finish_torchref(out, ref, pts, same, worst, worst_lp, attention_and_lens(model, ref["dtypes"][fp32]["prompts"][0]))
+
+
+@torch.no_grad()
+def attention_and_lens(model, p):
+    """One causal forward pass over the first prompt + its first 4 transformers.js-fp32 greedy ids: each layer's
+    attention probabilities and the logit lens (ln_f + tied lm_head on the residual after each block)."""
+    ids = p["input_ids"] + p["greedy_ids"][:4]
+    x = torch.tensor([ids])
+    with PROBE.capture() as d:
+        lg, _ = model(x, torch.ones_like(x))
+    check_rows(lg[0], len(p["input_ids"]) - 1, p["steps"], "attention/lens pass")
+    lens = [model.lm_head(model.transformer.ln_f(r))[0] for r in d["resid"]]
+    return {"attention": {"text": p["text"], "ids": ids, "self": [attention_maps(d[b.attn][0]) for b in model.transformer.h]},
+            "lens": {"text": p["text"], "ids": ids, "layers": lens_layers(lens, lg[0])}}
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-from hub_common import NEG, added, finish_torchref, reference_steps, merge_decoders, metaspace, read_json, torch_export, write_json  # noqa: E402
+from hub_common import NEG, PROBE, added, finish_torchref, reference_steps, seq2seq_attention, merge_decoders, metaspace, read_json, torch_export, write_json  # noqa: E402
 
 import onnx  # noqa: E402
 
@@ -115,7 +115,7 @@ class Attn(nn.Module):
         w = torch.matmul(q, k.transpose(-1, -2))
         if mask is not None:
             w = w + mask
-        p = torch.softmax(w, dim=-1)
+        p = PROBE(self, torch.softmax(w, dim=-1))
         return self.out_proj(torch.matmul(p, v).transpose(1, 2).reshape(B, T, D))
 
 
@@ -394,7 +394,20 @@ def torchref(out):
         steps, w, wl = reference_steps([lg[0, s_i] for s_i in range(len(p["steps"]))], p["steps"])
         worst, worst_lp = max(worst, w), max(worst_lp, wl)
         pt_prompts.append({"text": p["text"], "greedy_ids": greedy, "steps": steps})
-    finish_torchref(out, ref, pt_prompts, same, worst, worst_lp)
+    finish_torchref(out, ref, pt_prompts, same, worst, worst_lp, attention(model, fp32["prompts"][0], pad))
+
+
+def attention(model, p, start_id):
+    """Encoder self-attention over the first prompt's source ids, decoder self-attention (causal, no-past pass) and
+    cross-attention over [decoder_start] + its first 4 transformers.js-fp32 greedy ids, per layer and head."""
+    def run(src, dec):
+        ids = torch.tensor([src])
+        am = torch.ones_like(ids)
+        return model.decode(torch.tensor([dec]), model.encode(ids, am), am)[0][0]
+    enc_l, dec_l = model.model.encoder.layers, model.model.decoder.layers
+    a, _, _ = seq2seq_attention(p, start_id, run, [l.self_attn for l in enc_l], [l.self_attn for l in dec_l],
+                                [l.encoder_attn for l in dec_l])
+    return {"attention": a}
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-from hub_common import added, finish_torchref, reference_steps, read_json, torch_export, write_json  # noqa: E402
+from hub_common import PROBE, added, attention_maps, check_rows, finish_torchref, lens_layers, reference_steps, read_json, torch_export, write_json  # noqa: E402
 import hub_quant  # noqa: E402
 
 SEED = 2024
@@ -120,7 +120,7 @@ class Attn(nn.Module):
         S = k.shape[2]
         kk = k[:, :, None].expand(B, kvh, rep, S, HD).reshape(B, h, S, HD)
         vv = v[:, :, None].expand(B, kvh, rep, S, HD).reshape(B, h, S, HD)
-        p = torch.softmax(torch.matmul(q, kk.transpose(2, 3)) / math.sqrt(HD) + mask, -1)
+        p = PROBE(self, torch.softmax(torch.matmul(q, kk.transpose(2, 3)) / math.sqrt(HD) + mask, -1))
         return self.o_proj(torch.matmul(p, vv).transpose(1, 2).reshape(B, T, h * HD)), (k, v)
 
 
@@ -168,6 +168,7 @@ class Qwen2(nn.Module):
         pres = []
         for i, l in enumerate(self.model.layers):
             x, p = l(x, cos, sin, mask, None if past is None else past[i])
+            PROBE("resid", x)
             pres.append(p)
         return self.lm_head(self.model.norm(x)), pres
 
@@ -293,7 +294,8 @@ def torchref(out):
     eos_ids = gen["eos_token_id"]
     pen = gen.get("repetition_penalty", 1.0)
     worst, worst_lp, same, pts = 0.0, 0.0, True, []
-    for p in ref["dtypes"]["fp32"]["prompts"]:
+    fp32 = [k for k in ref["dtypes"] if k.split(":")[0] == "fp32"][0]  # hub-qwen2-merged: fp32:decoder_model_merged
+    for p in ref["dtypes"][fp32]["prompts"]:
         seq = list(p["input_ids"])
         n0 = len(seq)
         while len(seq) < n0 + ref["generate_options"]["max_new_tokens"]:
@@ -314,7 +316,22 @@ def torchref(out):
         steps, w, wl = reference_steps([lg[0, n0 - 1 + s_i] for s_i in range(len(p["steps"]))], p["steps"])
         worst, worst_lp = max(worst, w), max(worst_lp, wl)
         pts.append({"text": p["text"], "greedy_ids": greedy, "steps": steps})
-    finish_torchref(out, ref, pts, same, worst, worst_lp)
+    finish_torchref(out, ref, pts, same, worst, worst_lp, attention_and_lens(model, ref["dtypes"][fp32]["prompts"][0]))
+
+
+@torch.no_grad()
+def attention_and_lens(model, p):
+    """One causal forward pass over the first prompt + its first 4 transformers.js-fp32 greedy ids: each layer's
+    attention probabilities per query head (GQA: heads 2j, 2j+1 share key/value head j) and the logit lens
+    (final RMSNorm + tied lm_head on the residual after each layer)."""
+    ids = p["input_ids"] + p["greedy_ids"][:4]
+    x = torch.tensor([ids])
+    with PROBE.capture() as d:
+        lg, _ = model(x, torch.ones_like(x), torch.arange(len(ids))[None])
+    check_rows(lg[0], len(p["input_ids"]) - 1, p["steps"], "attention/lens pass")
+    lens = [model.lm_head(model.model.norm(r))[0] for r in d["resid"]]
+    return {"attention": {"text": p["text"], "ids": ids, "self": [attention_maps(d[l.self_attn][0]) for l in model.model.layers]},
+            "lens": {"text": p["text"], "ids": ids, "layers": lens_layers(lens, lg[0])}}
 
 
 if __name__ == "__main__":

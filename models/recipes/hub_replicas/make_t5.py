@@ -37,7 +37,7 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-from hub_common import NEG, added, file_sizes, finish_torchref, reference_steps, merge_decoders, read_json, torch_export, write_json  # noqa: E402
+from hub_common import NEG, PROBE, added, file_sizes, finish_torchref, lens_layers, reference_steps, seq2seq_attention, merge_decoders, read_json, torch_export, write_json  # noqa: E402
 import hub_quant  # noqa: E402
 
 import onnx  # noqa: E402
@@ -172,7 +172,7 @@ class T5Block(nn.Module):
 def attend(q, k, v, bias, o):
     B, _, T, _ = q.shape
     w = torch.matmul(q, k.transpose(3, 2)) + bias
-    p = torch.softmax(w.float(), dim=-1).type_as(w)
+    p = PROBE(o, torch.softmax(w.float(), dim=-1).type_as(w))  # keyed by the attention's output projection
     return o(torch.matmul(p, v).transpose(1, 2).contiguous().view(B, T, INNER))
 
 
@@ -235,6 +235,7 @@ class T5(nn.Module):
                 cross_bias = torch.zeros((1, H, T, ck.shape[2]), dtype=x.dtype) + cross_mask
             x = x + attend(c.shape(c.q(h)), ck, cv, cross_bias, c.o)
             x = x + blk.wo(torch.relu(blk.wi(blk.ln_ff(x))))
+            PROBE("dec_resid", x)
             presents.append((k, v, ck, cv))
         x = self.dec_ln(x) * (D ** -0.5)
         return self.lm_head(x), presents
@@ -434,7 +435,23 @@ def torchref(out):
         steps, w, wl = reference_steps([lg[0, s_i] for s_i in range(len(p["steps"]))], p["steps"])
         worst, worst_lp = max(worst, w), max(worst_lp, wl)
         pts.append({"text": p["text"], "greedy_ids": greedy, "steps": steps})
-    finish_torchref(out, ref, pts, same, worst, worst_lp)
+    finish_torchref(out, ref, pts, same, worst, worst_lp, attention_and_lens(model, fp32["prompts"][0]))
+
+
+def attention_and_lens(model, p):
+    """Encoder self-attention over the first prompt's source ids; decoder self-attention (causal), cross-attention
+    and the decoder's logit lens (final_layer_norm, d_model ** -0.5 rescale, tied lm_head on the residual after each
+    decoder block, given the encoder output) over [decoder_start 0] + its first 4 transformers.js-fp32 greedy ids."""
+    def run(src, dec):
+        ids = torch.tensor([src])
+        am = torch.ones_like(ids)
+        return model.decode(torch.tensor([dec]), model.encode(ids, am), am)[0][0]
+    a, d, lg = seq2seq_attention(p, 0, run, [b.sa.o for b in model.enc], [b.sa.o for b in model.dec],
+                                 [b.ca.o for b in model.dec])
+    with torch.no_grad():
+        lens = [model.lm_head(model.dec_ln(r) * (D ** -0.5))[0] for r in d["dec_resid"]]
+    return {"attention": a, "lens": {"text": p["text"], "source_ids": p["input_ids"], "ids": a["decoder_ids"],
+                                     "layers": lens_layers(lens, lg)}}
 
 
 if __name__ == "__main__":

@@ -52,6 +52,50 @@ function isResidualAdd(index: GraphIndex, node: onnx.INodeProto): boolean {
   return node.opType === 'Add' && dynamicInputs(index, node).length === 2;
 }
 
+/**
+ * onnxruntime's fused residual-and-norm ops (what its optimizer and onnxruntime-genai's model builder
+ * emit): `input + skip (+ bias)` is the residual stream, returned as the optional fourth output.
+ */
+const SKIP_NORMS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
+
+function isSkipNorm(node: onnx.INodeProto): boolean {
+  return SKIP_NORMS.has(node.opType ?? '') && node.domain === 'com.microsoft';
+}
+
+/** The residual sum a skip norm computes, named (and added as its fourth output) where the export left it out. */
+function skipNormSum(node: onnx.INodeProto): string {
+  const outputs = [...(node.output ?? [])];
+  if (outputs[3]) return outputs[3];
+  while (outputs.length < 3) outputs.push('');
+  outputs[3] = `${node.name || 'SkipNorm'}/lmlens_residual_sum`;
+  node.output = outputs;
+  return outputs[3];
+}
+
+/** The norm a skip norm applies to its sum, as a node of its own reading `sum` (same weights, same epsilon). */
+function plainNormOf(node: onnx.INodeProto, sum: string): onnx.INodeProto {
+  const simplified = node.opType === 'SkipSimplifiedLayerNormalization';
+  const [, , gamma, beta] = node.input ?? [];
+  const epsilon = node.attribute?.find((a) => a.name === 'epsilon');
+  return onnx.NodeProto.create({
+    name: `${node.name ?? 'SkipNorm'}/lmlens_norm`,
+    opType: simplified ? 'SimplifiedLayerNormalization' : 'LayerNormalization',
+    domain: '',
+    input: simplified ? [sum, gamma] : [sum, gamma, ...(beta ? [beta] : [])],
+    output: [node.output![0]],
+    attribute: [
+      ...(epsilon ? [epsilon] : []),
+      onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }),
+      onnx.AttributeProto.create({ name: 'stash_type', type: onnx.AttributeProto.AttributeType.INT, i: 1 }),
+    ],
+  });
+}
+
+/** A tensor of the residual stream: a residual Add's output, or a skip norm's sum. */
+function residualNode(index: GraphIndex, node: onnx.INodeProto): boolean {
+  return isResidualAdd(index, node) || isSkipNorm(node);
+}
+
 /** Block outputs from the module names the exporter wrote (`/h.3/…`, `/layers.3/…`, `/block.3/…`). */
 function namedBlockOutputs(index: GraphIndex, logits: string, layers: number): string[] | undefined {
   const last = walkBack(index, logits, (_, node) => nodeLayer(node) !== undefined);
@@ -80,31 +124,40 @@ function namedBlockOutputs(index: GraphIndex, logits: string, layers: number): s
  * decoders, three in an encoder-decoder's decoder).
  */
 function chainedBlockOutputs(index: GraphIndex, logits: string, layers: number): string[] | undefined {
-  const last = walkBack(index, logits, (_, node) => isResidualAdd(index, node));
-  if (last === undefined) return undefined;
-  const chain = [last];
-  for (let tensor = last; ; ) {
-    const node = index.nodes[index.producer.get(tensor)!];
-    const skip = dynamicInputs(index, node).find((i) => {
-      const p = index.producer.get(i);
-      return p !== undefined && isResidualAdd(index, index.nodes[p]) && (index.consumers.get(i)?.length ?? 0) >= 2;
-    });
-    if (skip === undefined) break;
-    chain.unshift(skip);
-    tensor = skip;
+  const lastTensor = walkBack(index, logits, (_, node) => residualNode(index, node));
+  if (lastTensor === undefined) return undefined;
+  // Each link: the node that sums the residual stream (an Add, or a fused skip norm's sum output).
+  let node = index.nodes[index.producer.get(lastTensor)!];
+  const chain = [node];
+  for (;;) {
+    const skip = isSkipNorm(node) ? dynamicInputs(index, node)[0] : dynamicInputs(index, node).find((i) => (index.consumers.get(i)?.length ?? 0) >= 2 && isResidualLink(index, i));
+    const p = skip === undefined ? undefined : index.producer.get(skip);
+    if (p === undefined || !isResidualLink(index, skip!)) break;
+    node = index.nodes[p];
+    chain.unshift(node);
   }
+  const sums = chain.map((n) => (isSkipNorm(n) ? skipNormSum(n) : n.output![0]));
   // The embeddings of a model with learned positions are an Add too (token + position): not a block.
-  if (chain.length % layers !== 0 && (chain.length - 1) % layers === 0) chain.shift();
-  if (chain.length === 0 || chain.length % layers !== 0) return undefined;
-  const perBlock = chain.length / layers;
-  return Array.from({ length: layers }, (_, i) => chain[(i + 1) * perBlock - 1]);
+  if (sums.length % layers !== 0 && (sums.length - 1) % layers === 0) sums.shift();
+  if (sums.length === 0 || sums.length % layers !== 0) return undefined;
+  const perBlock = sums.length / layers;
+  return Array.from({ length: layers }, (_, i) => sums[(i + 1) * perBlock - 1]);
+}
+
+/** Whether a tensor is a link of the residual chain: a residual Add's output or a skip norm's sum. */
+function isResidualLink(index: GraphIndex, tensor: string): boolean {
+  const p = index.producer.get(tensor);
+  if (p === undefined) return false;
+  const node = index.nodes[p];
+  return isResidualAdd(index, node) || (isSkipNorm(node) && node.output?.[3] === tensor);
 }
 
 /** The residual stream after each block, keyed `residual:i`; or why it cannot be found. */
 export function residualPoints(index: GraphIndex, layers: number): TapPoints | string {
   const logits = logitsName(index);
   if (!logits) return 'the graph has no logits output';
-  const outputs = namedBlockOutputs(index, logits, layers) ?? chainedBlockOutputs(index, logits, layers);
+  const fused = index.nodes.some(isSkipNorm);
+  const outputs = (fused ? undefined : namedBlockOutputs(index, logits, layers)) ?? chainedBlockOutputs(index, logits, layers);
   if (!outputs) return `the output of each of its ${layers} blocks could not be found in the graph`;
   return new Map(outputs.map((tensor, i) => [residualKey(i), tensor]));
 }
@@ -138,6 +191,11 @@ export function lensHeadGraph(model: onnx.IModelProto, layers: number): LensHead
   const hidden = points.get(residualKey(layers - 1))!;
   const logits = logitsName(index)!;
   const picked = new Set<number>();
+  // A fused skip norm computes the last residual sum and normalizes it in one node: in the head it
+  // becomes the plain norm of that sum.
+  // (Looked up in the nodes: a skip norm's sum may have been named just now, after the index was made.)
+  const hiddenAt = index.nodes.findIndex((n) => n.output?.includes(hidden));
+  const normOfSum = hiddenAt >= 0 && isSkipNorm(index.nodes[hiddenAt]) ? plainNormOf(index.nodes[hiddenAt], hidden) : undefined;
   const shapeInputs = new Set<string>();
   const graphInputs = new Map((top.input ?? []).map((i) => [i.name, i] as const));
   const stack = [logits];
@@ -154,14 +212,14 @@ export function lensHeadGraph(model: onnx.IModelProto, layers: number): LensHead
       }
       continue;
     }
-    const node = index.nodes[p];
-    if (NESTED.has(node.opType ?? '') || node.opType === 'Softmax' || nodeLayer(node) !== undefined) {
+    const node = p === hiddenAt && normOfSum ? normOfSum : index.nodes[p];
+    if (NESTED.has(node.opType ?? '') || node.opType === 'Softmax' || (node !== normOfSum && nodeLayer(node) !== undefined)) {
       return 'its output head reads more than the last block';
     }
     picked.add(p);
     for (const input of node.input ?? []) if (input) stack.push(input);
   }
-  const nodes = [...picked].sort((a, b) => a - b).map((i) => index.nodes[i]);
+  const nodes = [...picked].sort((a, b) => a - b).map((i) => (i === hiddenAt && normOfSum ? normOfSum : index.nodes[i]));
   const used = new Set(nodes.flatMap((n) => n.input ?? []));
   const initializers = [...(index.graph.initializer ?? []), ...(merged ? (top.initializer ?? []) : [])].filter((t) => t.name && used.has(t.name));
   const elemType = (index.graph.output ?? []).find((o) => o.name === logits)?.type?.tensorType?.elemType ?? onnx.TensorProto.DataType.FLOAT;

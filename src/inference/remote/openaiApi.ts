@@ -1,0 +1,75 @@
+import { InferenceError } from '../errors';
+import { requestJson, requestStream, type HttpOptions } from './httpClient';
+import type { ServedToken } from './servedTrace';
+import { asArray, asNumber, asString, field, type ServedEvent, type ServedRequest, type ServingAdapter } from './servingAdapter';
+
+/**
+ * The OpenAI-compatible legacy completions API (`POST /v1/completions`), as vLLM, llama.cpp's server
+ * and LM Studio serve it: `logprobs: N` returns, per token, its log-probability and a map of the top
+ * N alternatives (`{token: logprob}`); `echo` returns the prompt's tokens first (vLLM), which is how a
+ * text is scored.
+ */
+export class OpenAiCompletions implements ServingAdapter {
+  readonly api = 'openai' as const;
+  constructor(readonly base: string) {}
+
+  async models(http: HttpOptions) {
+    const reply = await requestJson(`${this.base}/models`, undefined, http);
+    return asArray(field(reply, 'data')).map((m) => ({ name: asString(field(m, 'id')) ?? '', contextLength: asNumber(field(m, 'max_model_len')) })).filter((m) => m.name);
+  }
+
+  private body(request: ServedRequest, extra: Record<string, unknown>): Record<string, unknown> {
+    const s = request.sampling;
+    return {
+      model: request.model,
+      prompt: request.prompt,
+      max_tokens: request.maxNewTokens,
+      temperature: s ? s.temperature : 0,
+      ...(s?.topP !== undefined ? { top_p: s.topP } : {}),
+      ...(s?.topK !== undefined ? { top_k: s.topK } : {}),
+      ...(s?.seed !== undefined ? { seed: s.seed } : {}),
+      ...(request.stop.length ? { stop: request.stop } : {}),
+      ...(request.alternatives > 0 ? { logprobs: request.alternatives } : {}),
+      ...extra,
+    };
+  }
+
+  async *generate(request: ServedRequest, http: HttpOptions): AsyncGenerator<ServedEvent> {
+    for await (const chunk of requestStream(`${this.base}/completions`, this.body(request, { stream: true }), http)) {
+      const choice = field(chunk, 'choices', 0);
+      if (choice === undefined) continue;
+      const reason = asString(field(choice, 'finish_reason'));
+      const stopReason = field(choice, 'stop_reason');
+      yield {
+        text: asString(field(choice, 'text')) ?? '',
+        tokens: tokensOf(field(choice, 'logprobs')),
+        finish: reason === 'length' ? 'length' : reason ? (typeof stopReason === 'string' ? 'stop-string' : 'eos') : undefined,
+      };
+    }
+  }
+
+  async score(model: string, text: string, alternatives: number, http: HttpOptions): Promise<ServedToken[]> {
+    // One generated token beside the echoed prompt: servers differ on whether max_tokens may be 0.
+    const request: ServedRequest = { model, prompt: text, maxNewTokens: 1, sampling: null, stop: [], alternatives: Math.max(1, alternatives) };
+    const reply = await requestJson(`${this.base}/completions`, this.body(request, { echo: true }), http);
+    const logprobs = field(reply, 'choices', 0, 'logprobs');
+    const offsets = asArray(field(logprobs, 'text_offset')).map((o) => asNumber(o) ?? Infinity);
+    const tokens = tokensOf(logprobs);
+    if (tokens.length === 0) throw new InferenceError('server-error', `${this.base}: the server returned no log-probabilities for the echoed text, so it cannot score it (vLLM does, with echo and logprobs).`);
+    // The prompt's tokens are those that start inside it; the first has no context (its log-probability is null).
+    return tokens.filter((_, i) => (offsets[i] ?? Infinity) < text.length).slice(1);
+  }
+}
+
+/** The legacy `logprobs` object: parallel `tokens`, `token_logprobs`, `top_logprobs` (`{token: logprob}` each). */
+function tokensOf(logprobs: unknown): ServedToken[] {
+  const texts = asArray(field(logprobs, 'tokens'));
+  const values = asArray(field(logprobs, 'token_logprobs'));
+  const tops = asArray(field(logprobs, 'top_logprobs'));
+  return texts.map((t, i) => ({
+    text: asString(t) ?? '',
+    id: -1,
+    logprob: asNumber(values[i]) ?? null,
+    top: Object.entries((tops[i] as Record<string, unknown> | null) ?? {}).flatMap(([text, lp]) => (asNumber(lp) === undefined ? [] : [{ text, id: -1, logprob: lp as number }])),
+  }));
+}

@@ -1,0 +1,47 @@
+import type { ServingApi } from '../protocol';
+import type { ServedToken } from './servedTrace';
+import type { HttpOptions } from './httpClient';
+
+/** A completion request in the terms every serving API shares. */
+export interface ServedRequest {
+  readonly model: string;
+  readonly prompt: string;
+  readonly maxNewTokens: number;
+  /** null: greedy (temperature 0). */
+  readonly sampling: { readonly temperature: number; readonly topP?: number; readonly topK?: number; readonly seed?: number } | null;
+  readonly stop: readonly string[];
+  /** Alternatives asked for per token (the API's own limit may be lower). */
+  readonly alternatives: number;
+}
+
+/** What a streamed reply says at one point: text, the tokens it covers (with their probabilities), and whether it ended. */
+export interface ServedEvent {
+  readonly text: string;
+  readonly tokens: readonly ServedToken[];
+  readonly finish?: 'eos' | 'length' | 'stop-string';
+}
+
+/** One serving API: how to list its models, generate (streamed) and, where it can, score a text. */
+export interface ServingAdapter {
+  readonly api: ServingApi;
+  /** The URL requests go to (for messages). */
+  readonly base: string;
+  models(http: HttpOptions): Promise<{ readonly name: string; readonly contextLength?: number }[]>;
+  generate(request: ServedRequest, http: HttpOptions): AsyncGenerator<ServedEvent>;
+  /** The log-probability of every token of `text` after the first; throws `server-error` saying why where the API cannot. */
+  score(model: string, text: string, alternatives: number, http: HttpOptions): Promise<ServedToken[]>;
+}
+
+/** The object at `path` of a parsed reply, or undefined. */
+export function field(value: unknown, ...path: (string | number)[]): unknown {
+  let v = value;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[key];
+  }
+  return v;
+}
+
+export const asNumber = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+export const asString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+export const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
