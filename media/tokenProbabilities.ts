@@ -1,16 +1,24 @@
 /**
  * Token probabilities panel (webview side). Renders each token coloured by rank bucket (GLTR) or
  * probability; hovering or focusing one shows its numbers and the alternatives, and choosing an
- * alternative asks the host for a branch, shown beside the original.
+ * alternative asks the host for a branch, shown beside the original. Below the text: GLTR's
+ * histograms (the rank buckets' thresholds are adjustable and kept in the webview's state) and the
+ * logit lens grid when the trace has one (or why it has none).
  *
  * For tests the DOM carries: `#token-panel[data-state][data-token-count][data-sequence-count]`,
  * `[data-testid=token][data-seq][data-index][data-rank]`, `[data-testid=alternative]`,
- * `[data-testid=branch][data-status][data-token-count]`, `[data-testid=totals]`.
+ * `[data-testid=branch][data-status][data-token-count]`, `[data-testid=totals]`,
+ * `[data-testid=threshold-top10|threshold-top100|threshold-top1000]` (inputs); the histograms and the
+ * lens carry their own (gltrHistogramsView.ts, logitLensView.ts).
  */
 import { upsertSequence } from '../src/analysis/branching';
-import { bucketCounts, displayToken, formatProb, probabilityColor, RANK_BUCKETS, rankBucket, traceTotals } from '../src/analysis/gltr';
+import { displayToken, formatProb, probabilityColor, RANK_BUCKETS, traceTotals } from '../src/analysis/gltr';
+import { bucketLabels, bucketOf, DEFAULT_THRESHOLDS, normalizeThresholds, rankHistogram, type RankThresholds } from '../src/analysis/gltrHistograms';
+import { lensLayerCount } from '../src/analysis/logitLens';
 import { isTokenHostMessage, isTokenPanelData, type TokenPanelData, type TokenSequence, type TokenWebviewMessage } from '../src/webviews/messages';
 import type { TokenTrace } from '../src/inference/protocol';
+import { renderHistograms } from './gltrHistogramsView';
+import { LogitLensView, lensUnavailableNotice } from './logitLensView';
 import { el, vscodeApi } from './vscodeApi';
 
 type ColorMode = 'rank' | 'prob';
@@ -18,6 +26,11 @@ type ColorMode = 'rank' | 'prob';
 interface PanelState {
   readonly data?: TokenPanelData;
   readonly colorMode: ColorMode;
+  readonly thresholds?: RankThresholds;
+  /** The sequence the logit lens shows (the main one, or a branch), the token whose column it highlights, and how far the grid is scrolled. */
+  readonly lensSequence?: number;
+  readonly lensSelected?: number;
+  readonly lensScroll?: number;
 }
 
 const api = vscodeApi<TokenWebviewMessage, PanelState>();
@@ -25,6 +38,13 @@ const root = document.getElementById('token-panel')!;
 const saved = api.getState();
 let data: TokenPanelData | undefined = saved && isTokenPanelData(saved.data) ? saved.data : undefined;
 let colorMode: ColorMode = saved?.colorMode === 'prob' ? 'prob' : 'rank';
+let thresholds: RankThresholds = normalizeThresholds(saved?.thresholds ?? DEFAULT_THRESHOLDS);
+let lensSequence = typeof saved?.lensSequence === 'number' ? saved.lensSequence : 0;
+let lensSelected = typeof saved?.lensSelected === 'number' ? saved.lensSelected : 0;
+let lensScroll = typeof saved?.lensScroll === 'number' ? saved.lensScroll : 0;
+let lensView: LogitLensView | undefined;
+let scrollSaveTimer: ReturnType<typeof setTimeout> | undefined;
+const lensHost = el('div', { class: 'lens-host' });
 
 const tooltip = el('div', { class: 'tooltip', role: 'dialog', 'aria-label': 'Token details', 'data-testid': 'token-tooltip', hidden: true });
 document.body.append(tooltip);
@@ -32,7 +52,7 @@ let tooltipFor: HTMLElement | undefined;
 let hideTimer: ReturnType<typeof setTimeout> | undefined;
 
 function save(): void {
-  api.setState({ data, colorMode });
+  api.setState({ data, colorMode, thresholds, lensSequence, lensSelected, lensScroll });
 }
 
 function sequenceById(id: number): TokenSequence | undefined {
@@ -40,7 +60,7 @@ function sequenceById(id: number): TokenSequence | undefined {
 }
 
 function tokenSpan(t: TokenTrace, seq: number, index: number, branched: boolean): HTMLSpanElement {
-  const bucket = rankBucket(t.rank);
+  const bucket = bucketOf(t.rank, thresholds);
   const span = el('span', {
     class: `tok${colorMode === 'rank' ? ` b-${bucket}` : ''}${branched ? ' branched' : ''}`,
     'data-testid': 'token',
@@ -92,6 +112,11 @@ function renderBranch(seq: TokenSequence): HTMLElement {
   return card;
 }
 
+function thresholdInput(key: keyof RankThresholds, label: string): HTMLElement {
+  const input = el('input', { type: 'number', min: 1, step: 1, value: thresholds[key], 'data-testid': `threshold-${key}`, 'data-threshold': key, 'aria-label': label });
+  return el('label', { class: 'threshold' }, el('span', { class: 'muted', text: label }), input);
+}
+
 function render(): void {
   hideTooltip(true);
   root.replaceChildren();
@@ -103,7 +128,8 @@ function render(): void {
   const main = data.sequences[0]!;
   const branches = data.sequences.slice(1);
   const totals = traceTotals(main.tokens);
-  const counts = bucketCounts(main.tokens);
+  const counts = rankHistogram(main.tokens, thresholds);
+  const labels = bucketLabels(thresholds);
   root.dataset.state = 'ready';
   root.dataset.tokenCount = String(main.tokens.length);
   root.dataset.sequenceCount = String(data.sequences.length);
@@ -115,7 +141,7 @@ function render(): void {
   );
   const legend = el('div', { class: 'legend', 'aria-label': 'Legend' });
   if (colorMode === 'rank') {
-    for (const b of RANK_BUCKETS) legend.append(el('span', {}, el('span', { class: `swatch b-${b.bucket}` }), `${b.label}: ${counts[b.bucket]}`));
+    for (const b of RANK_BUCKETS) legend.append(el('span', { 'data-testid': `legend-${b.bucket}` }, el('span', { class: `swatch b-${b.bucket}` }), `${labels[b.bucket]}: ${counts[b.bucket]}`));
   } else {
     for (const p of [0.9, 0.5, 0.1, 0.01, 0.001]) {
       const sw = el('span', { class: 'swatch' });
@@ -132,6 +158,15 @@ function render(): void {
       el('button', { 'data-testid': 'color-mode-prob', 'data-action': 'prob', 'aria-pressed': String(colorMode === 'prob'), text: 'probability' }),
       el('span', { class: 'spacer' }),
       legend,
+    ),
+    el(
+      'div',
+      { class: 'toolbar thresholds', role: 'group', 'aria-label': 'Rank bucket thresholds' },
+      el('span', { text: 'Buckets: rank ≤' }),
+      thresholdInput('top10', 'green up to'),
+      thresholdInput('top100', 'yellow up to'),
+      thresholdInput('top1000', 'red up to'),
+      el('span', { class: 'muted', text: '· purple beyond' }),
     ),
     el(
       'div',
@@ -166,8 +201,65 @@ function render(): void {
     columns.append(col);
   }
   root.append(columns);
+  root.append(el('h2', { text: 'GLTR histograms' }), renderHistograms(main.tokens, thresholds));
+  root.append(lensHost);
+  renderLens();
   const first = root.querySelector<HTMLElement>('[data-testid=token]');
   if (first) first.tabIndex = 0;
+}
+
+/** The logit lens of the sequence it follows (the main text unless a branch with a lens was picked), or why there is none. */
+function renderLens(): void {
+  lensView?.dispose();
+  lensView = undefined;
+  lensHost.replaceChildren();
+  if (!data) return;
+  let seq = sequenceById(lensSequence);
+  if (!seq || lensLayerCount(seq.tokens) === 0) {
+    seq = data.sequences[0]!;
+    lensSequence = seq.id;
+  }
+  if (lensLayerCount(seq.tokens) === 0) {
+    if (data.lensUnavailable) lensHost.append(lensUnavailableNotice(data.lensUnavailable));
+    return;
+  }
+  const shown = seq;
+  lensView = new LogitLensView({
+    tokens: shown.tokens,
+    title: shown.parent ? `branch at token ${shown.parent.tokenIndex + 1}` : 'text',
+    sequenceId: shown.id,
+    selected: lensSelected,
+    scrollLeft: lensScroll,
+    onSelect: (index) => {
+      selectLensColumn(shown.id, index);
+      const tok = root.querySelector<HTMLElement>(`[data-testid=token][data-seq="${shown.id}"][data-index="${index}"]`);
+      if (tok) focusToken(tok, false);
+    },
+    onScroll: (left) => {
+      lensScroll = left;
+      // The state holds the whole trace: write it once the scrolling pauses, not on every frame.
+      if (scrollSaveTimer) clearTimeout(scrollSaveTimer);
+      scrollSaveTimer = setTimeout(save, 300);
+    },
+  });
+  lensHost.append(lensView.element);
+  lensView.attach();
+}
+
+function selectLensColumn(seq: number, index: number): void {
+  if (seq !== lensSequence) {
+    if (!lensLayerCount(sequenceById(seq)?.tokens ?? [])) return;
+    lensSequence = seq;
+    lensSelected = index;
+    lensScroll = 0;
+    save();
+    renderLens();
+    return;
+  }
+  if (!lensView || index === lensSelected) return;
+  lensSelected = index;
+  lensView.select(index);
+  save();
 }
 
 // ---- Tooltip ------------------------------------------------------------------------------------
@@ -246,10 +338,10 @@ function hideTooltip(now = false): void {
   else hideTimer = setTimeout(hide, 250);
 }
 
-function focusToken(node: HTMLElement): void {
+function focusToken(node: HTMLElement, focus = true): void {
   root.querySelectorAll<HTMLElement>('[data-testid=token][tabindex="0"]').forEach((t) => (t.tabIndex = -1));
   node.tabIndex = 0;
-  node.focus();
+  if (focus) node.focus();
 }
 
 // ---- Events -------------------------------------------------------------------------------------
@@ -263,7 +355,25 @@ root.addEventListener('mouseout', (e) => {
 });
 root.addEventListener('focusin', (e) => {
   const tok = (e.target as HTMLElement).closest<HTMLElement>('[data-testid=token]');
-  if (tok) showTooltip(tok);
+  if (!tok) return;
+  showTooltip(tok);
+  selectLensColumn(Number(tok.dataset.seq), Number(tok.dataset.index));
+});
+
+// Thresholds apply when committed (Enter or leaving the field), not on every keystroke.
+root.addEventListener('change', (e) => {
+  const input = (e.target as HTMLElement).closest<HTMLInputElement>('input[data-threshold]');
+  if (!input) return;
+  const key = input.dataset.threshold as keyof RankThresholds;
+  if (!Number.isFinite(input.valueAsNumber)) {
+    // An emptied or unreadable field keeps the threshold it had.
+    input.value = String(thresholds[key]);
+    return;
+  }
+  thresholds = normalizeThresholds({ ...thresholds, [key]: input.valueAsNumber });
+  save();
+  render();
+  root.querySelector<HTMLInputElement>(`input[data-threshold="${key}"]`)?.focus();
 });
 tooltip.addEventListener('mouseenter', () => hideTimer && clearTimeout(hideTimer));
 tooltip.addEventListener('mouseleave', () => hideTooltip());
@@ -328,10 +438,20 @@ tooltip.addEventListener('keydown', (e) => {
   e.preventDefault();
 });
 
+function sameIds(a: readonly TokenTrace[] | undefined, b: readonly TokenTrace[] | undefined): boolean {
+  return !!a && !!b && a.length === b.length && a.every((t, i) => t.id === b[i]!.id);
+}
+
 window.addEventListener('message', (e: MessageEvent<unknown>) => {
   const message = e.data;
   if (!isTokenHostMessage(message)) return;
   if (message.type === 'show') {
+    // The host re-sends the same data when a hidden panel is shown again: keep the lens where it was then.
+    if (!sameIds(data?.sequences[0]?.tokens, message.data.sequences[0]?.tokens)) {
+      lensSequence = 0;
+      lensSelected = 0;
+      lensScroll = 0;
+    }
     data = message.data;
   } else if (data) {
     data = { ...data, sequences: upsertSequence(data.sequences, message.sequence) };

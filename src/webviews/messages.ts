@@ -3,7 +3,7 @@
  * validators for every message that crosses, in both directions. Nothing from a webview is
  * trusted until it passes these checks.
  */
-import type { Alternative, AttentionKind, AttentionMap, Task, TokenTrace } from '../inference/protocol';
+import type { Alternative, AttentionKind, AttentionMap, LensEntry, Task, TokenTrace } from '../inference/protocol';
 
 // ---- Token probabilities panel -----------------------------------------------------------------
 
@@ -34,6 +34,11 @@ export interface TokenPanelData {
   readonly branchModel: string;
   readonly task: Task;
   readonly device: string;
+  /**
+   * Why the tokens carry no logit lens (the model cannot give one, or it was not loaded for
+   * inspection); absent when they do.
+   */
+  readonly lensUnavailable?: string;
 }
 
 export type TokenHostMessage =
@@ -93,6 +98,10 @@ export function isAlternative(x: unknown): x is Alternative {
   return isObj(x) && isInt(x.id) && isStr(x.text, 10_000) && isNum(x.prob);
 }
 
+export function isLensEntry(x: unknown): x is LensEntry {
+  return isObj(x) && isInt(x.layer) && x.layer >= 0 && isInt(x.rank) && x.rank >= 1 && isNum(x.prob) && isArr(x.top, isAlternative, 1000);
+}
+
 export function isTokenTrace(x: unknown): x is TokenTrace {
   return (
     isObj(x) &&
@@ -102,7 +111,8 @@ export function isTokenTrace(x: unknown): x is TokenTrace {
     isLogprob(x.logprob) &&
     isInt(x.rank) &&
     isNum(x.entropy) &&
-    isArr(x.top, isAlternative, 1000)
+    isArr(x.top, isAlternative, 1000) &&
+    (x.lens === undefined || isArr(x.lens, isLensEntry, 1000))
   );
 }
 
@@ -136,7 +146,8 @@ export function isTokenPanelData(x: unknown): x is TokenPanelData {
     (x.branchUnavailable === undefined || isStr(x.branchUnavailable, 10_000)) &&
     isStr(x.branchModel, 10_000) &&
     isTask(x.task) &&
-    isStr(x.device, 1000)
+    isStr(x.device, 1000) &&
+    (x.lensUnavailable === undefined || isStr(x.lensUnavailable, 10_000))
   );
 }
 

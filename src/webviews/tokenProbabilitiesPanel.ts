@@ -1,9 +1,11 @@
 /**
  * The token probabilities panel (host side): shows a trace GLTR-style and runs branches, i.e.
- * generations that resume from an alternative the user clicked.
+ * generations that resume from an alternative the user clicked (with a logit lens when the trace
+ * they branch from has one).
  */
 import type * as vscode from 'vscode';
 import { branchPoint, upsertSequence, withoutForced } from '../analysis/branching';
+import { trimLens } from '../analysis/logitLens';
 import type { Ctx } from '../context';
 import { decodingFor, taskDecodingFor } from '../settings';
 import { isTokenPanelData, isTokenWebviewMessage, type TokenHostMessage, type TokenPanelData, type TokenSequence, type TokenWebviewMessage } from './messages';
@@ -56,11 +58,13 @@ export class TokenProbabilitiesPanels implements vscode.Disposable {
     this.updateSequence(running);
     // Forced tokens count against the engine's limit; the continuation is about as long as the one it replaces.
     const continuation = Math.max(8, Math.min(this.ctx.config.decoding.maxNewTokens, parent.tokens.length - m.tokenIndex - 1 || 32));
-    const overrides = { strategy: 'greedy', maxNewTokens: point.forcedIds.length + continuation } as const;
+    // A trace with a logit lens branches on the model loaded for inspection, so the branch has one too.
+    const lens = data.lensUnavailable === undefined && parent.tokens.some((t) => t.lens?.length);
+    const overrides = { strategy: 'greedy', maxNewTokens: point.forcedIds.length + continuation, ...(lens ? { logitLens: true } : {}) } as const;
     let error = 'Superseded by another generation.';
     const ran = await this.ctx.run(
       {
-        model: this.ctx.spec('completion', { source: data.branchModel }),
+        model: this.ctx.spec('completion', { source: data.branchModel, attentions: lens }),
         prompt: point.prompt,
         forcedPrefixIds: point.forcedIds,
         truncatePrompt: true,
@@ -75,7 +79,7 @@ export class TokenProbabilitiesPanels implements vscode.Disposable {
         },
       },
     );
-    this.updateSequence(ran ? { ...running, tokens: withoutForced(ran.result.tokens, point.forcedIds), status: 'done' } : { ...running, status: 'failed', error });
+    this.updateSequence(ran ? { ...running, tokens: trimLens(withoutForced(ran.result.tokens, point.forcedIds)), status: 'done' } : { ...running, status: 'failed', error });
   }
 
   dispose(): void {

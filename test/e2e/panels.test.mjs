@@ -47,6 +47,66 @@ e2eSuite('panels', () => {
     await tooltip.waitFor({ state: 'visible', timeout: 10_000 });
     assert.ok((await tooltip.locator('[data-testid=alternative]').count()) >= 2, 'alternatives are listed');
     await screenshot(page, 'token-probabilities', { readme: true });
+    await page.mouse.move(0, 0);
+    // The histograms and the lens are shown in a maximized panel: wide enough to read in the README.
+    const panelTab = page.locator('.tabs-container .tab', { hasText: 'Tokens:' }).first();
+    const toggleMaximized = async () => {
+      await panelTab.click();
+      await page.waitForTimeout(500); // the webview takes the focus when its tab is clicked; let it settle before F1
+      await runCommand(page, 'View: Toggle Maximize Editor Group');
+      await page.waitForTimeout(500);
+    };
+    await toggleMaximized();
+
+    // GLTR's histograms: the rank buckets count every token; the thresholds move tokens between buckets.
+    const bucketCounts = async () => Object.fromEntries(await frame.locator('[data-testid=hist-rank] [data-testid=hist-bar]').evaluateAll((els) => els.map((e) => [e.dataset.bucket, Number(e.dataset.count)])));
+    const expected = (t1, t2, t3) => ({
+      top10: ranks.filter((r) => r <= t1).length,
+      top100: ranks.filter((r) => r > t1 && r <= t2).length,
+      top1000: ranks.filter((r) => r > t2 && r <= t3).length,
+      beyond: ranks.filter((r) => r > t3).length,
+    });
+    assert.deepEqual(await bucketCounts(), expected(10, 100, 1000), 'rank histogram = the tokens’ ranks bucketed 10/100/1000');
+    const fracTotal = (await frame.locator('[data-testid=hist-frac] [data-testid=hist-bar]').evaluateAll((els) => els.map((e) => Number(e.dataset.count)))).reduce((a, b) => a + b, 0);
+    assert.equal(fracTotal, count, 'frac(p) places every token');
+    const entropyBars = await frame.locator('[data-testid=hist-entropy] [data-testid=hist-bar]').evaluateAll((els) => els.map((e) => Number(e.dataset.count)));
+    assert.equal(entropyBars.length, 10);
+    assert.equal(entropyBars.reduce((a, b) => a + b, 0), count, 'the entropy histogram places every token');
+    await frame.locator('[data-testid=gltr-histograms]').scrollIntoViewIfNeeded();
+    await screenshot(page, 'token-probabilities-histograms', { readme: true });
+    const threshold = frame.locator('[data-testid=threshold-top10]');
+    await threshold.fill('3');
+    await threshold.press('Enter');
+    await waitUntil(async () => (await bucketCounts()).top10 === expected(3, 100, 1000).top10, { message: 'the histogram to follow the threshold' });
+    assert.deepEqual(await bucketCounts(), expected(3, 100, 1000));
+    const coloured = await tokens.evaluateAll((els) => els.map((e) => e.getAttribute('data-bucket')));
+    assert.deepEqual(coloured, ranks.map((r) => (r <= 3 ? 'top10' : r <= 100 ? 'top100' : r <= 1000 ? 'top1000' : 'beyond')), 'the token colouring follows the threshold');
+
+    // The logit lens of the real model: one row per layer, one column per token, only the visible ones drawn.
+    const lens = frame.locator('[data-testid=logit-lens]');
+    await lens.waitFor();
+    const layers = Number(await lens.getAttribute('data-layers'));
+    assert.ok(layers >= 2, `${layers} layers`);
+    assert.equal(Number(await lens.getAttribute('data-columns')), count, 'a column per token');
+    const drawn = Number(await lens.getAttribute('data-drawn-columns'));
+    assert.ok(drawn > 0 && drawn < count, `only the visible columns are drawn (${drawn} of ${count})`);
+    // Selecting token 20 in the text highlights its column; its last-layer cell is the model's own distribution.
+    await tokens.nth(20).click();
+    await waitUntil(async () => (await lens.getAttribute('data-selected')) === '20', { message: 'the lens to follow the selected token' });
+    assert.equal(await frame.locator('[data-testid=lens-detail]').getAttribute('data-index'), '20');
+    const lastCell = frame.locator(`[data-testid=lens-cell][data-index="20"][data-layer="${layers - 1}"]`);
+    assert.equal(Number(await lastCell.getAttribute('data-rank')), ranks[20], 'the last layer ranks the token as the model does');
+    await frame.locator('[data-testid=lens-detail] svg circle').first().waitFor();
+    assert.equal(await frame.locator('[data-testid=lens-detail] svg circle').count(), layers, 'the rank chart has a point per layer');
+    await lastCell.hover();
+    const lensTooltip = frame.locator('[data-testid=lens-tooltip]');
+    await lensTooltip.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.equal(Number(await lensTooltip.locator('[data-testid=lens-tooltip-rank]').innerText()), ranks[20]);
+    await screenshot(page, 'token-probabilities-logit-lens', { readme: true });
+    await page.mouse.move(0, 0);
+    await toggleMaximized();
+    await tokens.nth(10).hover();
+    await tooltip.waitFor({ state: 'visible', timeout: 10_000 });
 
     // Branch from an alternative: generation resumes from it and shows beside the original.
     const alternative = tooltip.locator('[data-testid=alternative]:not([disabled])').first();
@@ -56,15 +116,30 @@ e2eSuite('panels', () => {
     assert.ok(branchTokens > 0, 'the branch has tokens');
     const allTokens = await frame.locator('[data-testid=token]').count();
     assert.ok(allTokens > count, 'the branch tokens are rendered beside the original');
+    // The branch was generated with a logit lens too: focusing one of its tokens shows the branch's grid.
+    const branch = frame.locator('[data-testid=branch]').first();
+    const branchId = await branch.getAttribute('data-branch-id');
+    await branch.locator('[data-testid=token]').first().focus();
+    const lensOf = frame.locator('[data-testid=logit-lens]');
+    await waitUntil(async () => (await lensOf.getAttribute('data-sequence')) === branchId, { message: 'the lens to show the branch' });
+    assert.equal(Number(await lensOf.getAttribute('data-columns')), branchTokens, 'a lens column per branch token');
+    assert.equal(await lensOf.getAttribute('data-selected'), '0');
+    // Back to the main text's lens, at token 10.
+    await tokens.nth(10).focus();
+    await waitUntil(async () => (await lensOf.getAttribute('data-sequence')) === '0' && (await lensOf.getAttribute('data-selected')) === '10', { message: 'the lens back on the text' });
     await waitForIdle(page);
     await screenshot(page, 'token-probabilities-branch');
 
     // Hide and show: the panel keeps its state.
     const title = (await page.locator('.tabs-container .tab', { hasText: 'Tokens:' }).first().innerText()).trim();
+    const lensSelected = await frame.locator('[data-testid=logit-lens]').getAttribute('data-selected');
+    assert.equal(lensSelected, '10');
     await hideAndShow(page, title);
     frame = await findFrame(page, '#token-panel[data-state="ready"]');
     assert.equal(await frame.locator('[data-testid=main-sequence] [data-testid=token]').count(), count, 'the same tokens after hide/show');
     assert.equal(await frame.locator('[data-testid=token]').count(), allTokens, 'the branch survives hide/show');
+    assert.equal(await frame.locator('[data-testid=threshold-top10]').inputValue(), '3', 'the thresholds survive hide/show');
+    assert.equal(await frame.locator('[data-testid=logit-lens]').getAttribute('data-selected'), lensSelected, 'the lens selection survives hide/show');
     await runCommand(page, 'View: Close All Editors');
   });
 
@@ -152,6 +227,45 @@ e2eSuite('panels', () => {
     assert.ok(png.readUInt32BE(16) >= keys && png.readUInt32BE(20) >= queries, `PNG ${png.readUInt32BE(16)} × ${png.readUInt32BE(20)} px for ${queries} × ${keys} cells`);
     await openFile(page, 'README.txt');
     await runCommand(page, 'File: Revert File');
+    await runCommand(page, 'View: Close All Editors');
+
+    // The translation's tokens in the token panel, with the logit lens of BART's decoder (a replay with the tokens forced).
+    await runCommand(page, 'LM Lens: Inspect Token Probabilities');
+    const tokenFrame = await findFrame(page, '#token-panel[data-state="ready"]', { timeout: 120_000 });
+    const translated = Number(await tokenFrame.locator('#token-panel').getAttribute('data-token-count'));
+    const lens = tokenFrame.locator('[data-testid=logit-lens]');
+    await lens.waitFor({ timeout: 120_000 });
+    assert.equal(Number(await lens.getAttribute('data-columns')), translated, 'a lens column per generated token');
+    assert.ok(Number(await lens.getAttribute('data-layers')) >= 2);
+    const ranks = await tokenFrame.locator('[data-testid=main-sequence] [data-testid=token]').evaluateAll((els) => els.map((e) => Number(e.dataset.rank)));
+    const layers = Number(await lens.getAttribute('data-layers'));
+    const lastRanks = await tokenFrame.locator(`[data-testid=lens-cell][data-layer="${layers - 1}"]`).evaluateAll((els) => els.map((e) => [Number(e.dataset.index), Number(e.dataset.rank)]));
+    assert.ok(lastRanks.length > 0);
+    assert.equal(lastRanks.length, Math.min(translated, Number(await lens.getAttribute('data-drawn-columns'))), 'a last-layer cell per drawn column');
+    for (const [i, rank] of lastRanks) assert.ok(Number.isInteger(rank) && rank >= 1, `token ${i}: rank ${rank} after the last layer`);
+    // The translation's tokens are mostly the model's own favourites, before any logits processor too.
+    const top1 = lastRanks.filter(([, rank]) => rank === 1).length;
+    assert.ok(top1 >= lastRanks.length / 2, `${top1} of ${lastRanks.length} tokens are the last layer's top-1 (trace ranks ${ranks.join(',')})`);
+    await runCommand(page, 'View: Close All Editors');
+  });
+
+  e2eTest(s, 'a translation by the RNN: the token panel says why there is no logit lens', async () => {
+    const { page } = s;
+    await s.applySettings({ 'lmLens.models.translation': 'rnn-attention-seq2seq' });
+    await openFile(page, 'README.txt');
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+End'); // the first line: "Local LM Lens sample workspace"
+    await s.translateSelection('German');
+    await runCommand(page, 'File: Revert File');
+    await runCommand(page, 'View: Close All Editors'); // no selection: the panel shows the last generation
+    await runCommand(page, 'LM Lens: Inspect Token Probabilities');
+    const frame = await findFrame(page, '#token-panel[data-state="ready"]', { timeout: 120_000 });
+    assert.ok(Number(await frame.locator('#token-panel').getAttribute('data-token-count')) > 0);
+    const notice = frame.locator('[data-testid=lens-unavailable]');
+    await notice.waitFor({ timeout: 30_000 });
+    assert.match(await notice.innerText(), /Logit lens unavailable: .*RNN/);
+    assert.equal(await frame.locator('[data-testid=logit-lens]').count(), 0, 'no empty grid');
+    assert.equal(await frame.locator('[data-testid=gltr-histograms]').count(), 1, 'the histograms are there all the same');
     await runCommand(page, 'View: Close All Editors');
   });
 });

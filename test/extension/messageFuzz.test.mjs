@@ -11,7 +11,8 @@ const COUNT = process.env.LMLENS_STRESS === '1' ? 50_000 : 10_000;
 
 
 const tok = (id, text, rank = 1, prob = 0.5) => ({ id, text, prob, logprob: Math.log(prob), rank, entropy: 1.5, top: [{ id, text, prob }, { id: id + 100, text: `${text}'`, prob: prob / 2 }] });
-const sequence = { id: 1, parent: { sequenceId: 0, tokenIndex: 1, alternative: { id: 7, text: ' x', prob: 0.1 } }, tokens: [tok(1, 'def'), tok(2, ' f', 12, 0.01)], prompt: 'p', forcedIds: [7], status: 'done', error: 'none' };
+const lens = [{ layer: 0, rank: 3, prob: 0.1, top: [{ id: 4, text: ' =', prob: 0.4 }] }, { layer: 1, rank: 1, prob: 0.5, top: [{ id: 1, text: 'def', prob: 0.5 }] }];
+const sequence = { id: 1, parent: { sequenceId: 0, tokenIndex: 1, alternative: { id: 7, text: ' x', prob: 0.1 } }, tokens: [{ ...tok(1, 'def'), lens }, tok(2, ' f', 12, 0.01)], prompt: 'p', forcedIds: [7], status: 'done', error: 'none' };
 const map = (kind) => ({ kind, queryTokens: ['a', 'b'], keyTokens: ['a', 'b'], weights: [[[[1, 0], [0.5, 0.5]]], [[[1, 0], [0.3, 0.7]]]] });
 
 /** [validator, a valid message, the fields that may be left out] */
@@ -19,11 +20,11 @@ const CASES = [
   [messages.isTokenWebviewMessage, { type: 'branch', sequenceId: 0, tokenIndex: 3, alternativeId: 42 }, []],
   [messages.isAttentionWebviewMessage, { type: 'exportJson', mapIndex: 2 }, []],
   [messages.isAttentionWebviewMessage, { type: 'exportPng', dataUrl: 'data:image/png;base64,AAAA', name: 'attention.png' }, []],
-  [messages.isTokenHostMessage, { type: 'sequence', sequence }, ['sequence.parent', 'sequence.error']],
+  [messages.isTokenHostMessage, { type: 'sequence', sequence }, ['sequence.parent', 'sequence.error', 'sequence.tokens.0.lens']],
   [
     messages.isTokenHostMessage,
-    { type: 'show', data: { title: 't', model: 'gpt2-code', mode: 'generate', prompt: 'x', sequences: [sequence], branchUnavailable: 'why', branchModel: 'gpt2-code', task: { kind: 'translate', to: 'de' }, device: 'cpu' } },
-    ['data.branchUnavailable', 'data.sequences.0.parent', 'data.sequences.0.error'],
+    { type: 'show', data: { title: 't', model: 'gpt2-code', mode: 'generate', prompt: 'x', sequences: [sequence], branchUnavailable: 'why', branchModel: 'gpt2-code', task: { kind: 'translate', to: 'de' }, device: 'cpu', lensUnavailable: 'why not' } },
+    ['data.branchUnavailable', 'data.sequences.0.parent', 'data.sequences.0.error', 'data.sequences.0.tokens.0.lens', 'data.lensUnavailable'],
   ],
   [messages.isAttentionHostMessage, { type: 'show', data: { title: 't', model: 'm', maps: [map('self'), map('cross')], attentionUnavailable: 'why', outputStart: 1 } }, ['data.attentionUnavailable']],
 ];

@@ -54,6 +54,21 @@ test('host → webview data is validated, including nested tokens and tasks', ()
   assert.ok(!messages.isTokenHostMessage({ type: 'sequence', sequence: seq([], { status: 'weird' }) }));
 });
 
+test('logit lens entries on tokens and the reason a lens is missing are validated', () => {
+  const lens = [{ layer: 0, rank: 3, prob: 0.1, top: [{ id: 4, text: ' =', prob: 0.4 }] }, { layer: 1, rank: 1, prob: 0.5, top: [{ id: 1, text: 'Hello', prob: 0.5 }] }];
+  const withLens = panelData({ sequences: [seq([{ ...tok(1, 'Hello'), lens }])] });
+  assert.ok(messages.isTokenPanelData(withLens));
+  assert.ok(messages.isLensEntry(lens[0]));
+  assert.ok(!messages.isLensEntry({ ...lens[0], rank: 0 }), 'ranks start at 1');
+  assert.ok(!messages.isLensEntry({ ...lens[0], layer: -1 }));
+  assert.ok(!messages.isLensEntry({ ...lens[0], prob: NaN }));
+  assert.ok(!messages.isLensEntry({ ...lens[0], top: [{ id: 4, text: 5, prob: 0.4 }] }));
+  assert.ok(!messages.isTokenPanelData(panelData({ sequences: [seq([{ ...tok(1, 'Hello'), lens: {} }])] })), 'lens must be an array');
+  assert.ok(!messages.isTokenPanelData(panelData({ sequences: [seq([{ ...tok(1, 'Hello'), lens: [{ ...lens[0], top: 'x' }] }])] })));
+  assert.ok(messages.isTokenPanelData(panelData({ lensUnavailable: 'The logit lens needs a transformer decoder; this model is an RNN.' })));
+  assert.ok(!messages.isTokenPanelData(panelData({ lensUnavailable: 42 })));
+});
+
 test('attention maps must be consistent layers × heads × queries × keys', () => {
   const map = { kind: 'self', queryTokens: ['a', 'b'], keyTokens: ['a', 'b'], weights: [[[[1, 0], [0.5, 0.5]]], [[[1, 0], [0.2, 0.8]]]] };
   assert.ok(messages.isAttentionMap(map));
