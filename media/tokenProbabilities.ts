@@ -69,7 +69,7 @@ function tokenSpan(t: TokenTrace, seq: number, index: number, branched: boolean)
     'data-rank': t.rank,
     'data-bucket': bucket,
     tabindex: -1,
-    'aria-label': `${JSON.stringify(t.text)}: probability ${formatProb(t.prob)}, rank ${t.rank}`,
+    'aria-label': `${JSON.stringify(t.text)}: probability ${formatProb(t.prob)}, rank ${rankText(t)}`,
     text: displayToken(t.text),
   });
   if (colorMode === 'prob') span.style.backgroundColor = probabilityColor(t.prob);
@@ -309,11 +309,12 @@ function showTooltip(node: HTMLElement): void {
       el('span', { class: 'muted', text: 'probability' }),
       el('span', { 'data-testid': 'tooltip-prob', text: formatProb(token.prob) }),
       el('span', { class: 'muted', text: 'rank' }),
-      el('span', { 'data-testid': 'tooltip-rank', text: String(token.rank) }),
+      el('span', { 'data-testid': 'tooltip-rank', text: rankText(token) }),
       el('span', { class: 'muted', text: 'log-prob' }),
       el('span', { text: token.logprob.toFixed(3) }),
       el('span', { class: 'muted', text: 'entropy' }),
-      el('span', { text: `${token.entropy.toFixed(3)} nats` }),
+      // A served token's entropy comes from the server's top N only (the rest as one outcome): a lower bound.
+      el('span', { text: token.topN !== undefined ? `≥ ${token.entropy.toFixed(3)} nats (from the top ${token.topN})` : `${token.entropy.toFixed(3)} nats` }),
     ),
     token.top.length ? list : el('div', { class: 'muted', text: 'No alternatives recorded.' }),
   );
@@ -462,3 +463,8 @@ window.addEventListener('message', (e: MessageEvent<unknown>) => {
 
 render();
 api.postMessage({ type: 'ready' });
+
+/** The rank as shown: a served token beyond the server's top N is "> N" (its exact rank is unknown). */
+function rankText(t: TokenTrace): string {
+  return t.topN !== undefined && t.rank > t.topN ? `> ${t.topN} (the server lists its top ${t.topN})` : String(t.rank);
+}

@@ -58,6 +58,7 @@ export async function inspectTokenProbabilities(ctx: Ctx, panels: TokenProbabili
     prompt: head,
     sequences: [{ id: 0, tokens: trimLens(result.tokens), prompt: head, forcedIds: [], status: 'done' }],
     branchModel: model.source,
+    ...(info.served ? { branchUnavailable: SERVED_BRANCHING } : {}),
     task: { kind: 'generate' },
     device: result.device,
     lensUnavailable: lensProblem ?? result.lensUnavailable ?? missingLens(result.tokens),
@@ -65,6 +66,8 @@ export async function inspectTokenProbabilities(ctx: Ctx, panels: TokenProbabili
 }
 
 const ACTION = 'Inspecting token probabilities';
+/** Branching forces token ids, which a serving engine's API does not take. */
+const SERVED_BRANCHING = 'Branching from an alternative forces token ids, which a serving engine does not take.';
 
 async function loadForInspection(ctx: Ctx, model: ModelSpec): Promise<ModelInfo | undefined> {
   try {
@@ -128,7 +131,7 @@ function fromGeneration(last: LastGeneration, model: string): TokenPanelData {
     mode: 'generate',
     prompt: request.prompt,
     sequences: [generatedSequence(last, result.tokens)],
-    branchUnavailable: result.tokens.length === 0 ? 'Nothing was generated.' : undefined,
+    branchUnavailable: result.tokens.length === 0 ? 'Nothing was generated.' : info.served ? SERVED_BRANCHING : undefined,
     branchModel: request.model.source,
     task: request.task ?? { kind: 'generate' },
     device: result.device + (continuesPrompt(info) ? '' : ` · ${info.architecture}`),

@@ -112,6 +112,7 @@ export function isTokenTrace(x: unknown): x is TokenTrace {
     isInt(x.rank) &&
     isNum(x.entropy) &&
     isArr(x.top, isAlternative, 1000) &&
+    (x.topN === undefined || (isInt(x.topN) && x.topN >= 0 && x.topN <= 1000)) &&
     (x.lens === undefined || isArr(x.lens, isLensEntry, 1000))
   );
 }

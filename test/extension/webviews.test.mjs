@@ -200,3 +200,9 @@ test('translation targets come from the model’s declared tasks', () => {
   assert.equal(languages.languageName('xx'), 'xx');
   assert.deepEqual(languages.translationTargets(['translation_en_to_DE', 'translation_eng_to_fra']), ['de', 'fra'], 'one reading for the engine and the host');
 });
+
+test("a served token's trace (the server's top N, ids -1) passes the panel's validator; a malformed topN does not", () => {
+  const served = { id: -1, text: ' b', prob: 0.2, logprob: Math.log(0.2), rank: 4, entropy: 1.1, top: [{ id: -1, text: ' a', prob: 0.5 }, { id: -1, text: ' c', prob: 0.2 }, { id: -1, text: ' d', prob: 0.1 }], topN: 3 };
+  assert.equal(messages.isTokenTrace(served), true);
+  for (const topN of [-1, 1.5, '3', 5000]) assert.equal(messages.isTokenTrace({ ...served, topN }), false, String(topN));
+});
