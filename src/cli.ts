@@ -10,7 +10,7 @@ import { languageName, SERVING_APIS, translationTargets } from './inference/prot
 const USAGE = `Usage: lm-lens <command> [options]
 
 Commands:
-  generate   --prompt TEXT      continue a prompt (Seq2Seq models: text2text on the prompt)
+  generate   --prompt TEXT [--suffix TEXT]      continue a prompt (Seq2Seq models: text2text on the prompt)
   translate  --to de|fr|es --text TEXT
   summarize  --text TEXT
   score      --text TEXT [--source TEXT]   every token's probability, rank and alternatives
@@ -67,7 +67,7 @@ function printHuman(result: GenerateResult | ScoreResult, tty: boolean): void {
     out.write('\nlogit lens: the chosen token\'s rank after each layer; the top token after the first … the last layer\n');
     for (const t of lensed) out.write(`${JSON.stringify(t.text).padEnd(18)} ${t.lens!.map((l) => String(l.rank).padStart(5)).join(' ')}   ${JSON.stringify(t.lens![0].top[0]?.text ?? '')} … ${JSON.stringify(t.lens!.at(-1)!.top[0]?.text ?? '')}\n`);
   }
-  for (const note of [result.attentionUnavailable, result.lensUnavailable, 'traceUnavailable' in result ? result.traceUnavailable : undefined]) if (note) process.stderr.write(`${note}\n`);
+  for (const note of [result.attentionUnavailable, result.lensUnavailable, 'traceUnavailable' in result ? result.traceUnavailable : undefined, 'fimUnavailable' in result ? result.fimUnavailable : undefined]) if (note) process.stderr.write(`${note}\n`);
 }
 
 /** Download progress on stderr: one line per file, rewritten in place while it moves. */
@@ -88,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
       temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
       'repetition-penalty': { type: 'string' }, 'no-repeat-ngram': { type: 'string' }, stop: { type: 'string', multiple: true }, top: { type: 'string' }, 'prompt-lookup': { type: 'string' },
       device: { type: 'string' }, attentions: { type: 'boolean' }, json: { type: 'boolean' }, 'cache-dir': { type: 'string' }, offline: { type: 'boolean' },
-      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, quantized: { type: 'boolean' }, dtype: { type: 'string' }, 'logit-lens': { type: 'boolean' }, endpoint: { type: 'string' }, api: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'remote-host': { type: 'string' }, 'models-dir': { type: 'string' }, quantized: { type: 'boolean' }, dtype: { type: 'string' }, 'logit-lens': { type: 'boolean' }, suffix: { type: 'string' }, endpoint: { type: 'string' }, api: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const command = positionals[0];
@@ -159,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const tty = process.stdout.isTTY && !values.json;
       result = await engine.generate(
-        { model, prompt: input, task, options: defined, stream: tty },
+        { model, prompt: input, ...(values.suffix !== undefined ? { suffix: values.suffix } : {}), task, options: defined, stream: tty },
         { isCancelled: () => false, onProgress: printProgress },
       );
     } else {

@@ -10,6 +10,8 @@ import { AttentionRecorder, singleMap } from './decoding/attentionRecorder';
 import { traceStep } from './decoding/trace';
 import { logitLens } from './decoding/logitLens';
 import { setUpTask } from './tasks';
+import { fimPromptIds, fimTokens, vocabularyOf, type FimTokens } from './fillInTheMiddle';
+import { continuesPrompt } from './protocol';
 import { servedGenerate, servedModelInfo, servedScore, servingAdapter } from './remote/servedModel';
 import type {
   AttentionMap,
@@ -96,18 +98,24 @@ export class Engine {
     const { config, report } = resolveGenerationSettings(request.options, model.generationDefaults, task.params);
     const wantAttentions = config.attentions && info.attentionUnavailable === null;
     const lensProblem = config.logitLens ? lensProblemOf(info, config.strategy) : null;
-    const encoded = tokenizer.encode(task.input) as number[];
-    const { inputIds, maxNewTokens } = model.input.fitPrompt(encoded, {
-      name: request.model.source,
-      maxContext: info.maxContext,
-      maxNewTokens: config.maxNewTokens,
-      truncate: request.truncatePrompt ?? false,
-      bosIds: model.bosIds,
-    });
-    const inputLength = encoded.length;
+    const fim = request.suffix === undefined ? undefined : fillInTheMiddle(model, request);
+    const encoded = fim?.tokens ? [] : (tokenizer.encode(task.input) as number[]);
+    const fitted = fim?.tokens
+      ? fimFitted(model, request, config.maxNewTokens, fim.tokens)
+      : model.input.fitPrompt(encoded, {
+          name: request.model.source,
+          maxContext: info.maxContext,
+          maxNewTokens: config.maxNewTokens,
+          truncate: request.truncatePrompt ?? false,
+          bosIds: model.bosIds,
+        });
+    const { inputIds, maxNewTokens } = fitted;
+    const inputLength = fim?.tokens ? inputIds.length : encoded.length;
+    // The middle ends at the format's own end markers too.
+    const decoding = fim?.tokens ? { ...model, eosTokenIds: [...new Set([...model.eosTokenIds, ...fim.tokens.stopIds])] } : model;
 
     const started = performance.now();
-    const out = await decode(model, inputIds, { ...config, maxNewTokens, attentions: wantAttentions, logitLens: config.logitLens && lensProblem === null }, request.forcedPrefixIds ?? [], {
+    const out = await decode(decoding, inputIds, { ...config, maxNewTokens, attentions: wantAttentions, logitLens: config.logitLens && lensProblem === null }, request.forcedPrefixIds ?? [], {
       isCancelled: hooks.isCancelled,
       onToken: request.stream ? hooks.onToken : undefined,
     });
@@ -138,6 +146,8 @@ export class Engine {
       attentions,
       attentionUnavailable: config.attentions ? (info.attentionUnavailable ?? undefined) : undefined,
       lensUnavailable: lensProblem ?? undefined,
+      ...(fim?.tokens ? { fim: { format: fim.tokens.format.name, promptTokens: inputIds.length } } : {}),
+      ...(fim && !fim.tokens ? { fimUnavailable: fim.unavailable } : {}),
       inputTokens: inputIds.map((id) => tokenText(tokenizer, id)),
       inputIds,
       inputTruncated: inputIds.length < inputLength ? { tokens: inputLength, kept: inputIds.length } : undefined,
@@ -209,4 +219,20 @@ function lensProblemOf(info: ModelInfo, strategy: Strategy): string | null {
   if (info.lensUnavailable !== null && info.lensUnavailable !== undefined) return info.lensUnavailable;
   if (info.lensUnavailable === undefined) return 'The logit lens cannot be computed for this model.';
   return strategy === 'beam' ? 'The logit lens follows one sequence: it is given for greedy decoding and sampling, not for beam search.' : null;
+}
+
+/** The model's fill-in-the-middle markers for a request with a suffix, or why it continues the prefix alone. */
+function fillInTheMiddle(model: LoadedModel, request: GenerateRequest): { tokens?: FimTokens; unavailable: string } {
+  if (!continuesPrompt(model.info)) throw new InferenceError('bad-request', `A suffix is for fill-in-the-middle with a decoder model; "${request.model.source}" is a Seq2Seq model.`);
+  if (request.task && request.task.kind !== 'generate') throw new InferenceError('bad-request', `A suffix is for fill-in-the-middle, not for ${request.task.kind}.`);
+  const tokens = fimTokens(vocabularyOf(model.tokenizer));
+  return { tokens, unavailable: `"${request.model.source}" has no fill-in-the-middle tokens: it continued the text before the cursor alone.` };
+}
+
+/** A fill-in-the-middle prompt fitted to the context with room for the new tokens. */
+function fimFitted(model: LoadedModel, request: GenerateRequest, maxNewTokens: number, tokens: FimTokens): { inputIds: number[]; maxNewTokens: number } {
+  const { maxContext } = model.info;
+  const newTokens = Math.min(maxNewTokens, Math.max(1, maxContext - 8));
+  const inputIds = fimPromptIds(model.tokenizer, tokens, request.prompt, request.suffix ?? '', maxContext - newTokens, request.truncatePrompt ?? false, request.model.source);
+  return { inputIds, maxNewTokens: Math.min(maxNewTokens, maxContext - inputIds.length) };
 }

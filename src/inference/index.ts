@@ -5,6 +5,7 @@ export { InferenceError } from './errors';
 export { providerOrder } from './loading/executionProviders';
 export { tapAttention, tapAttentionInModel, layerOf, kindOf } from './loading/attentionTap';
 export { readModelFolder } from './loading/modelFolder';
+export { fimTokens, fimPromptIds, FIM_FORMATS } from './fillInTheMiddle';
 export { attentionBlock } from './models/tensors';
 export { resolveGenerationConfig, resolveGenerationSettings, buildProcessors, modelGenerationDefaults } from './decoding/generationConfig';
 export { logSoftmax, topKIndices } from './decoding/distribution';

@@ -184,6 +184,12 @@ export interface GenerateRequest {
   readonly prompt: string;
   /** Token ids to force at the start of the continuation (branching from an alternative). */
   readonly forcedPrefixIds?: readonly number[];
+  /**
+   * The text after the cursor: the prompt is then the text before it, and a model trained for
+   * fill-in-the-middle (StarCoder, Qwen2.5-Coder, CodeLlama, DeepSeek-Coder, Codestral…) writes what goes
+   * between, in its own format; a model without such tokens continues the prompt alone (`fimUnavailable`).
+   */
+  readonly suffix?: string;
   readonly task?: Task;
   readonly options?: DecodingOptions;
   /** Keep only the last tokens of a prompt longer than the context instead of failing. */
@@ -289,6 +295,10 @@ export interface GenerateResult {
   readonly attentionUnavailable?: string;
   /** Why `logitLens` was asked for but not computed. */
   readonly lensUnavailable?: string;
+  /** Set when a suffix was given and the model filled the middle: its format, and the formatted prompt's length in tokens. */
+  readonly fim?: { readonly format: string; readonly promptTokens: number };
+  /** Why a suffix was given but not used (the model has no fill-in-the-middle tokens). */
+  readonly fimUnavailable?: string;
   /** Why `tokens` is empty although text was generated (a server that returns no log-probabilities). */
   readonly traceUnavailable?: string;
   /** Encoder input tokens (Seq2Seq) or prompt tokens (causal), as texts. */

@@ -155,6 +155,7 @@ function generateRequest(v: unknown, field: string): GenerateRequest {
     model: modelSpec(o.model, `${field}.model`),
     prompt: text(o.prompt, `${field}.prompt`, MAX_TEXT_CHARS),
     forcedPrefixIds: optional(o.forcedPrefixIds, (x) => tokenIds(x, `${field}.forcedPrefixIds`, MAX_FORCED_IDS)),
+    suffix: optional(o.suffix, (x) => text(x, `${field}.suffix`, MAX_TEXT_CHARS)),
     task: optional(o.task, (x) => task(x, `${field}.task`)),
     options: optional(o.options, (x) => decodingOptions(x, `${field}.options`)),
     truncatePrompt: optional(o.truncatePrompt, (x) => flag(x, `${field}.truncatePrompt`)),

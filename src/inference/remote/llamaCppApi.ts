@@ -22,8 +22,10 @@ export class LlamaCppServer implements ServingAdapter {
 
   async *generate(request: ServedRequest, http: HttpOptions): AsyncGenerator<ServedEvent> {
     const s = request.sampling;
+    // With a suffix, /infill: the server builds the model's fill-in-the-middle prompt from its own tokens.
+    const infill = request.suffix !== undefined;
     const body = {
-      prompt: request.prompt,
+      ...(infill ? { input_prefix: request.prompt, input_suffix: request.suffix, prompt: '' } : { prompt: request.prompt }),
       n_predict: request.maxNewTokens,
       temperature: s ? s.temperature : 0,
       ...(s?.topP !== undefined ? { top_p: s.topP } : {}),
@@ -34,7 +36,7 @@ export class LlamaCppServer implements ServingAdapter {
       stream: true,
       cache_prompt: true,
     };
-    for await (const event of requestStream(`${this.base}/completion`, body, http)) {
+    for await (const event of requestStream(`${this.base}/${infill ? 'infill' : 'completion'}`, body, http)) {
       const stopped = field(event, 'stop') === true;
       const stopType = asString(field(event, 'stop_type'));
       const finish = !stopped

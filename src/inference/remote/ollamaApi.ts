@@ -22,7 +22,8 @@ export class OllamaServer implements ServingAdapter {
     const body = {
       model: request.model,
       prompt: request.prompt,
-      raw: true,
+      // Ollama formats prompt and suffix with the model's fill-in-the-middle template (raw must then be off).
+      ...(request.suffix !== undefined ? { suffix: request.suffix } : { raw: true }),
       stream: true,
       options: {
         num_predict: request.maxNewTokens,

@@ -30,6 +30,8 @@ export class OpenAiCompletions implements ServingAdapter {
       ...(s?.seed !== undefined ? { seed: s.seed } : {}),
       ...(request.stop.length ? { stop: request.stop } : {}),
       ...(request.alternatives > 0 ? { logprobs: request.alternatives } : {}),
+      // The legacy completions API's own fill-in-the-middle field (vLLM refuses it; the error says so).
+      ...(request.suffix !== undefined ? { suffix: request.suffix } : {}),
       ...extra,
     };
   }

@@ -90,6 +90,7 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
   const served = {
     model: request.model.source,
     prompt: request.prompt,
+    ...(request.suffix !== undefined ? { suffix: request.suffix } : {}),
     maxNewTokens: config.maxNewTokens,
     sampling: config.strategy === 'sample' ? { temperature: config.temperature, topP: config.topP < 1 ? config.topP : undefined, topK: config.topK > 0 ? config.topK : undefined, seed: config.seed } : null,
     stop: config.stopStrings,

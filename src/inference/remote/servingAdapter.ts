@@ -6,6 +6,8 @@ import type { HttpOptions } from './httpClient';
 export interface ServedRequest {
   readonly model: string;
   readonly prompt: string;
+  /** The text after the cursor: the server fills the middle in the model's own format. */
+  readonly suffix?: string;
   readonly maxNewTokens: number;
   /** null: greedy (temperature 0). */
   readonly sampling: { readonly temperature: number; readonly topP?: number; readonly topK?: number; readonly seed?: number } | null;

@@ -1,0 +1,87 @@
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import { InferenceError } from './errors';
+
+/**
+ * Fill-in-the-middle (Bavarian et al., 2022): a code model trained to write what goes between a
+ * prefix and a suffix reads them in its own format, marked by special tokens of its vocabulary. The
+ * format is recognised from those tokens, as Continue and llama.cpp recognise it.
+ */
+export interface FimFormat {
+  /** The family, for messages and `GenerateResult.fim`. */
+  readonly name: string;
+  readonly prefix: string;
+  readonly suffix: string;
+  /** Absent where the prompt ends with the prefix (suffix-prefix-middle, Codestral). */
+  readonly middle?: string;
+  /** `psm`: prefix, suffix, middle; `spm`: suffix first, then prefix (the middle continues the prefix). */
+  readonly order: 'psm' | 'spm';
+  /** Tokens that end the middle besides the model's EOS. */
+  readonly stops: readonly string[];
+}
+
+/** The families, most specific first: the first whose three markers are all in the vocabulary is used. */
+export const FIM_FORMATS: readonly FimFormat[] = [
+  // Qwen2.5-Coder, CodeGemma
+  { name: 'qwen/codegemma', prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', order: 'psm', stops: ['<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|fim_pad|>', '<|file_sep|>', '<|repo_name|>', '<|im_start|>', '<|im_end|>', '<|file_separator|>', '<|endoftext|>'] },
+  // StarCoder, StarCoder2, SantaCoder, stable-code
+  { name: 'starcoder', prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', order: 'psm', stops: ['<fim_prefix>', '<fim_suffix>', '<fim_middle>', '<fim_pad>', '<file_sep>', '<|endoftext|>'] },
+  // DeepSeek-Coder
+  { name: 'deepseek', prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>', order: 'psm', stops: ['<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>', '<|EOT|>', '<｜end▁of▁sentence｜>'] },
+  // CodeLlama (SentencePiece writes its markers with the word-start mark)
+  { name: 'codellama', prefix: '▁<PRE>', suffix: '▁<SUF>', middle: '▁<MID>', order: 'psm', stops: ['▁<EOT>', '<EOT>'] },
+  { name: 'codellama', prefix: '<PRE>', suffix: '<SUF>', middle: '<MID>', order: 'psm', stops: ['<EOT>'] },
+  // Codestral: [SUFFIX] suffix [PREFIX] prefix, and the middle follows the prefix
+  { name: 'codestral', prefix: '[PREFIX]', suffix: '[SUFFIX]', order: 'spm', stops: [] },
+];
+
+/** The model's fill-in-the-middle format and the ids of its markers, or undefined when it has none. */
+export interface FimTokens {
+  readonly format: FimFormat;
+  readonly prefixId: number;
+  readonly suffixId: number;
+  readonly middleId?: number;
+  readonly stopIds: readonly number[];
+}
+
+export function fimTokens(vocab: ReadonlyMap<string, number>): FimTokens | undefined {
+  for (const format of FIM_FORMATS) {
+    const prefixId = vocab.get(format.prefix);
+    const suffixId = vocab.get(format.suffix);
+    const middleId = format.middle === undefined ? undefined : vocab.get(format.middle);
+    if (prefixId === undefined || suffixId === undefined || (format.middle !== undefined && middleId === undefined)) continue;
+    const stopIds = format.stops.map((s) => vocab.get(s)).filter((id): id is number => id !== undefined);
+    return { format, prefixId, suffixId, middleId, stopIds: [...new Set(stopIds)] };
+  }
+  return undefined;
+}
+
+/** The vocabulary as a map (transformers.js tokenizers give it as a Map or a plain object). */
+export function vocabularyOf(tokenizer: PreTrainedTokenizer): ReadonlyMap<string, number> {
+  const vocab = tokenizer.get_vocab() as unknown;
+  return vocab instanceof Map ? (vocab as Map<string, number>) : new Map(Object.entries(vocab as Record<string, number>));
+}
+
+/**
+ * The ids of a fill-in-the-middle prompt: the markers around the prefix's and the suffix's own
+ * tokens (each tokenized alone, as a tokenizer splits a prompt at special tokens), after BOS where
+ * the tokenizer adds one. When the whole does not fit `budget` tokens, `truncate` keeps the end of
+ * the prefix (the text nearest the cursor) and the start of the suffix, giving the prefix two thirds.
+ */
+export function fimPromptIds(tokenizer: PreTrainedTokenizer, fim: FimTokens, prefix: string, suffix: string, budget: number, truncate: boolean, name: string): number[] {
+  const withSpecial = tokenizer.encode('a') as number[];
+  const plain = tokenizer.encode('a', { add_special_tokens: false }) as number[];
+  const bos = withSpecial.length > plain.length && withSpecial[0] !== plain[0] ? [withSpecial[0]!] : [];
+  let pre = tokenizer.encode(prefix, { add_special_tokens: false }) as number[];
+  let suf = tokenizer.encode(suffix, { add_special_tokens: false }) as number[];
+  const markers = bos.length + 2 + (fim.middleId === undefined ? 0 : 1);
+  const room = budget - markers;
+  if (pre.length + suf.length > room) {
+    if (!truncate) throw new InferenceError('context-overflow', `The text before and after the cursor is ${pre.length + suf.length + markers} tokens long; the model "${name}" has room for ${budget} besides the tokens it writes.`);
+    if (room < 1) throw new InferenceError('context-overflow', `The model "${name}" has no room for a prompt beside ${budget} new tokens.`);
+    const keepSuffix = Math.min(suf.length, Math.max(room - pre.length, Math.floor(room / 3)));
+    suf = suf.slice(0, keepSuffix);
+    pre = pre.slice(pre.length - (room - keepSuffix));
+  }
+  const middle = fim.middleId === undefined ? [] : [fim.middleId];
+  return fim.format.order === 'spm' ? [...bos, fim.suffixId, ...suf, fim.prefixId, ...pre] : [...bos, fim.prefixId, ...pre, fim.suffixId, ...suf, ...middle];
+}
