@@ -26,5 +26,39 @@ export function trimCompletion(raw: string, o: TrimOptions): string {
     const max = o.maxLines ?? 8;
     if (lines.length > max) text = lines.slice(0, max).join('\n');
   }
-  return text.replace(/\s+$/, '');
+  return withoutOverlap(text.replace(/\s+$/, ''), o.lineSuffix);
+}
+
+/**
+ * The completion without its end where that end is already after the cursor (`foo(|)` completed
+ * with `a, b)` becomes `a, b`): accepting it must not write that text twice. A closing bracket is
+ * taken as a repeat only when the completion has more closers than openers (`print(|)` completed
+ * with `foo(x)` keeps its own parenthesis); other text only when the whole rest of the line repeats.
+ */
+export function withoutOverlap(text: string, lineSuffix: string): string {
+  const after = lineSuffix.trim();
+  const unmatched = unmatchedClosers(text);
+  for (let k = Math.min(after.length, text.length); k > 0; k--) {
+    if (!text.endsWith(after.slice(0, k))) continue;
+    const cut = text.slice(0, text.length - k);
+    const closesTooMuch = unmatched > 0 && unmatchedClosers(cut) < unmatched;
+    if (closesTooMuch || (k === after.length && k >= 3)) return cut.replace(/\s+$/, '');
+  }
+  return text;
+}
+
+const OPENERS: Readonly<Record<string, string>> = { ')': '(', ']': '[', '}': '{' };
+
+/** Closing brackets in `text` without an opener before them in `text`. */
+function unmatchedClosers(text: string): number {
+  const open: string[] = [];
+  let unmatched = 0;
+  for (const ch of text) {
+    if (ch === '(' || ch === '[' || ch === '{') open.push(ch);
+    else if (OPENERS[ch]) {
+      if (open.at(-1) === OPENERS[ch]) open.pop();
+      else unmatched++;
+    }
+  }
+  return unmatched;
 }

@@ -32,8 +32,11 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     const prefix = document.getText(new vscode.Range(document.positionAt(Math.max(0, offset - cfg.contextChars)), position));
     if (!prefix.trim()) return undefined;
     const lineSuffix = document.lineAt(position.line).text.slice(position.character);
+    // The text after the cursor: a model trained for fill-in-the-middle writes what goes between
+    // (the engine uses the model's own format; a model without one continues the prefix alone).
+    const suffix = document.getText(new vscode.Range(position, document.positionAt(offset + Math.floor(cfg.contextChars / 2))));
     const spec = this.ctx.spec('completion');
-    const key = `${spec.source}\u0000${document.languageId}\u0000${lineSuffix.trim() ? 'line' : 'block'}`;
+    const key = `${spec.source}\u0000${document.languageId}\u0000${lineSuffix.trim() ? 'line' : 'block'}\u0000${suffix.slice(0, 256)}`;
     const cached = this.cache.get(key, prefix);
     if (cached) return [new vscode.InlineCompletionItem(cached, new vscode.Range(position, position))];
 
@@ -46,6 +49,7 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
         {
           model: spec,
           prompt: prefix,
+          suffix,
           truncatePrompt: true,
           task: { kind: 'generate' },
           options: { strategy: 'greedy', maxNewTokens: cfg.maxNewTokens, topAlternatives: 0, stopStrings },

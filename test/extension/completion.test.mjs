@@ -156,3 +156,15 @@ test('trimCompletion keeps one line when text follows the cursor, several otherw
   assert.equal(trimCompletion('a\nb\nc\nd', { multiline: true, lineSuffix: '', maxLines: 2 }), 'a\nb');
   assert.equal(trimCompletion('  \n', { multiline: true, lineSuffix: '' }), '');
 });
+
+test('a completion does not repeat the text after the cursor: its end that is already there is cut', () => {
+  assert.equal(trimCompletion('a, b)', { multiline: false, lineSuffix: ')' }), 'a, b');
+  assert.equal(trimCompletion('x + 1):', { multiline: false, lineSuffix: '):' }), 'x + 1');
+  assert.equal(trimCompletion('value) {', { multiline: false, lineSuffix: ') {' }), 'value');
+  assert.equal(trimCompletion('a, b', { multiline: false, lineSuffix: ')' }), 'a, b', 'no overlap: unchanged');
+  assert.equal(trimCompletion('return a + b', { multiline: true, lineSuffix: '' }), 'return a + b');
+  assert.equal(trimCompletion('name)', { multiline: false, lineSuffix: '  )  ' }), 'name', 'spaces around the suffix do not hide it');
+  assert.equal(trimCompletion('foo(x)', { multiline: false, lineSuffix: ')' }), 'foo(x)', 'print(|) + foo(x): its parenthesis is its own');
+  assert.equal(trimCompletion('x = 5', { multiline: false, lineSuffix: '= 5' }), 'x', 'the whole rest of the line repeated');
+  assert.equal(trimCompletion('total += 1', { multiline: false, lineSuffix: '1' }), 'total += 1', 'one character of text is not taken for a repeat');
+});
