@@ -20,9 +20,12 @@ export async function continueAtCursor(ctx: Ctx, args: ContinueArgs = {}): Promi
   const request = {
     model: ctx.spec('completion', { source: args.model }),
     prompt: doc.getText().slice(Math.max(0, offset - window), offset),
+    // The text after the cursor, for a model trained to fill the middle (others continue the prefix).
+    suffix: doc.getText().slice(offset, offset + window),
     truncatePrompt: true,
     task: { kind: 'generate' },
-    options: decodingFor(ctx.config, args.maxNewTokens ? { maxNewTokens: args.maxNewTokens } : {}),
+    // A continuation that starts to loop stops there (the trace's finish reason says so).
+    options: decodingFor(ctx.config, { stopOnRepetition: true, ...(args.maxNewTokens ? { maxNewTokens: args.maxNewTokens } : {}) }),
   } as const;
   return streamIntoEditor(ctx, editor, offset, request, { activity: 'Continuing at the cursor', progress: 'Local LM Lens: continuing…', title: 'Continuation', command: 'Continue' });
 }

@@ -52,7 +52,7 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
           suffix,
           truncatePrompt: true,
           task: { kind: 'generate' },
-          options: { strategy: 'greedy', maxNewTokens: cfg.maxNewTokens, topAlternatives: 0, stopStrings },
+          options: { strategy: 'greedy', maxNewTokens: cfg.maxNewTokens, topAlternatives: 0, stopStrings, stopOnRepetition: true },
         },
         { label: 'Inline completion', kind: 'inline', quiet: true, signal: abort.signal, onError: (e) => this.onError(e) },
       );

@@ -118,6 +118,7 @@ export class Engine {
     const out = await decode(decoding, inputIds, { ...config, maxNewTokens, attentions: wantAttentions, logitLens: config.logitLens && lensProblem === null }, request.forcedPrefixIds ?? [], {
       isCancelled: hooks.isCancelled,
       onToken: request.stream ? hooks.onToken : undefined,
+      promptLine: fim?.tokens ? request.prompt.slice(request.prompt.lastIndexOf('\n') + 1) : task.input.slice(task.input.lastIndexOf('\n') + 1),
     });
     const totalMs = performance.now() - started;
     const best = out.sequences[0];

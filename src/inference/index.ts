@@ -6,6 +6,7 @@ export { providerOrder } from './loading/executionProviders';
 export { tapAttention, tapAttentionInModel, layerOf, kindOf } from './loading/attentionTap';
 export { readModelFolder } from './loading/modelFolder';
 export { fimTokens, fimPromptIds, FIM_FORMATS } from './fillInTheMiddle';
+export { repetitionStart } from './decoding/repetitionStop';
 export { attentionBlock } from './models/tensors';
 export { resolveGenerationConfig, resolveGenerationSettings, buildProcessors, modelGenerationDefaults } from './decoding/generationConfig';
 export { logSoftmax, topKIndices } from './decoding/distribution';

@@ -155,6 +155,11 @@ export interface DecodingOptions {
   readonly repetitionPenalty?: number;
   readonly noRepeatNgramSize?: number;
   readonly stopStrings?: readonly string[];
+  /**
+   * Stop where the text starts to loop: a line it already wrote (or the prompt's line it continues),
+   * or words repeated back to back. The text ends before the repetition; `finishReason` is 'repetition'.
+   */
+  readonly stopOnRepetition?: boolean;
   /** Number of alternatives recorded per token in the trace. */
   readonly topAlternatives?: number;
   /** Capture attention weights (needs a model loaded with `attentions: true`). */
@@ -287,7 +292,7 @@ export interface SequenceResult {
 export interface GenerateResult {
   readonly text: string;
   readonly tokens: readonly TokenTrace[];
-  readonly finishReason: 'eos' | 'length' | 'stop-string' | 'cancelled';
+  readonly finishReason: 'eos' | 'length' | 'stop-string' | 'repetition' | 'cancelled';
   readonly device: string;
   readonly timings: Timings;
   readonly sequences?: readonly SequenceResult[];

@@ -139,6 +139,7 @@ function decodingOptions(v: unknown, field: string): DecodingOptions {
   if (o.earlyStopping !== undefined) out.earlyStopping = flag(o.earlyStopping, `${field}.earlyStopping`);
   if (o.attentions !== undefined) out.attentions = flag(o.attentions, `${field}.attentions`);
   if (o.logitLens !== undefined) out.logitLens = flag(o.logitLens, `${field}.logitLens`);
+  if (o.stopOnRepetition !== undefined) out.stopOnRepetition = flag(o.stopOnRepetition, `${field}.stopOnRepetition`);
   if (o.stopStrings !== undefined) {
     if (!Array.isArray(o.stopStrings)) refuse(`${field}.stopStrings`, `must be an array of strings, not ${shown(o.stopStrings)}.`);
     if (o.stopStrings.length > MAX_STOP_STRINGS) refuse(`${field}.stopStrings`, `has ${o.stopStrings.length} entries; at most ${MAX_STOP_STRINGS} are accepted.`);

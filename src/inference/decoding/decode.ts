@@ -8,10 +8,11 @@ import { applyAll, type LogitsProcessor } from './logitsProcessors';
 import { SeededRandom } from './random';
 import { DEFAULT_DRAFT, findDraft } from './promptLookup';
 import { findStopString } from './stopping';
+import { repetitionStart } from './repetitionStop';
 import { traceStep } from './trace';
 import { logitLens } from './logitLens';
 
-export type FinishReason = 'eos' | 'length' | 'stop-string' | 'cancelled';
+export type FinishReason = 'eos' | 'length' | 'stop-string' | 'repetition' | 'cancelled';
 
 export interface DecodedSequence {
   readonly ids: number[];
@@ -28,6 +29,8 @@ export interface DecodeHooks {
   readonly isCancelled: () => boolean;
   /** `delta`: the text this token added to the output (the deltas concatenate to the streamed text). */
   readonly onToken?: (token: TokenTrace, delta: string) => void;
+  /** The prompt's last line, which the generated text continues (for `stopOnRepetition`). */
+  readonly promptLine?: string;
 }
 
 export interface DecodeOutput {
@@ -81,7 +84,7 @@ async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: re
   const processors = buildProcessors(config, session.startTokens.length, model.eosTokenIds);
   const rng = new SeededRandom(config.seed);
   const eos = new Set(model.eosTokenIds);
-  const output = new OutputText(model, config.stopStrings, hooks.onToken);
+  const output = new OutputText(model, config.stopStrings, hooks.onToken, config.stopOnRepetition ? (hooks.promptLine ?? '') : undefined);
   const rows = new DraftRows(first);
   // Drafts are checked only where they cannot change the result: greedy choices, a model whose
   // several-token passes give the one-token logits (measured at load), a cache that can be cut back,
@@ -115,8 +118,9 @@ async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: re
     history.push(chosen);
     logprob += trace.logprob;
     const last = isEos || t + 1 === config.maxNewTokens;
-    if (output.emit(trace, last)) {
-      finishReason = 'stop-string';
+    const stopped = output.emit(trace, last);
+    if (stopped) {
+      finishReason = stopped;
       break;
     }
     if (isEos) {
@@ -193,6 +197,8 @@ class OutputText {
     model: LoadedModel,
     private readonly stopStrings: readonly string[],
     private readonly onToken: DecodeHooks['onToken'],
+    /** Set to stop where the text starts to repeat itself: the prompt's last line, which the text continues. */
+    private readonly repetitionPromptLine?: string,
   ) {
     this.detok = new IncrementalDetokenizer(model.tokenizer);
   }
@@ -203,15 +209,18 @@ class OutputText {
     return this.detok.push(id);
   }
 
-  /** Streams the token with the text it makes final; true when the text now contains a stop string. */
-  emit(trace: TokenTrace, last: boolean): boolean {
+  /** Streams the token with the text it makes final; says why when the text must stop here. */
+  emit(trace: TokenTrace, last: boolean): 'stop-string' | 'repetition' | undefined {
     const text = this.detok.current;
-    this.stopAt = findStopString(text, this.stopStrings, this.before);
+    const atStop = findStopString(text, this.stopStrings, this.before);
+    const atRepeat = this.repetitionPromptLine === undefined ? -1 : repetitionStart(text, this.repetitionPromptLine);
+    this.stopAt = atRepeat >= 0 && (atStop < 0 || atRepeat < atStop) ? atRepeat : atStop;
+    const why = this.stopAt < 0 ? undefined : this.stopAt === atRepeat ? 'repetition' : 'stop-string';
     const settled = this.stopAt >= 0 ? text.slice(0, this.stopAt) : last ? text : text.slice(0, text.length - stopPrefixLength(text, this.stopStrings));
     const delta = settled.slice(this.streamed.length);
     this.streamed = settled;
     this.onToken?.(trace, delta);
-    return this.stopAt >= 0;
+    return why;
   }
 
   /** The result's text; a stopped generation ends where its stream ended. */

@@ -19,6 +19,8 @@ export interface GenerationConfig {
   readonly repetitionPenalty: number;
   readonly noRepeatNgramSize: number;
   readonly stopStrings: readonly string[];
+  /** Stop where the text starts to loop (a repeated line, a stretch repeated back to back): `finishReason` 'repetition'. */
+  readonly stopOnRepetition: boolean;
   readonly topAlternatives: number;
   readonly attentions: boolean;
   /** Read every chosen token's step through the logit lens (greedy and sampling). */
@@ -122,6 +124,7 @@ export function resolveGenerationSettings(
     repetitionPenalty: pick(options.repetitionPenalty, 'repetition_penalty', isNum, 1),
     noRepeatNgramSize: pick(options.noRepeatNgramSize, 'no_repeat_ngram_size', isNum, 0),
     stopStrings: options.stopStrings ?? [],
+    stopOnRepetition: options.stopOnRepetition ?? false,
     topAlternatives: options.topAlternatives ?? 10,
     attentions: options.attentions ?? false,
     logitLens: options.logitLens ?? false,
