@@ -31,7 +31,13 @@ export interface Config {
     readonly maxNewTokens: number;
     readonly multiline: boolean;
     readonly contextChars: number;
+    /** `automatic`: as you type; `onRequest`: only when asked (Alt+\\, VS Code's Trigger Inline Suggestion). */
+    readonly trigger: 'automatic' | 'onRequest';
+    /** Glob patterns of files without inline completions. */
+    readonly excludeFiles: readonly string[];
   };
+  /** Characters before (and after) the cursor that Continue at Cursor sends. */
+  readonly continueContextChars: number;
   /**
    * Only the decoding settings the user changed: Seq2Seq tasks keep the defaults their model
    * declares (`task_specific_params`: beams, length) unless the user overrides them.
@@ -75,6 +81,7 @@ const COST_LIMITS: Readonly<Record<string, 'at-most' | 'at-least'>> = {
   'decoding.topAlternatives': 'at-most',
   'inline.maxNewTokens': 'at-most',
   'inline.contextChars': 'at-most',
+  'continue.contextChars': 'at-most',
   'inline.debounceMs': 'at-least',
   'surprisal.debounceMs': 'at-least',
 };
@@ -94,6 +101,11 @@ function numberSetting(cfg: SettingsSource, key: string, limit: Limit, trusted: 
 
 function num(cfg: SettingsSource, key: string, fallback: number, limit: Limit, trusted: boolean): number {
   return numberSetting(cfg, key, limit, trusted, cfg.get<unknown>(key, fallback), fallback) ?? fallback;
+}
+
+/** A list of non-empty strings (anything else in it is dropped). */
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string' && v.trim() !== '').map((v) => v.trim()) : [];
 }
 
 function str(cfg: SettingsSource, key: string): string {
@@ -135,7 +147,10 @@ export function parseConfig(cfg: SettingsSource, trusted: boolean): Config {
       maxNewTokens: num(cfg, 'inline.maxNewTokens', 16, { min: 1, max: 256, integer: true }, trusted),
       multiline: cfg.get<boolean>('inline.multiline', true) !== false,
       contextChars: num(cfg, 'inline.contextChars', 2000, { min: 100, max: 100_000, integer: true }, trusted),
+      trigger: oneOf<'automatic' | 'onRequest'>(cfg.get('inline.trigger', 'automatic'), ['automatic', 'onRequest'], 'automatic'),
+      excludeFiles: stringList(cfg.get<unknown>('inline.excludeFiles', [])),
     },
+    continueContextChars: num(cfg, 'continue.contextChars', 8000, { min: 100, max: 400_000, integer: true }, trusted),
     decodingOverrides: explicitDecoding(cfg, decoding),
     summarizeOutput: oneOf<OutputMode>(cfg.get('summarize.output', 'insertBelow'), ['replace', 'insertBelow'], 'insertBelow'),
     translateOutput: oneOf<OutputMode>(cfg.get('translate.output', 'insertBelow'), ['replace', 'insertBelow'], 'insertBelow'),

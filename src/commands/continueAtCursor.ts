@@ -16,7 +16,7 @@ export async function continueAtCursor(ctx: Ctx, args: ContinueArgs = {}): Promi
   if (!editor) return undefined;
   const doc = editor.document;
   const offset = doc.offsetAt(editor.selection.active);
-  const window = ctx.config.inline.contextChars * 4;
+  const window = ctx.config.continueContextChars;
   const request = {
     model: ctx.spec('completion', { source: args.model }),
     prompt: doc.getText().slice(Math.max(0, offset - window), offset),

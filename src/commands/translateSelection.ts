@@ -1,4 +1,4 @@
-/** Translate the selection: pick the target language (from the model's declared tasks) and where the result goes. */
+/** Translate the selection: pick the target language (from the model's declared tasks); the result goes where `lmLens.translate.output` says. */
 import * as vscode from 'vscode';
 import type { Ctx } from '../context';
 import { placeOutput, requireEditor, selectedOrAll, warnTruncated } from '../editor/output';
@@ -8,7 +8,7 @@ import { taskDecodingFor, type OutputMode } from '../settings';
 export interface TranslateArgs {
   /** Target language code (`de`, `fr`, …); asked for when absent and the model offers several. */
   readonly to?: string;
-  /** Asked for when absent and `to` is absent too; otherwise `lmLens.translate.output`. */
+  /** Where the translation goes; default `lmLens.translate.output`. */
   readonly mode?: OutputMode;
   readonly model?: string;
   /** Text to translate instead of the selection (the result is then only returned). */
@@ -32,9 +32,8 @@ export async function translateSelection(ctx: Ctx, args: TranslateArgs = {}): Pr
   const declared = translationTargets(info.tasks);
   const to = args.to ?? (declared.length === 1 ? declared[0] : await pickLanguage(declared.length ? declared : ['de', 'fr', 'es'], ctx.config.translateTarget));
   if (!to) return undefined;
-  let mode = args.mode;
-  if (!mode && editor) mode = args.to ? ctx.config.translateOutput : await pickMode(ctx.config.translateOutput);
-  if (!mode && editor) return undefined;
+  // Where the translation goes is a setting (lmLens.translate.output), as for summaries: not a question each time.
+  let mode: OutputMode = args.mode ?? ctx.config.translateOutput;
   const language = languageName(to);
   const ran = await ctx.run(
     { model, prompt: text, truncatePrompt: true, task: { kind: 'translate', to }, options: taskDecodingFor(ctx.config) },
@@ -50,7 +49,7 @@ export async function translateSelection(ctx: Ctx, args: TranslateArgs = {}): Pr
     const placement = moved ? 'so the translation was inserted below the text instead of replacing it. ' : '';
     warnTruncated(ran.info.source, result.inputTruncated, `only its beginning was translated, ${placement}Select shorter passages to translate the rest.`);
   }
-  if (editor && target && mode) await placeOutput(editor, target.range, translation, mode);
+  if (editor && target) await placeOutput(editor, target.range, translation, mode);
   return translation;
 }
 
@@ -63,11 +62,3 @@ async function pickLanguage(codes: readonly string[], preferred: string): Promis
   return pick?.code;
 }
 
-async function pickMode(preferred: OutputMode): Promise<OutputMode | undefined> {
-  const items: { label: string; mode: OutputMode }[] = [
-    { label: '$(replace) Replace the selection', mode: 'replace' },
-    { label: '$(insert) Insert below the selection', mode: 'insertBelow' },
-  ];
-  items.sort((a, b) => Number(b.mode === preferred) - Number(a.mode === preferred));
-  return (await vscode.window.showQuickPick(items, { title: 'Put the translation' }))?.mode;
-}

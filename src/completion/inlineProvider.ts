@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { inlineEnabled } from '../config';
 import type { Ctx } from '../context';
 import type { InferenceError } from '../inference/errors';
+import type { ModelSpec } from '../inference/protocol';
 import { trimCompletion } from './completionText';
 import { PrefixCache } from './prefixCache';
 import { delay } from '../generation/scheduler';
@@ -27,6 +28,9 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
   ): Promise<vscode.InlineCompletionItem[] | undefined> {
     if (!inlineEnabled(document)) return undefined;
     const cfg = this.ctx.config.inline;
+    const asked = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
+    if (cfg.trigger === 'onRequest' && !asked) return undefined;
+    if (cfg.excludeFiles.some((pattern) => vscode.languages.match({ pattern }, document) > 0)) return undefined;
     // Only the text around the cursor is read: a large file costs nothing extra per keystroke.
     const offset = document.offsetAt(position);
     const prefix = document.getText(new vscode.Range(document.positionAt(Math.max(0, offset - cfg.contextChars)), position));
@@ -38,7 +42,7 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     const spec = this.ctx.spec('completion');
     const key = `${spec.source}\u0000${document.languageId}\u0000${lineSuffix.trim() ? 'line' : 'block'}\u0000${suffix.slice(0, 256)}`;
     const cached = this.cache.get(key, prefix);
-    if (cached) return [new vscode.InlineCompletionItem(cached, new vscode.Range(position, position))];
+    if (cached && !asked) return [new vscode.InlineCompletionItem(cached, new vscode.Range(position, position))];
 
     const abort = new AbortController();
     const sub = token.onCancellationRequested(() => abort.abort());
@@ -59,13 +63,31 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
       const result = ran?.result;
       if (!result || result.finishReason === 'cancelled') return undefined;
       const text = trimCompletion(result.text, { multiline: cfg.multiline, lineSuffix, stopStrings });
-      if (!text) return undefined;
-      this.cache.set(key, prefix, text);
       this.lastErrorCode = undefined;
-      return [new vscode.InlineCompletionItem(text, new vscode.Range(position, position))];
+      // Asked for (Alt+\\, or cycling with Alt+] / Alt+[): two sampled alternatives besides the greedy one.
+      const alternatives = asked ? await this.alternatives(spec, prefix, suffix, stopStrings, lineSuffix, abort.signal) : [];
+      const texts = [...new Set([text, ...alternatives].filter((t) => t))];
+      if (texts.length === 0) return undefined;
+      if (text) this.cache.set(key, prefix, text);
+      return texts.map((t) => new vscode.InlineCompletionItem(t, new vscode.Range(position, position)));
     } finally {
       sub.dispose();
     }
+  }
+
+  /** Seeded samples of the same request (temperature 0.8), trimmed as the suggestion is. */
+  private async alternatives(spec: ModelSpec, prefix: string, suffix: string, stopStrings: string[], lineSuffix: string, signal: AbortSignal): Promise<string[]> {
+    const cfg = this.ctx.config.inline;
+    const out: string[] = [];
+    for (const seed of [1, 2]) {
+      const ran = await this.ctx.run(
+        { model: spec, prompt: prefix, suffix, truncatePrompt: true, task: { kind: 'generate' }, options: { strategy: 'sample', temperature: 0.8, topP: 0.95, seed, maxNewTokens: cfg.maxNewTokens, topAlternatives: 0, stopStrings, stopOnRepetition: true } },
+        { label: 'Inline alternatives', kind: 'inline', quiet: true, signal, onError: (e) => this.onError(e) },
+      );
+      if (!ran || ran.result.finishReason === 'cancelled') break;
+      out.push(trimCompletion(ran.result.text, { multiline: cfg.multiline, lineSuffix, stopStrings }));
+    }
+    return out;
   }
 
   private onError(e: InferenceError): void {

@@ -23,7 +23,8 @@ test('defaults when nothing is set', () => {
   assert.equal(c.device, 'auto');
   assert.equal(c.dtype, 'auto');
   assert.deepEqual(c.decoding, { strategy: 'greedy', maxNewTokens: 64, temperature: 0.8, topK: 40, topP: 0.95, numBeams: 4, repetitionPenalty: 1.1, topAlternatives: 10 });
-  assert.deepEqual(c.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000 });
+  assert.deepEqual(c.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000, trigger: 'automatic', excludeFiles: [] });
+  assert.equal(c.continueContextChars, 8000);
   assert.deepEqual(c.decodingOverrides, {});
   assert.equal(c.summarizeOutput, 'insertBelow');
   assert.equal(c.translateOutput, 'insertBelow');
@@ -151,4 +152,14 @@ test('dtype: the setting, the deprecated quantized as q8 while dtype is auto, un
   const alias = fakeConfig({ workspace: { quantized: true } });
   assert.equal(parseConfig(alias, true).dtype, 'q8');
   assert.equal(parseConfig(alias, false).dtype, 'auto', 'nor can it choose q8 through the quantized alias');
+});
+
+test('inline trigger and excluded files; Continue\'s own context length, which a workspace may lower but not raise when untrusted', () => {
+  const c = parseConfig(fakeConfig({ user: { 'inline.trigger': 'onRequest', 'inline.excludeFiles': ['**/*.md', '', 7, ' **/secrets/** '], 'continue.contextChars': 20000 } }), true);
+  assert.equal(c.inline.trigger, 'onRequest');
+  assert.deepEqual(c.inline.excludeFiles, ['**/*.md', '**/secrets/**']);
+  assert.equal(c.continueContextChars, 20000);
+  assert.equal(parseConfig(fakeConfig({ user: { 'inline.trigger': 'sometimes' } }), true).inline.trigger, 'automatic');
+  assert.equal(parseConfig(fakeConfig({ workspace: { 'continue.contextChars': 300000 } }), false).continueContextChars, 8000);
+  assert.equal(parseConfig(fakeConfig({ workspace: { 'continue.contextChars': 500 } }), false).continueContextChars, 500);
 });
