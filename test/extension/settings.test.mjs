@@ -130,7 +130,7 @@ test('an untrusted workspace cannot raise a limit above the user value or the de
   assert.equal(untrusted.decoding.maxNewTokens, 200, 'the user value bounds it');
   assert.equal(untrusted.decoding.numBeams, 4, 'the default bounds it');
   assert.equal(untrusted.decoding.topAlternatives, 10);
-  assert.deepEqual(untrusted.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000 });
+  assert.deepEqual(untrusted.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000, trigger: 'automatic', excludeFiles: [] });
   assert.equal(untrusted.surprisalDebounceMs, 400);
   assert.deepEqual(untrusted.decodingOverrides, { maxNewTokens: 200, numBeams: 4 });
   const trusted = parseConfig(fakeConfig({ user: { 'decoding.maxNewTokens': 200 }, workspace: raising }), true);
