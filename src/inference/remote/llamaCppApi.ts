@@ -1,7 +1,7 @@
 import { InferenceError } from '../errors';
 import { requestJson, requestStream, type HttpOptions } from './httpClient';
 import type { ServedToken } from './servedTrace';
-import { asArray, asNumber, asString, field, type ServedEvent, type ServedRequest, type ServingAdapter } from './servingAdapter';
+import { asArray, asNumber, asString, field, samplingFields, type ServedEvent, type ServedRequest, type ServingAdapter } from './servingAdapter';
 
 /**
  * llama.cpp's own server API (`llama-server`): `POST /completion` with `n_probs` returns, per
@@ -21,17 +21,12 @@ export class LlamaCppServer implements ServingAdapter {
   }
 
   async *generate(request: ServedRequest, http: HttpOptions): AsyncGenerator<ServedEvent> {
-    const s = request.sampling;
     // With a suffix, /infill: the server builds the model's fill-in-the-middle prompt from its own tokens.
     const infill = request.suffix !== undefined;
     const body = {
       ...(infill ? { input_prefix: request.prompt, input_suffix: request.suffix, prompt: '' } : { prompt: request.prompt }),
       n_predict: request.maxNewTokens,
-      temperature: s ? s.temperature : 0,
-      ...(s?.topP !== undefined ? { top_p: s.topP } : {}),
-      ...(s?.topK !== undefined ? { top_k: s.topK } : {}),
-      ...(s?.seed !== undefined ? { seed: s.seed } : {}),
-      ...(request.stop.length ? { stop: request.stop } : {}),
+      ...samplingFields(request),
       n_probs: request.alternatives,
       stream: true,
       cache_prompt: true,

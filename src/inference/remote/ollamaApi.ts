@@ -1,7 +1,7 @@
 import { InferenceError } from '../errors';
 import { requestJson, requestStream, type HttpOptions } from './httpClient';
 import type { ServedToken } from './servedTrace';
-import { asArray, asNumber, asString, field, type ServedEvent, type ServedRequest, type ServingAdapter } from './servingAdapter';
+import { asArray, asNumber, asString, field, samplingFields, type ServedEvent, type ServedRequest, type ServingAdapter } from './servingAdapter';
 
 /**
  * Ollama's native API: `POST /api/generate` (raw: the prompt is sent without the model's chat
@@ -18,7 +18,6 @@ export class OllamaServer implements ServingAdapter {
   }
 
   async *generate(request: ServedRequest, http: HttpOptions): AsyncGenerator<ServedEvent> {
-    const s = request.sampling;
     const body = {
       model: request.model,
       prompt: request.prompt,
@@ -27,11 +26,7 @@ export class OllamaServer implements ServingAdapter {
       stream: true,
       options: {
         num_predict: request.maxNewTokens,
-        temperature: s ? s.temperature : 0,
-        ...(s?.topP !== undefined ? { top_p: s.topP } : {}),
-        ...(s?.topK !== undefined ? { top_k: s.topK } : {}),
-        ...(s?.seed !== undefined ? { seed: s.seed } : {}),
-        ...(request.stop.length ? { stop: request.stop } : {}),
+        ...samplingFields(request),
       },
       ...(request.alternatives > 0 ? { logprobs: true, top_logprobs: request.alternatives } : {}),
     };

@@ -1,7 +1,7 @@
 import { InferenceError } from '../errors';
 import { requestJson, requestStream, type HttpOptions } from './httpClient';
 import type { ServedToken } from './servedTrace';
-import { asArray, asNumber, asString, field, type ServedEvent, type ServedRequest, type ServingAdapter } from './servingAdapter';
+import { asArray, asNumber, asString, field, samplingFields, type ServedEvent, type ServedRequest, type ServingAdapter } from './servingAdapter';
 
 /**
  * The OpenAI-compatible legacy completions API (`POST /v1/completions`), as vLLM, llama.cpp's server
@@ -19,16 +19,11 @@ export class OpenAiCompletions implements ServingAdapter {
   }
 
   private body(request: ServedRequest, extra: Record<string, unknown>): Record<string, unknown> {
-    const s = request.sampling;
     return {
       model: request.model,
       prompt: request.prompt,
       max_tokens: request.maxNewTokens,
-      temperature: s ? s.temperature : 0,
-      ...(s?.topP !== undefined ? { top_p: s.topP } : {}),
-      ...(s?.topK !== undefined ? { top_k: s.topK } : {}),
-      ...(s?.seed !== undefined ? { seed: s.seed } : {}),
-      ...(request.stop.length ? { stop: request.stop } : {}),
+      ...samplingFields(request),
       ...(request.alternatives > 0 ? { logprobs: request.alternatives } : {}),
       // The legacy completions API's own fill-in-the-middle field (vLLM refuses it; the error says so).
       ...(request.suffix !== undefined ? { suffix: request.suffix } : {}),

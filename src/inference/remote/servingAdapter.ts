@@ -47,3 +47,15 @@ export function field(value: unknown, ...path: (string | number)[]): unknown {
 export const asNumber = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 export const asString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 export const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** The sampling fields the three APIs name alike (`temperature` 0 is greedy in all of them). */
+export function samplingFields(request: ServedRequest): Record<string, unknown> {
+  const s = request.sampling;
+  return {
+    temperature: s ? s.temperature : 0,
+    ...(s?.topP !== undefined ? { top_p: s.topP } : {}),
+    ...(s?.topK !== undefined ? { top_k: s.topK } : {}),
+    ...(s?.seed !== undefined ? { seed: s.seed } : {}),
+    ...(request.stop.length ? { stop: request.stop } : {}),
+  };
+}
