@@ -71,6 +71,13 @@ export interface RenderOptions {
   readonly gamma?: number;
 }
 
+/** The ramp at 256 levels, so that a large map costs a table look-up per cell. */
+const RAMP_TABLE: Uint8Array = (() => {
+  const t = new Uint8Array(256 * 3);
+  for (let i = 0; i < 256; i++) t.set(rampColor(i / 255), i * 3);
+  return t;
+})();
+
 /** Opacity of the rows after the current step. */
 export const FUTURE_ALPHA = 40;
 
@@ -84,16 +91,23 @@ export function matrixToRgba(m: Matrix, options: RenderOptions = {}): Uint8Clamp
   const gamma = options.gamma ?? 0.5;
   for (let q = 0; q < height; q++) {
     const alpha = q < rows ? 255 : FUTURE_ALPHA;
+    const row = m[q]!;
     for (let k = 0; k < width; k++) {
       const o = (q * width + k) * 4;
-      const [r, g, b] = rampColor(Math.pow(Math.max(0, (m[q]![k] ?? 0) / scale), gamma));
-      pixels[o] = r;
-      pixels[o + 1] = g;
-      pixels[o + 2] = b;
+      const v = Math.pow(Math.min(1, Math.max(0, (row[k] ?? 0) / scale)), gamma);
+      const t = Math.round((Number.isFinite(v) ? v : 0) * 255) * 3;
+      pixels[o] = RAMP_TABLE[t]!;
+      pixels[o + 1] = RAMP_TABLE[t + 1]!;
+      pixels[o + 2] = RAMP_TABLE[t + 2]!;
       pixels[o + 3] = alpha;
     }
   }
   return pixels;
+}
+
+/** The colour a weight is drawn in, as matrixToRgba draws it (the legend's stops). */
+export function weightColor(weight: number, scale: number, gamma = 0.5): [number, number, number] {
+  return rampColor(Math.pow(Math.min(1, Math.max(0, weight / (scale || 1))), gamma));
 }
 
 /** The `count` keys with the largest weight in row `q`, heaviest first. */
