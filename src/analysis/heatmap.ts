@@ -24,13 +24,43 @@ export function mapShape(map: Pick<AttentionMap, 'weights'>): MapShape {
 /** Element-wise mean of the heads of one layer. */
 export function averageHeads(heads: readonly Matrix[]): number[][] {
   if (heads.length === 0) return [];
+  // Plain loops: a 500-token layer is 250 000 cells per head.
   const first = heads[0]!;
-  const out = first.map((row) => row.map(() => 0));
-  for (const head of heads) {
-    head.forEach((row, q) => row.forEach((v, k) => (out[q]![k]! += v)));
-  }
   const n = heads.length;
-  return out.map((row) => row.map((v) => v / n));
+  const out: number[][] = new Array(first.length);
+  for (let q = 0; q < first.length; q++) {
+    const width = first[q]!.length;
+    const row = new Array<number>(width).fill(0);
+    for (const head of heads) {
+      const src = head[q]!;
+      for (let k = 0; k < width; k++) row[k]! += src[k]!;
+    }
+    for (let k = 0; k < width; k++) row[k]! /= n;
+    out[q] = row;
+  }
+  return out;
+}
+
+/**
+ * `m` shrunk to at most `size` × `size` cells, each the maximum of the block it covers (so a
+ * single strong weight stays visible in a thumbnail). Small matrices are returned as they are.
+ */
+export function maxPool(m: Matrix, size: number): Matrix {
+  const rows = m.length;
+  const cols = m[0]?.length ?? 0;
+  if (rows <= size && cols <= size) return m;
+  const outRows = Math.min(rows, size);
+  const outCols = Math.min(cols, size);
+  const out: number[][] = Array.from({ length: outRows }, () => new Array<number>(outCols).fill(0));
+  for (let q = 0; q < rows; q++) {
+    const dst = out[Math.floor((q * outRows) / rows)]!;
+    const src = m[q]!;
+    for (let k = 0; k < cols; k++) {
+      const j = Math.floor((k * outCols) / cols);
+      if (src[k]! > dst[j]!) dst[j] = src[k]!;
+    }
+  }
+  return out;
 }
 
 export function matrixMax(m: Matrix): number {

@@ -55,6 +55,13 @@ export interface AttentionPanelData {
   readonly attentionUnavailable?: string;
   /** Query index where generated tokens start (the step slider walks from here); 0 for scored text. */
   readonly outputStart: number;
+  /**
+   * The texts the tokens spell: the source (encoder, cross-attention keys) and the target (self- or
+   * decoder attention, cross-attention queries). Byte-level tokens that split a character are
+   * labelled from them (see analysis/tokenLabels.ts).
+   */
+  readonly sourceText?: string;
+  readonly targetText?: string;
 }
 
 export type AttentionHostMessage = { readonly type: 'show'; readonly data: AttentionPanelData };
@@ -177,9 +184,11 @@ export function isAttentionMap(x: unknown): x is AttentionMap {
     if (layer.length !== heads) return false;
     for (const head of layer) {
       if (!Array.isArray(head) || head.length !== q) return false;
-      for (const row of head) {
+      // Indexed loops: a 500-token map of a small GPT is millions of weights.
+      for (let i = 0; i < q; i++) {
+        const row: unknown = head[i];
         if (!Array.isArray(row) || row.length !== k) return false;
-        for (const v of row) if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+        for (let j = 0; j < k; j++) if (!Number.isFinite(row[j])) return false;
       }
     }
   }
@@ -196,7 +205,9 @@ export function isAttentionPanelData(x: unknown): x is AttentionPanelData {
     x.maps.every(isAttentionMap) &&
     (x.attentionUnavailable === undefined || isStr(x.attentionUnavailable, 10_000)) &&
     isInt(x.outputStart) &&
-    x.outputStart >= 0
+    x.outputStart >= 0 &&
+    (x.sourceText === undefined || isStr(x.sourceText, 1_000_000)) &&
+    (x.targetText === undefined || isStr(x.targetText, 1_000_000))
   );
 }
 

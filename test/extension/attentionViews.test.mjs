@@ -103,3 +103,12 @@ test('the legend’s colours are the heatmap’s colours', () => {
   assert.deepEqual([...px.slice(0, 3)], weightColor(0.5, 0.5));
   assert.deepEqual([...px.slice(4, 7)], weightColor(0.125, 0.5), 'gamma 0.5: a quarter of the maximum is half-way up the ramp');
 });
+
+test('thumbnails of long maps keep each block’s strongest weight', async () => {
+  const { maxPool, averageHeads } = await loadModule('src/analysis/heatmap.ts');
+  const m = Array.from({ length: 4 }, (_, q) => Array.from({ length: 4 }, (_, k) => (q === 3 && k === 0 ? 0.9 : 0.1 * q + 0.01 * k)));
+  assert.deepEqual(maxPool(m, 2).map((r) => r.map((v) => Math.round(v * 100) / 100)), [[0.11, 0.13], [0.9, 0.33]]);
+  assert.equal(maxPool(m, 4), m, 'small enough: unchanged');
+  assert.deepEqual(maxPool([[1, 2, 3]], 2), [[2, 3]]);
+  assert.deepEqual(averageHeads([[[1, 0], [0.5, 0.5]], [[0, 1], [0.1, 0.9]]]), [[0.5, 0.5], [0.3, 0.7]]);
+});

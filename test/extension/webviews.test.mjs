@@ -66,6 +66,12 @@ test('attention maps must be consistent layers × heads × queries × keys', () 
   assert.ok(messages.isAttentionHostMessage({ type: 'show', data }));
   assert.ok(messages.isAttentionPanelData({ ...data, maps: [], attentionUnavailable: 'no tap' }));
   assert.ok(!messages.isAttentionPanelData({ ...data, outputStart: -1 }));
+  // The texts the tokens spell (for labels of byte-level tokens) are optional strings.
+  assert.ok(messages.isAttentionPanelData({ ...data, sourceText: 'Open the file', targetText: 'Öffne die Datei' }));
+  assert.ok(!messages.isAttentionPanelData({ ...data, targetText: 42 }));
+  assert.ok(!messages.isAttentionPanelData({ ...data, sourceText: ['a'] }));
+  assert.ok(!messages.isAttentionMap({ ...map, weights: [[[[1, 0], ['0.5', 0.5]]], [[[1, 0], [0.2, 0.8]]]] }), 'a weight that is a string');
+  assert.ok(!messages.isAttentionMap({ ...map, weights: [[[[1, 0], [Infinity, 0.5]]], [[[1, 0], [0.2, 0.8]]]] }));
 });
 
 test('rank buckets follow GLTR: top 10 / 100 / 1000 / beyond', () => {
