@@ -10,7 +10,8 @@
  * `[data-testid=head-thumb][data-layer][data-head]`, `[data-testid=layer-average]`,
  * `[data-testid=rollout]`, `[data-testid=heatmap]` (heatmapView.ts), `[data-testid=head-view]`
  * (headView.ts), `[data-testid=step-slider]`, `[data-testid=export-png]`, `[data-testid=export-json]`.
- * `data-render-ms` is the time from receiving the maps to the first frame painted with them.
+ * `data-render-ms` is the time from receiving the maps to the first frame painted with them,
+ * `data-complete-ms` until the grid's thumbnails are painted too (`data-thumbnails="painted"`).
  */
 import type { AttentionKind, AttentionMap } from '../src/inference/protocol';
 import { attentionRollout, rolloutApplies } from '../src/analysis/attentionRollout';
@@ -124,6 +125,7 @@ function clampView(): void {
 }
 
 function forgetComputed(): void {
+  pendingThumbnails = [];
   matrices = new Map();
   thumbnails = new Map();
   labels = new Map();
@@ -151,21 +153,50 @@ function labelsOf(map: AttentionMap): { query: TokenLabel[]; key: TokenLabel[] }
   return l;
 }
 
-/** A thumbnail: the matrix at one pixel per weight, scaled by CSS. */
+/** Thumbnails waiting to be painted, after the first frame (a long map's grid is the slow part). */
+let pendingThumbnails: (() => void)[] = [];
+let thumbnailTimer: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * A thumbnail: the matrix max-pooled to at most THUMB_PIXELS a side, scaled by CSS. Returned at once
+ * and painted soon after, a few per task, so that the selected heatmap shows first.
+ */
 function thumbnail(map: AttentionMap, layer: number, head: number | 'avg'): HTMLCanvasElement {
   const key = `${view.mapIndex}:${layer}:${head}:${view.step ?? 'all'}`;
   let canvas = thumbnails.get(key);
   if (canvas) return canvas;
-  const full = matrixOf(map, layer, head);
-  const m = maxPool(full, THUMB_PIXELS);
-  const rows = m.length;
-  const cols = m[0]?.length ?? 0;
-  // The step in pooled rows: a pooled row is faint when all the rows it covers are.
-  const rowsShown = view.step === undefined ? undefined : Math.ceil((view.step * rows) / Math.max(1, full.length));
-  canvas = el('canvas', { width: Math.max(1, cols), height: Math.max(1, rows) });
-  if (rows && cols) canvas.getContext('2d')!.putImageData(new ImageData(matrixToRgba(m, { rowsShown, scale: matrixMax(full) || 1 }) as Uint8ClampedArray<ArrayBuffer>, cols, rows), 0, 0);
+  const step = view.step;
+  const target = (canvas = el('canvas', { width: 1, height: 1 }));
   thumbnails.set(key, canvas);
+  pendingThumbnails.push(() => {
+    const full = matrixOf(map, layer, head);
+    const m = maxPool(full, THUMB_PIXELS);
+    const rows = m.length;
+    const cols = m[0]?.length ?? 0;
+    // The step in pooled rows: a pooled row is faint when all the rows it covers are.
+    const rowsShown = step === undefined ? undefined : Math.ceil((step * rows) / Math.max(1, full.length));
+    target.width = Math.max(1, cols);
+    target.height = Math.max(1, rows);
+    if (rows && cols) target.getContext('2d')!.putImageData(new ImageData(matrixToRgba(m, { rowsShown, scale: matrixMax(full) || 1 }) as Uint8ClampedArray<ArrayBuffer>, cols, rows), 0, 0);
+  });
   return canvas;
+}
+
+/** Paints the pending thumbnails, about a frame's worth of work per task; `done` when none is left. */
+function paintThumbnails(done?: () => void): void {
+  if (thumbnailTimer !== undefined) clearTimeout(thumbnailTimer);
+  const run = (): void => {
+    const until = performance.now() + 12;
+    while (pendingThumbnails.length && performance.now() < until) pendingThumbnails.shift()!();
+    if (pendingThumbnails.length) thumbnailTimer = setTimeout(run, 0);
+    else {
+      thumbnailTimer = undefined;
+      root.dataset.thumbnails = 'painted';
+      done?.();
+    }
+  };
+  root.dataset.thumbnails = 'pending';
+  thumbnailTimer = setTimeout(run, 0);
 }
 
 function describeHead(layer: number, head: number | 'avg', rollout: boolean | undefined, heads: number): string {
@@ -345,7 +376,10 @@ function render(): void {
 function setView(next: Partial<View>, rerender = true): void {
   view = { ...view, ...next };
   save();
-  if (rerender) render();
+  if (rerender) {
+    render();
+    paintThumbnails();
+  }
 }
 
 function stopPlaying(): void {
@@ -451,12 +485,24 @@ root.addEventListener('keydown', (e) => {
   }
 });
 
-/** Renders and records, on the root, the milliseconds until the frame with the maps is painted. */
+/**
+ * Renders and records on the root how long it took, from `since` (the message's arrival): until
+ * the first frame with the selected heatmap is painted (`data-render-ms`), and until the last
+ * thumbnail of the grid is (`data-complete-ms`).
+ */
 function renderTimed(since: number): void {
   delete root.dataset.renderMs;
+  delete root.dataset.completeMs;
   render();
   if (!data) return;
-  requestAnimationFrame(() => setTimeout(() => (root.dataset.renderMs = (performance.now() - since).toFixed(1)), 0));
+  const rendered = performance.now();
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      root.dataset.renderMs = (performance.now() - since).toFixed(1);
+      root.dataset.renderPhases = `received→rendered ${(rendered - since).toFixed(1)} ms, then painted`;
+      paintThumbnails(() => (root.dataset.completeMs = (performance.now() - since).toFixed(1)));
+    }, 0),
+  );
 }
 
 window.addEventListener('message', (e: MessageEvent<unknown>) => {

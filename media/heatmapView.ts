@@ -7,7 +7,8 @@
  *
  * Zoom: the − / + / Fit width buttons, Ctrl+wheel (around the pointer). Pan: scrollbars, the wheel,
  * dragging. The DOM carries `[data-testid=heatmap][data-rows][data-cols][data-cell-count]
- * [data-cell-size][data-drawn-rows][data-drawn-cols]` for tests.
+ * [data-cell-size][data-drawn-rows][data-drawn-cols][data-row-end][data-col-end]` for tests (the
+ * drawn window: its size and one past its last row and column).
  */
 import { FUTURE_ALPHA, matrixToRgba, weightColor, type Matrix } from '../src/analysis/heatmap';
 import type { TokenLabel } from '../src/analysis/tokenLabels';
@@ -354,6 +355,8 @@ export class HeatmapView {
     this.drawn = { rows, cols };
     this.canvas.dataset.drawnRows = String(rows.end - rows.first);
     this.canvas.dataset.drawnCols = String(cols.end - cols.first);
+    this.canvas.dataset.rowEnd = String(rows.end);
+    this.canvas.dataset.colEnd = String(cols.end);
 
     // Cells of the window only.
     const m = this.model.matrix;
