@@ -13,9 +13,10 @@
  * `data-render-ms` is the time from receiving the maps to the first frame painted with them,
  * `data-complete-ms` until the grid's thumbnails are painted too (`data-thumbnails="painted"`).
  */
-import type { AttentionKind, AttentionMap } from '../src/inference/protocol';
+import type { AttentionKind } from '../src/inference/protocol';
 import { attentionRollout, rolloutApplies } from '../src/analysis/attentionRollout';
 import { mapShape, matrixMax, matrixToRgba, maxPool, selectMatrix, type Matrix } from '../src/analysis/heatmap';
+import { nestedMap, unpackMap, type AttentionMatrices } from '../src/analysis/packedAttention';
 import { tokenLabels, type TokenLabel } from '../src/analysis/tokenLabels';
 import { isAttentionHostMessage, isAttentionPanelData, type AttentionPanelData, type AttentionWebviewMessage } from '../src/webviews/messages';
 import { heatmapPng } from './heatmapPng';
@@ -46,6 +47,9 @@ interface PanelState {
   readonly view: View;
 }
 
+/** What the panel shows: the maps readable as nested rows (views of the packed weights, or restored arrays). */
+type Shown = Omit<AttentionPanelData, 'maps'> & { readonly maps: readonly AttentionMatrices[] };
+
 /** Thumbnails are drawn at most this many pixels a side (44 CSS px at up to 2× device pixels). */
 const THUMB_PIXELS = 88;
 
@@ -72,7 +76,9 @@ const AXIS_TITLES: Record<AttentionKind, { rows: string; cols: string }> = {
 const api = vscodeApi<AttentionWebviewMessage, PanelState>();
 const root = document.getElementById('attention-panel')!;
 const saved = api.getState();
-let data: AttentionPanelData | undefined = saved && isAttentionPanelData(saved.data) ? saved.data : undefined;
+let data: Shown | undefined = saved && isAttentionPanelData(saved.data) ? saved.data : undefined;
+/** `data` as plain arrays for the saved state, when small enough to keep there. */
+let stored: AttentionPanelData | undefined = saved && isAttentionPanelData(saved.data) ? saved.data : undefined;
 let view: View = saved?.view ?? { mapIndex: 0, layer: 0, head: 'avg' };
 let playTimer: ReturnType<typeof setInterval> | undefined;
 let heatmap: HeatmapView | undefined;
@@ -81,7 +87,7 @@ let matrices = new Map<string, Matrix>();
 let thumbnails = new Map<string, HTMLCanvasElement>();
 let labels = new Map<string, { query: TokenLabel[]; key: TokenLabel[] }>();
 
-function weightCount(d: AttentionPanelData): number {
+function weightCount(d: Shown): number {
   let n = 0;
   for (const m of d.maps) {
     const s = mapShape(m);
@@ -91,15 +97,15 @@ function weightCount(d: AttentionPanelData): number {
 }
 
 function save(): void {
-  api.setState({ data: data && weightCount(data) <= MAX_STORED_WEIGHTS ? data : undefined, view });
+  api.setState({ data: stored, view });
 }
 
-function currentMap(): AttentionMap | undefined {
+function currentMap(): AttentionMatrices | undefined {
   return data?.maps[view.mapIndex];
 }
 
 /** The view a new inspection opens on: cross-attention for a Seq2Seq run, a lone head itself. */
-function initialView(d: AttentionPanelData): View {
+function initialView(d: Shown): View {
   const cross = d.maps.findIndex((m) => m.kind === 'cross');
   const mapIndex = cross >= 0 ? cross : 0;
   const map = d.maps[mapIndex];
@@ -131,7 +137,7 @@ function forgetComputed(): void {
   labels = new Map();
 }
 
-function matrixOf(map: AttentionMap, layer: number, head: number | 'avg', rollout = false): Matrix {
+function matrixOf(map: AttentionMatrices, layer: number, head: number | 'avg', rollout = false): Matrix {
   if (typeof head === 'number') return selectMatrix(map, layer, head);
   const key = `${view.mapIndex}:${layer}:${rollout ? 'rollout' : 'avg'}`;
   let m = matrices.get(key);
@@ -140,7 +146,7 @@ function matrixOf(map: AttentionMap, layer: number, head: number | 'avg', rollou
 }
 
 /** The texts the tokens of each axis spell, to label byte-level tokens that split a character. */
-function labelsOf(map: AttentionMap): { query: TokenLabel[]; key: TokenLabel[] } {
+function labelsOf(map: AttentionMatrices): { query: TokenLabel[]; key: TokenLabel[] } {
   const key = String(view.mapIndex);
   let l = labels.get(key);
   if (!l) {
@@ -161,7 +167,7 @@ let thumbnailTimer: ReturnType<typeof setTimeout> | undefined;
  * A thumbnail: the matrix max-pooled to at most THUMB_PIXELS a side, scaled by CSS. Returned at once
  * and painted soon after, a few per task, so that the selected heatmap shows first.
  */
-function thumbnail(map: AttentionMap, layer: number, head: number | 'avg'): HTMLCanvasElement {
+function thumbnail(map: AttentionMatrices, layer: number, head: number | 'avg'): HTMLCanvasElement {
   const key = `${view.mapIndex}:${layer}:${head}:${view.step ?? 'all'}`;
   let canvas = thumbnails.get(key);
   if (canvas) return canvas;
@@ -208,6 +214,9 @@ function render(): void {
   // The large heatmap keeps its scroll position across re-renders of the same map.
   const scroller = root.querySelector<HTMLElement>('[data-testid=heatmap-scroller]');
   const scroll = scroller ? { left: scroller.scrollLeft, top: scroller.scrollTop, mapIndex: Number(root.dataset.mapIndex) } : undefined;
+  // So do the page and the head view's columns (the pointer stays over what it was over).
+  const page = { x: window.scrollX, y: window.scrollY };
+  const headViewScroll = root.querySelector<HTMLElement>('.hv-body')?.scrollTop;
   heatmap?.dispose();
   heatmap = undefined;
   root.replaceChildren();
@@ -355,9 +364,10 @@ function render(): void {
       onHeads: (heads) => setView({ headViewHeads: heads }),
       onQuery: (q) => {
         setView({ headViewQuery: q });
-        root.querySelector<HTMLElement>('.hv-col.query')?.focus();
+        root.querySelector<HTMLElement>('.hv-col.query')?.focus({ preventScroll: true });
       },
     },
+    scroll && scroll.mapIndex === view.mapIndex ? headViewScroll : undefined,
   );
 
   root.append(
@@ -371,6 +381,7 @@ function render(): void {
   );
   heatmap.attach();
   if (scroll && scroll.mapIndex === view.mapIndex) heatmap.scrollTo(scroll.left, scroll.top);
+  window.scrollTo(page.x, page.y);
 }
 
 function setView(next: Partial<View>, rerender = true): void {
@@ -402,7 +413,7 @@ function play(): void {
   }, 400);
 }
 
-function exportPng(map: AttentionMap): void {
+function exportPng(map: AttentionMatrices): void {
   const s = mapShape(map);
   const rows = view.step ?? s.queries;
   const m = matrixOf(map, view.layer, view.head, view.rollout).slice(0, rows);
@@ -508,10 +519,12 @@ function renderTimed(since: number): void {
 window.addEventListener('message', (e: MessageEvent<unknown>) => {
   const received = performance.now();
   if (!isAttentionHostMessage(e.data)) return;
-  const fresh = e.data.data;
+  const payload = e.data.data;
+  const fresh: Shown = { ...payload, maps: payload.maps.map(unpackMap) };
   // A new inspection starts from the overview; a resend of the same data keeps the view.
   if (!data || data.title !== fresh.title || data.maps.length !== fresh.maps.length) view = initialView(fresh);
   data = fresh;
+  stored = weightCount(fresh) <= MAX_STORED_WEIGHTS ? { ...fresh, maps: fresh.maps.map(nestedMap) } : undefined;
   forgetComputed();
   stopPlaying();
   save();

@@ -39,7 +39,8 @@ export const ALL_LINES_UP_TO = 48;
 const ROW = 18;
 const GAP = 140;
 
-export function headView(model: HeadViewModel, callbacks: HeadViewCallbacks): HTMLElement {
+/** `scrollTop`: where the token columns were scrolled in the view this one replaces, if any. */
+export function headView(model: HeadViewModel, callbacks: HeadViewCallbacks, scrollTop?: number): HTMLElement {
   const layers = model.weights.length;
   const headCount = model.weights[0]?.length ?? 0;
   const queries = model.queryLabels.length;
@@ -53,7 +54,7 @@ export function headView(model: HeadViewModel, callbacks: HeadViewCallbacks): HT
   const swatches = el('div', { class: 'swatches', role: 'group', 'aria-label': 'Heads shown' });
   for (let h = 0; h < headCount; h++) {
     const swatch = el('button', {
-      class: 'swatch',
+      class: 'head-swatch',
       'data-testid': 'head-swatch',
       'data-head': h,
       'aria-pressed': String(shown.has(h)),
@@ -151,11 +152,11 @@ export function headView(model: HeadViewModel, callbacks: HeadViewCallbacks): HT
   };
   const initial = defaultQueries();
   draw(initial);
-  // A chosen (or the last) token of a long text may be far down: bring its lines into view.
-  if (initial.length === 1) {
-    const body = root.querySelector<HTMLElement>('.hv-body')!;
-    requestAnimationFrame(() => (body.scrollTop = Math.max(0, initial[0]! * ROW - body.clientHeight / 2)));
-  }
+  // A re-render keeps the columns where they were; a new view brings the chosen (or the last)
+  // token of a long text, which may be far down, into view.
+  const body = root.querySelector<HTMLElement>('.hv-body')!;
+  if (scrollTop !== undefined) requestAnimationFrame(() => (body.scrollTop = scrollTop));
+  else if (initial.length === 1) requestAnimationFrame(() => (body.scrollTop = Math.max(0, initial[0]! * ROW - body.clientHeight / 2)));
 
   left.addEventListener('mouseover', (e) => {
     const i = (e.target as HTMLElement).closest<HTMLElement>('[data-index]')?.dataset.index;

@@ -52,11 +52,14 @@ export function labelMargins(cell: number): { left: number; top: number } {
   return cell >= MIN_LABEL_CELL ? { left: LABEL_WIDTH, top: LABEL_HEIGHT } : { left: TICK_MARGIN, top: TICK_MARGIN };
 }
 
-/** The largest cell at which `count` columns and their labels fit into `width` px (at least 1 px). */
+/** Below one pixel per token a narrow panel still shows the whole map, its cells averaged. */
+const MIN_CELL = 0.25;
+
+/** The largest cell at which `count` columns and their labels fit into `width` px. */
 export function fitWidthCell(width: number, count: number): number {
-  const withLabels = fitCell(width - LABEL_WIDTH, count, 1, MAX_CELL);
+  const withLabels = fitCell(width - LABEL_WIDTH, count, MIN_CELL, MAX_CELL);
   if (withLabels >= MIN_LABEL_CELL) return Math.floor(withLabels * 100) / 100;
-  return Math.floor(Math.min(MIN_LABEL_CELL - 0.01, fitCell(width - TICK_MARGIN, count, 1, MAX_CELL)) * 100) / 100;
+  return Math.floor(Math.min(MIN_LABEL_CELL - 0.01, fitCell(width - TICK_MARGIN, count, MIN_CELL, MAX_CELL)) * 100) / 100;
 }
 
 /** Index ticks every 1, 2, 5, 10, 20, 50… tokens, at least `minGap` px apart. */
@@ -363,7 +366,7 @@ export class HeatmapView {
     const nr = rows.end - rows.first;
     const nc = cols.end - cols.first;
     if (nr > 0 && nc > 0) {
-      const window = m.slice(rows.first, rows.end).map((row) => row.slice(cols.first, cols.end));
+      const window = m.slice(rows.first, rows.end).map((row) => Array.prototype.slice.call(row, cols.first, cols.end) as number[]);
       const rowsShown = this.model.rowsShown === undefined ? undefined : Math.max(0, this.model.rowsShown - rows.first);
       this.offscreen.width = nc;
       this.offscreen.height = nr;
@@ -373,7 +376,8 @@ export class HeatmapView {
       ctx.beginPath();
       ctx.rect(left, top, width - left, height - top);
       ctx.clip();
-      ctx.imageSmoothingEnabled = false;
+      // Sharp cells when magnified; averaged when a pixel covers several tokens.
+      ctx.imageSmoothingEnabled = c < 1;
       ctx.drawImage(this.offscreen, left + cols.first * c - sx, top + rows.first * c - sy, nc * c, nr * c);
       ctx.strokeStyle = focus;
       ctx.lineWidth = 1;

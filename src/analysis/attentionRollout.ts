@@ -9,7 +9,7 @@ import { averageHeads, type Matrix } from './heatmap';
 /** One layer's averaged heads with the residual connection: (A + I), rows renormalised. */
 export function withResidual(a: Matrix): number[][] {
   return a.map((row, q) => {
-    const r = row.map((v, k) => v + (k === q ? 1 : 0));
+    const r = Array.from(row, (v, k) => v + (k === q ? 1 : 0));
     const sum = r.reduce((s, v) => s + v, 0);
     return sum > 0 ? r.map((v) => v / sum) : r;
   });
@@ -19,11 +19,12 @@ function multiply(a: Matrix, b: Matrix): number[][] {
   const n = b[0]?.length ?? 0;
   return a.map((row) => {
     const out = new Array<number>(n).fill(0);
-    row.forEach((v, j) => {
-      if (v === 0) return;
+    for (let j = 0; j < row.length; j++) {
+      const v = row[j]!;
+      if (v === 0) continue;
       const bj = b[j]!;
       for (let k = 0; k < n; k++) out[k]! += v * bj[k]!;
-    });
+    }
     return out;
   });
 }

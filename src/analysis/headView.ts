@@ -31,9 +31,10 @@ export function headViewLines(heads: readonly Matrix[], shown: readonly number[]
     for (const query of queries) {
       const row = m[query];
       if (!row) continue;
-      row.forEach((weight, key) => {
+      for (let key = 0; key < row.length; key++) {
+        const weight = row[key]!;
         if (weight >= minWeight) lines.push({ head, query, key, weight });
-      });
+      }
     }
   }
   return lines.sort((a, b) => a.weight - b.weight);

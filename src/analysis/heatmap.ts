@@ -4,7 +4,8 @@
  */
 import type { AttentionMap } from '../inference/protocol';
 
-export type Matrix = readonly (readonly number[])[];
+/** Rows of weights: number arrays, or Float32Array views of packed maps (packedAttention.ts). */
+export type Matrix = readonly ArrayLike<number>[];
 
 export interface MapShape {
   readonly layers: number;
@@ -13,7 +14,7 @@ export interface MapShape {
   readonly keys: number;
 }
 
-export function mapShape(map: Pick<AttentionMap, 'weights'>): MapShape {
+export function mapShape(map: { readonly weights: readonly (readonly Matrix[])[] }): MapShape {
   const layers = map.weights.length;
   const heads = map.weights[0]?.length ?? 0;
   const queries = map.weights[0]?.[0]?.length ?? 0;
@@ -65,7 +66,7 @@ export function maxPool(m: Matrix, size: number): Matrix {
 
 export function matrixMax(m: Matrix): number {
   let max = 0;
-  for (const row of m) for (const v of row) if (v > max) max = v;
+  for (const row of m) for (let k = 0; k < row.length; k++) if (row[k]! > max) max = row[k]!;
   return max;
 }
 
@@ -142,15 +143,13 @@ export function weightColor(weight: number, scale: number, gamma = 0.5): [number
 
 /** The `count` keys with the largest weight in row `q`, heaviest first. */
 export function topKeys(m: Matrix, q: number, count: number): { key: number; weight: number }[] {
-  const row = m[q] ?? [];
-  return row
-    .map((weight, key) => ({ key, weight }))
+  return Array.from(m[q] ?? [], (weight, key) => ({ key, weight }))
     .sort((a, b) => b.weight - a.weight)
     .slice(0, count);
 }
 
 /** The matrix a view shows: one head, or the mean of the layer's heads when `head` is 'avg'. */
-export function selectMatrix(map: Pick<AttentionMap, 'weights'>, layer: number, head: number | 'avg'): Matrix {
+export function selectMatrix(map: { readonly weights: readonly (readonly Matrix[])[] }, layer: number, head: number | 'avg'): Matrix {
   const heads = map.weights[layer];
   if (!heads) return [];
   if (head === 'avg') return averageHeads(heads);

@@ -28,7 +28,7 @@ export function fitCell(size: number, count: number, min = 1, max = 32): number 
 }
 
 /** Zoom steps of the heatmap (cell sizes in px), from overview to close-up. */
-export const ZOOM_STEPS: readonly number[] = [1, 1.5, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 32];
+export const ZOOM_STEPS: readonly number[] = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 32];
 
 /** The next zoom step above (`direction` 1) or below (-1) `cell`. */
 export function nextZoom(cell: number, direction: 1 | -1): number {

@@ -93,6 +93,7 @@ test('only the visible window of a large heatmap is drawn', () => {
   assert.equal(nextZoom(4, 1), 6);
   assert.equal(nextZoom(4, -1), 3);
   assert.equal(nextZoom(1.2, -1), 1);
+  assert.equal(nextZoom(0.3, -1), 0.25, 'below a pixel per token for narrow panels');
   assert.equal(nextZoom(32, 1), 32);
 });
 
