@@ -55,11 +55,11 @@ async function forText(ctx: Ctx, text: string, args: AttentionArgs): Promise<Att
   if (role === 'completion' || continuesPrompt(info)) {
     const ran = await ctx.score({ model, text, attentions: true, topAlternatives: 1, truncate: true }, { label: LABEL, action: ACTION });
     if (ran?.result.truncated) void vscode.window.showInformationMessage("Local LM Lens: the text is longer than the model's context; its attention is shown for the beginning.");
-    return ran && fromResult(ctx, model, titleOf(text), ran, 0);
+    return ran && fromResult(ctx, model, titleOf(text), ran, 0, { targetText: ran.result.text });
   }
   const task: Task = role === 'translation' ? { kind: 'translate', to: args.to ?? translationTargets(info.tasks)[0] ?? (ctx.config.translateTarget || 'de') } : { kind: 'summarize' };
   const ran = await ctx.run({ model, prompt: text, truncatePrompt: true, task, options: taskDecodingFor(ctx.config, { attentions: true }) }, { label: LABEL, action: ACTION });
-  return ran && fromResult(ctx, model, titleOf(text), ran, 0);
+  return ran && fromResult(ctx, model, titleOf(text), ran, 0, { sourceText: text, targetText: ran.result.text });
 }
 
 async function forLastGeneration(ctx: Ctx): Promise<AttentionPanelData | undefined> {
@@ -68,13 +68,15 @@ async function forLastGeneration(ctx: Ctx): Promise<AttentionPanelData | undefin
     void vscode.window.showInformationMessage('Local LM Lens: nothing has been generated yet. Select text to see its attention instead.');
     return undefined;
   }
-  if (last.result.attentions?.length) return fromResult(ctx, last.request.model, last.title, last, outputStartOf(last.result));
   const model: ModelSpec = { ...last.request.model, attentions: true };
+  const causal = continuesPrompt(last.info);
+  const prompt = causal && last.request.prompt.length > MAX_REPLAY_PROMPT_CHARS ? last.request.prompt.slice(-MAX_REPLAY_PROMPT_CHARS) : last.request.prompt;
+  // A causal LM's tokens spell the prompt and its continuation; a Seq2Seq's the source and the output.
+  const texts = causal ? { targetText: prompt + last.result.text } : { sourceText: last.request.prompt, targetText: last.result.text };
+  if (last.result.attentions?.length) return fromResult(ctx, last.request.model, last.title, last, outputStartOf(last.result), texts);
   // Replaying the generation with its own tokens forced gives exactly its attention (task prefix and
   // tokenization included). A long causal prompt is cut to its end to keep the maps small.
   const ids = last.result.tokens.map((t) => t.id);
-  const causal = continuesPrompt(last.info);
-  const prompt = causal && last.request.prompt.length > MAX_REPLAY_PROMPT_CHARS ? last.request.prompt.slice(-MAX_REPLAY_PROMPT_CHARS) : last.request.prompt;
   const ran = await ctx.run(
     {
       ...last.request,
@@ -86,7 +88,7 @@ async function forLastGeneration(ctx: Ctx): Promise<AttentionPanelData | undefin
     },
     { label: LABEL, action: ACTION },
   );
-  return ran && fromResult(ctx, model, last.title, ran, outputStartOf(ran.result));
+  return ran && fromResult(ctx, model, last.title, ran, outputStartOf(ran.result), texts);
 }
 
 /** Where the generated tokens start on the query axis: after the prompt for a causal LM. */
@@ -95,7 +97,14 @@ function outputStartOf(result: GenerateResult): number {
   return self ? Math.max(0, self.queryTokens.length - result.tokens.length) : 0;
 }
 
-function fromResult(ctx: Ctx, model: ModelSpec, title: string, { result }: Pick<Ran<GenerateResult | ScoreResult>, 'result'>, outputStart: number): AttentionPanelData {
+function fromResult(
+  ctx: Ctx,
+  model: ModelSpec,
+  title: string,
+  { result }: Pick<Ran<GenerateResult | ScoreResult>, 'result'>,
+  outputStart: number,
+  texts: Pick<AttentionPanelData, 'sourceText' | 'targetText'>,
+): AttentionPanelData {
   const maps = result.attentions ?? [];
   return {
     title,
@@ -103,5 +112,6 @@ function fromResult(ctx: Ctx, model: ModelSpec, title: string, { result }: Pick<
     maps,
     attentionUnavailable: maps.length ? undefined : (result.attentionUnavailable ?? 'The engine returned no attention maps for this model.'),
     outputStart,
+    ...texts,
   };
 }

@@ -28,7 +28,12 @@ export function titleOf(text: string): string {
   return line.length > 40 ? `${line.slice(0, 40)}…` : line;
 }
 
-/** Replaces `range` with `text`, or inserts it on new lines after the range. Returns the range written. */
+/**
+ * Replaces `range` with `text`, or inserts it after the range, separated by a blank line. Returns
+ * the range written. The caret ends after the output with nothing selected: a selection left on the
+ * output would make the next command (Show Attention, Inspect Token Probabilities) act on the
+ * model's own text instead of the user's.
+ */
 export async function placeOutput(editor: vscode.TextEditor, range: vscode.Range, text: string, mode: OutputMode): Promise<vscode.Range | undefined> {
   const doc = editor.document;
   let start: vscode.Position;
@@ -44,7 +49,7 @@ export async function placeOutput(editor: vscode.TextEditor, range: vscode.Range
   }
   if (!ok) return undefined;
   const endPos = doc.positionAt(doc.offsetAt(start) + text.length);
-  editor.selection = new vscode.Selection(start, endPos);
+  editor.selection = new vscode.Selection(endPos, endPos);
   editor.revealRange(new vscode.Range(start, endPos));
   return new vscode.Range(start, endPos);
 }

@@ -170,10 +170,14 @@ export class Engine {
     const { sourceIds, targetIds, truncated } = plan;
     if (hooks.isCancelled()) throw new InferenceError('cancelled', 'Scoring was cancelled.');
     const session = await model.start(plan.startIds, wantAttentions, wantLens);
-    const fed = plan.feed(session.startTokens);
+    const scoring = plan.feed(session.startTokens);
+    // Scoring needs no pass over the last token (nothing follows it to predict), but its attention
+    // row is part of the text's map: with attentions it is fed too. Causal masking leaves the
+    // logits of the earlier positions unchanged.
+    const fed = wantAttentions ? [...scoring, targetIds[targetIds.length - 1]!] : scoring;
     const step = await session.step([fed], true);
     const all = step.allLogits!;
-    const offset = fed.length - targetIds.length;
+    const offset = scoring.length - targetIds.length;
     const tokens: TokenTrace[] = [];
     let text = '';
     let total = 0;

@@ -1,8 +1,9 @@
 /** The attention inspector (host side): sends the maps to the webview and saves its exports. */
 import * as vscode from 'vscode';
 import { attentionExport } from '../analysis/heatmap';
+import { packMap } from '../analysis/packedAttention';
 import type { Ctx } from '../context';
-import { isAttentionPanelData, isAttentionWebviewMessage, type AttentionPanelData, type AttentionWebviewMessage } from './messages';
+import { isAttentionPanelData, isAttentionWebviewMessage, type AttentionPanelData, type AttentionPanelPayload, type AttentionWebviewMessage } from './messages';
 import { SinglePanelHost } from './panelHost';
 
 export const ATTENTION_PANEL_VIEW_TYPE = 'lmLens.attentionInspector';
@@ -13,7 +14,17 @@ export class AttentionInspectorPanels implements vscode.Disposable {
   private readonly host: SinglePanelHost<AttentionPanelData, AttentionWebviewMessage>;
 
   constructor(private readonly ctx: Ctx) {
-    const kind = { viewType: ATTENTION_PANEL_VIEW_TYPE, script: 'attentionInspector', rootId: 'attention-panel', titlePrefix: 'Attention', name: 'Attention panel', isData: isAttentionPanelData, isMessage: isAttentionWebviewMessage };
+    const kind = {
+      viewType: ATTENTION_PANEL_VIEW_TYPE,
+      script: 'attentionInspector',
+      rootId: 'attention-panel',
+      titlePrefix: 'Attention',
+      name: 'Attention panel',
+      isData: isAttentionPanelData,
+      isMessage: isAttentionWebviewMessage,
+      // Float32Arrays go to the webview as binary; nested arrays of a long map would be ~100 MB of JSON.
+      encode: (data: AttentionPanelData): AttentionPanelPayload => ({ ...data, maps: data.maps.map(packMap) }),
+    };
     this.host = new SinglePanelHost(ctx, kind, (message) => this.export(message));
   }
 

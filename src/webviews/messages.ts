@@ -3,6 +3,7 @@
  * validators for every message that crosses, in both directions. Nothing from a webview is
  * trusted until it passes these checks.
  */
+import type { PackedAttentionMap } from '../analysis/packedAttention';
 import type { Alternative, AttentionKind, AttentionMap, LensEntry, Task, TokenTrace } from '../inference/protocol';
 
 // ---- Token probabilities panel -----------------------------------------------------------------
@@ -60,9 +61,19 @@ export interface AttentionPanelData {
   readonly attentionUnavailable?: string;
   /** Query index where generated tokens start (the step slider walks from here); 0 for scored text. */
   readonly outputStart: number;
+  /**
+   * The texts the tokens spell: the source (encoder, cross-attention keys) and the target (self- or
+   * decoder attention, cross-attention queries). Byte-level tokens that split a character are
+   * labelled from them (see analysis/tokenLabels.ts).
+   */
+  readonly sourceText?: string;
+  readonly targetText?: string;
 }
 
-export type AttentionHostMessage = { readonly type: 'show'; readonly data: AttentionPanelData };
+/** The panel data as sent to the webview: each map's weights packed into one Float32Array. */
+export type AttentionPanelPayload = Omit<AttentionPanelData, 'maps'> & { readonly maps: readonly PackedAttentionMap[] };
+
+export type AttentionHostMessage = { readonly type: 'show'; readonly data: AttentionPanelPayload };
 
 export type AttentionWebviewMessage =
   | { readonly type: 'ready' }
@@ -189,31 +200,57 @@ export function isAttentionMap(x: unknown): x is AttentionMap {
     if (layer.length !== heads) return false;
     for (const head of layer) {
       if (!Array.isArray(head) || head.length !== q) return false;
-      for (const row of head) {
+      // Indexed loops: a 500-token map of a small GPT is millions of weights.
+      for (let i = 0; i < q; i++) {
+        const row: unknown = head[i];
         if (!Array.isArray(row) || row.length !== k) return false;
-        for (const v of row) if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+        for (let j = 0; j < k; j++) if (!Number.isFinite(row[j])) return false;
       }
     }
   }
   return true;
 }
 
-export function isAttentionPanelData(x: unknown): x is AttentionPanelData {
+/** A packed map: the shape matches the tokens and the Float32Array, every weight finite. */
+export function isPackedAttentionMap(x: unknown): x is PackedAttentionMap {
+  if (!isObj(x) || !ATTENTION_KINDS.includes(x.kind as AttentionKind)) return false;
+  if (!isArr(x.queryTokens, (v): v is string => isStr(v, 10_000)) || !isArr(x.keyTokens, (v): v is string => isStr(v, 10_000))) return false;
+  const s = x.shape;
+  if (!isObj(s) || ![s.layers, s.heads, s.queries, s.keys].every((n) => isInt(n) && (n as number) >= 1)) return false;
+  const shape = s as { layers: number; heads: number; queries: number; keys: number };
+  if (shape.layers > 1000 || shape.heads > 1000 || shape.queries !== x.queryTokens.length || shape.keys !== x.keyTokens.length) return false;
+  const w = x.weights;
+  if (!(w instanceof Float32Array) || w.length !== shape.layers * shape.heads * shape.queries * shape.keys) return false;
+  for (let i = 0; i < w.length; i++) if (!Number.isFinite(w[i])) return false;
+  return true;
+}
+
+/** The fields the nested and the packed panel data share. */
+function isAttentionPanelFields(x: Obj, isMap: (m: unknown) => boolean): boolean {
   return (
-    isObj(x) &&
     isStr(x.title, 1000) &&
     isStr(x.model, 10_000) &&
     Array.isArray(x.maps) &&
     x.maps.length <= 64 &&
-    x.maps.every(isAttentionMap) &&
+    x.maps.every(isMap) &&
     (x.attentionUnavailable === undefined || isStr(x.attentionUnavailable, 10_000)) &&
     isInt(x.outputStart) &&
-    x.outputStart >= 0
+    x.outputStart >= 0 &&
+    (x.sourceText === undefined || isStr(x.sourceText, 1_000_000)) &&
+    (x.targetText === undefined || isStr(x.targetText, 1_000_000))
   );
 }
 
+export function isAttentionPanelData(x: unknown): x is AttentionPanelData {
+  return isObj(x) && isAttentionPanelFields(x, isAttentionMap);
+}
+
+export function isAttentionPanelPayload(x: unknown): x is AttentionPanelPayload {
+  return isObj(x) && isAttentionPanelFields(x, isPackedAttentionMap);
+}
+
 export function isAttentionHostMessage(x: unknown): x is AttentionHostMessage {
-  return isObj(x) && x.type === 'show' && isAttentionPanelData(x.data);
+  return isObj(x) && x.type === 'show' && isAttentionPanelPayload(x.data);
 }
 
 export function isAttentionWebviewMessage(x: unknown): x is AttentionWebviewMessage {

@@ -20,6 +20,8 @@ export interface PanelKind<D extends { readonly title: string }, W extends { rea
   readonly name: string;
   readonly isData: (x: unknown) => x is D;
   readonly isMessage: (x: unknown) => x is W;
+  /** What a `show` message carries for `data`, when not `data` itself (e.g. packed into typed arrays). */
+  readonly encode?: (data: D) => unknown;
 }
 
 type Ready = { readonly type: 'ready' };
@@ -57,10 +59,12 @@ export class SinglePanelHost<D extends { readonly title: string }, W extends { r
   /** Shows `data`, opening the panel beside the editor when none is open; returns `data`. */
   show(data: D): D {
     const title = `${this.kind.titlePrefix}: ${data.title}`;
-    const open = this.current ?? this.adopt(vscode.window.createWebviewPanel(this.kind.viewType, title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, webviewOptions(this.ctx.extension.extensionUri)), data);
+    const existing = this.current;
+    const open = existing ?? this.adopt(vscode.window.createWebviewPanel(this.kind.viewType, title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, webviewOptions(this.ctx.extension.extensionUri)), data);
     open.data = data;
     open.panel.title = title;
-    this.post({ type: 'show', data });
+    // A new panel's script asks with `ready` once it runs; sending now as well would make it render twice.
+    if (existing) this.post({ type: 'show', data });
     open.panel.reveal(undefined, true);
     return data;
   }
@@ -71,7 +75,9 @@ export class SinglePanelHost<D extends { readonly title: string }, W extends { r
   }
 
   post(message: H | ShowMessage<D>): void {
-    void this.current?.panel.webview.postMessage(message);
+    const encode = this.kind.encode;
+    const sent = encode && message.type === 'show' ? { type: 'show', data: encode((message as ShowMessage<D>).data) } : message;
+    void this.current?.panel.webview.postMessage(sent);
   }
 
   private adopt(panel: vscode.WebviewPanel, data: D | undefined): Open<D> {

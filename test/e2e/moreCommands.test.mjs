@@ -77,12 +77,14 @@ e2eSuite('more commands', () => {
     await waitUntil(async () => (await root.getAttribute('data-kind')) === 'alignment', { message: 'the alignment tab' });
     assert.equal(Number(await root.getAttribute('data-layers')), 1);
     assert.equal(Number(await root.getAttribute('data-heads')), 1);
+    assert.equal(await frame.locator('[data-testid=layer-average]').count(), 0, 'a single head is shown as itself, with no average of heads');
     const queries = Number(await root.getAttribute('data-queries'));
     const keys = Number(await root.getAttribute('data-keys'));
     assert.ok(queries >= 1 && keys >= 5, `alignment ${queries} target × ${keys} source tokens`);
     await waitUntil(async () => Number(await frame.locator('[data-testid=heatmap]').first().getAttribute('data-cell-count')) === queries * keys, {
       message: 'the alignment heatmap',
     });
+    await frame.locator('.selected-heading').evaluate((e) => e.scrollIntoView({ block: 'start' })); // the alignment heatmap, below the head view
     await screenshot(page, 'attention-rnn-alignment', { readme: true });
     await openFile(page, 'README.txt');
     await runCommand(page, 'File: Revert File');

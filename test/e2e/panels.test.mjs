@@ -161,7 +161,11 @@ e2eSuite('panels', () => {
     const heatmap = frame.locator('[data-testid=heatmap]');
     await heatmap.first().waitFor();
     assert.equal(Number(await heatmap.first().getAttribute('data-cell-count')), queries * keys, 'one cell per query × key');
+    await frame.locator('.selected-heading').scrollIntoViewIfNeeded(); // the grid and head view come first
     await screenshot(page, 'attention-inspector', { readme: true });
+    // The last token of the selection has its row (it used to be dropped).
+    const lastLabel = await frame.locator('[data-testid=head-view-query]').last().innerText();
+    assert.match(lastLabel, /\}|↵/, `the last query token is the end of the file: ${JSON.stringify(lastLabel)}`);
 
     // Another head: the large heatmap follows.
     await frame.locator('[data-testid=head-thumb]').nth(1).click();
@@ -191,9 +195,15 @@ e2eSuite('panels', () => {
     for (const kind of ['encoder', 'decoder', 'cross']) {
       assert.equal(await frame.locator(`[data-testid=tab-${kind}]`).count(), 1, `a ${kind} tab`);
     }
-    await frame.locator('[data-testid=tab-cross]').click();
     const root = frame.locator('#attention-panel');
+    assert.equal(await root.getAttribute('data-kind'), 'cross', 'a Seq2Seq inspection opens on cross-attention');
+    assert.equal(await frame.locator('[data-testid=tab-cross]').getAttribute('aria-selected'), 'true');
+    await frame.locator('[data-testid=tab-encoder]').click();
+    await waitUntil(async () => (await root.getAttribute('data-kind')) === 'encoder', { message: 'the encoder tab' });
+    await frame.locator('[data-testid=tab-cross]').click();
     await waitUntil(async () => (await root.getAttribute('data-kind')) === 'cross', { message: 'the cross-attention tab' });
+    assert.match(await frame.locator('[data-testid=axis-y]').innerText(), /target/);
+    assert.match(await frame.locator('[data-testid=axis-x]').innerText(), /source/);
     const queries = Number(await root.getAttribute('data-queries'));
     const keys = Number(await root.getAttribute('data-keys'));
     assert.ok(queries > 0 && keys > 10, `cross-attention ${queries} target × ${keys} source tokens`);
@@ -224,7 +234,9 @@ e2eSuite('panels', () => {
     }
     const png = await exported('export-png', /attention-cross-L\d+-(avg|H\d+)\.png$/);
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG file');
-    assert.ok(png.readUInt32BE(16) >= keys && png.readUInt32BE(20) >= queries, `PNG ${png.readUInt32BE(16)} × ${png.readUInt32BE(20)} px for ${queries} × ${keys} cells`);
+    // The whole map with labels, axis titles and the colour scale: well beyond the cells alone.
+    const [pngWidth, pngHeight] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+    assert.ok(pngWidth >= keys * 12 + 150 && pngHeight >= queries * 12 + 60, `PNG ${pngWidth} × ${pngHeight} px for ${queries} × ${keys} cells`);
     await openFile(page, 'README.txt');
     await runCommand(page, 'File: Revert File');
     await runCommand(page, 'View: Close All Editors');

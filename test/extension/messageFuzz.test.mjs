@@ -14,6 +14,7 @@ const tok = (id, text, rank = 1, prob = 0.5) => ({ id, text, prob, logprob: Math
 const lens = [{ layer: 0, rank: 3, prob: 0.1, top: [{ id: 4, text: ' =', prob: 0.4 }] }, { layer: 1, rank: 1, prob: 0.5, top: [{ id: 1, text: 'def', prob: 0.5 }] }];
 const sequence = { id: 1, parent: { sequenceId: 0, tokenIndex: 1, alternative: { id: 7, text: ' x', prob: 0.1 } }, tokens: [{ ...tok(1, 'def'), lens }, tok(2, ' f', 12, 0.01)], prompt: 'p', forcedIds: [7], status: 'done', error: 'none' };
 const map = (kind) => ({ kind, queryTokens: ['a', 'b'], keyTokens: ['a', 'b'], weights: [[[[1, 0], [0.5, 0.5]]], [[[1, 0], [0.3, 0.7]]]] });
+const packed = (kind) => ({ kind, queryTokens: ['a', 'b'], keyTokens: ['a', 'b'], shape: { layers: 2, heads: 1, queries: 2, keys: 2 }, weights: new Float32Array([1, 0, 0.5, 0.5, 1, 0, 0.3, 0.7]) });
 
 /** [validator, a valid message, the fields that may be left out] */
 const CASES = [
@@ -26,7 +27,8 @@ const CASES = [
     { type: 'show', data: { title: 't', model: 'gpt2-code', mode: 'generate', prompt: 'x', sequences: [sequence], branchUnavailable: 'why', branchModel: 'gpt2-code', task: { kind: 'translate', to: 'de' }, device: 'cpu', lensUnavailable: 'why not' } },
     ['data.branchUnavailable', 'data.sequences.0.parent', 'data.sequences.0.error', 'data.sequences.0.tokens.0.lens', 'data.lensUnavailable'],
   ],
-  [messages.isAttentionHostMessage, { type: 'show', data: { title: 't', model: 'm', maps: [map('self'), map('cross')], attentionUnavailable: 'why', outputStart: 1 } }, ['data.attentionUnavailable']],
+  [messages.isAttentionHostMessage, { type: 'show', data: { title: 't', model: 'm', maps: [packed('self'), packed('cross')], attentionUnavailable: 'why', outputStart: 1, sourceText: 's', targetText: 't' } }, ['data.attentionUnavailable', 'data.sourceText', 'data.targetText']],
+  [messages.isAttentionPanelData, { title: 't', model: 'm', maps: [map('self'), map('cross')], attentionUnavailable: 'why', outputStart: 1 }, ['attentionUnavailable']],
 ];
 
 test(`${COUNT} mutated panel messages: no validator throws, every broken one is refused, unbroken ones pass`, () => {
@@ -37,6 +39,8 @@ test(`${COUNT} mutated panel messages: no validator throws, every broken one is 
     const [valid, message, optional] = CASES[Math.floor(rnd() * CASES.length)];
     const paths = leaves(message);
     const path = paths[Math.floor(rnd() * paths.length)];
+    // A Float32Array converts whatever is written into it to a number: no wrong type can be stored there.
+    if (ArrayBuffer.isView(valueAt(message, path.slice(0, -1)))) continue;
     const r = rnd();
     let candidate;
     let broken;

@@ -8,6 +8,7 @@ const heatmap = await loadModule('src/analysis/heatmap.ts');
 const { branchPoint, upsertSequence, withoutForced } = await loadModule('src/analysis/branching.ts');
 const html = await loadModule('src/webviews/html.ts');
 const languages = await loadModule('src/inference/protocol.ts');
+const packedAttention = await loadModule('src/analysis/packedAttention.ts');
 
 const tok = (id, text, rank = 1, prob = 0.5) => ({ id, text, prob, logprob: Math.log(prob), rank, entropy: 1.5, top: [{ id, text, prob }, { id: id + 100, text: `${text}'`, prob: prob / 2 }] });
 const seq = (tokens, extra = {}) => ({ id: 0, tokens, prompt: '', forcedIds: [], status: 'done', ...extra });
@@ -78,9 +79,19 @@ test('attention maps must be consistent layers × heads × queries × keys', () 
   assert.ok(!messages.isAttentionMap({ ...map, weights: [[[[1, 0], [NaN, 1]]]] }));
   assert.ok(!messages.isAttentionMap({ ...map, weights: [[[[1, 0], [0, 1]]], [[[1, 0], [0, 1]], [[1, 0], [0, 1]]]] }), 'heads differ per layer');
   const data = { title: 't', model: 'm', maps: [map], outputStart: 0 };
-  assert.ok(messages.isAttentionHostMessage({ type: 'show', data }));
+  assert.ok(messages.isAttentionPanelData(data));
+  // To the webview the weights travel packed in a Float32Array (binary, not JSON).
+  const packed = { ...data, maps: [packedAttention.packMap(map)] };
+  assert.ok(messages.isAttentionHostMessage({ type: 'show', data: packed }));
+  assert.ok(!messages.isAttentionHostMessage({ type: 'show', data }), 'nested weights are not what the host sends');
   assert.ok(messages.isAttentionPanelData({ ...data, maps: [], attentionUnavailable: 'no tap' }));
   assert.ok(!messages.isAttentionPanelData({ ...data, outputStart: -1 }));
+  // The texts the tokens spell (for labels of byte-level tokens) are optional strings.
+  assert.ok(messages.isAttentionPanelData({ ...data, sourceText: 'Open the file', targetText: 'Öffne die Datei' }));
+  assert.ok(!messages.isAttentionPanelData({ ...data, targetText: 42 }));
+  assert.ok(!messages.isAttentionPanelData({ ...data, sourceText: ['a'] }));
+  assert.ok(!messages.isAttentionMap({ ...map, weights: [[[[1, 0], ['0.5', 0.5]]], [[[1, 0], [0.2, 0.8]]]] }), 'a weight that is a string');
+  assert.ok(!messages.isAttentionMap({ ...map, weights: [[[[1, 0], [Infinity, 0.5]]], [[[1, 0], [0.2, 0.8]]]] }));
 });
 
 test('rank buckets follow GLTR: top 10 / 100 / 1000 / beyond', () => {
@@ -205,4 +216,24 @@ test("a served token's trace (the server's top N, ids -1) passes the panel's val
   const served = { id: -1, text: ' b', prob: 0.2, logprob: Math.log(0.2), rank: 4, entropy: 1.1, top: [{ id: -1, text: ' a', prob: 0.5 }, { id: -1, text: ' c', prob: 0.2 }, { id: -1, text: ' d', prob: 0.1 }], topN: 3 };
   assert.equal(messages.isTokenTrace(served), true);
   for (const topN of [-1, 1.5, '3', 5000]) assert.equal(messages.isTokenTrace({ ...served, topN }), false, String(topN));
+});
+
+test('packed attention maps: one Float32Array, read back through row views, validated', () => {
+  const map = { kind: 'cross', queryTokens: ['x', 'y'], keyTokens: ['a', 'b', 'c'], weights: [[[[0.5, 0.25, 0.25], [0, 1, 0]], [[1, 0, 0], [0.2, 0.3, 0.5]]]] };
+  const packed = packedAttention.packMap(map);
+  assert.deepEqual(packed.shape, { layers: 1, heads: 2, queries: 2, keys: 3 });
+  assert.ok(packed.weights instanceof Float32Array);
+  assert.deepEqual([...packed.weights.slice(6, 12)], [1, 0, 0, 0.2, 0.3, 0.5].map(Math.fround), 'layer-major, then head, query, key');
+  const view = packedAttention.unpackMap(packed);
+  assert.equal(view.weights[0][1][1][2], Math.fround(0.5));
+  assert.equal(view.weights[0][1][1].buffer, packed.weights.buffer, 'rows are views, not copies');
+  assert.deepEqual(packedAttention.nestedMap(view).weights, map.weights.map((l) => l.map((h) => h.map((r) => r.map(Math.fround)))));
+  assert.ok(messages.isPackedAttentionMap(packed));
+  assert.ok(!messages.isPackedAttentionMap({ ...packed, weights: packed.weights.subarray(1) }), 'too few weights');
+  assert.ok(!messages.isPackedAttentionMap({ ...packed, weights: [...packed.weights] }), 'a plain array');
+  assert.ok(!messages.isPackedAttentionMap({ ...packed, shape: { ...packed.shape, keys: 2 } }), 'shape and tokens disagree');
+  assert.ok(!messages.isPackedAttentionMap({ ...packed, shape: { ...packed.shape, layers: 0.5 } }));
+  const nan = packed.weights.slice();
+  nan[3] = NaN;
+  assert.ok(!messages.isPackedAttentionMap({ ...packed, weights: nan }), 'a NaN weight');
 });

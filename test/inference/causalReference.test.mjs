@@ -41,10 +41,11 @@ for (const { name, label, source } of cases) {
     const expected = ref.attention.layers;
     assert.equal(self.weights.length, expected.length, 'layers');
     const n = expected[0][0].length;
-    const offset = self.queryTokens.length - n;
-    expected.forEach((layer, l) => layer.forEach((head, h) => {
-      if (offset === 0) assertClose(self.weights[l][h], head, 1e-4, `layer ${l} head ${h}`);
-    }));
+    // Every token of the text has its row, the last one included (it was once cut off).
+    assert.equal(self.queryTokens.length, n, 'one query row per token of the text');
+    assert.equal(self.weights[0][0].length, n, 'rows');
+    assert.deepEqual(self.keyTokens, self.queryTokens);
+    expected.forEach((layer, l) => layer.forEach((head, h) => assertClose(self.weights[l][h], head, 1e-4, `layer ${l} head ${h}`)));
     assertRowsSumToOne(self.weights);
     for (const head of self.weights[0]) head.forEach((row, i) => row.forEach((v, j) => { if (j > i) assert.equal(v, 0, 'no attention to the future'); }));
   });

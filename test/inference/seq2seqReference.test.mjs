@@ -54,3 +54,18 @@ for (const { label, folder, ref } of cases) {
     }
   });
 }
+
+test('scoring a target with attentions gives every target token its decoder and cross-attention row', async () => {
+  const folder = modelPath('bart-translate-summarize');
+  const plain = await engine.score({ model: { source: folder }, source: 'Open the file', text: 'Öffne die Datei' });
+  const r = await engine.score({ model: { source: folder, attentions: true }, source: 'Open the file', text: 'Öffne die Datei', attentions: true });
+  const byKind = Object.fromEntries(r.attentions.map((m) => [m.kind, m]));
+  // The decoder start token, then each scored token: the last one (" Datei") was once missing.
+  assert.equal(byKind.decoder.queryTokens.length, r.tokens.length + 1);
+  assert.equal(byKind.decoder.queryTokens.at(-1), ' Datei');
+  assert.equal(byKind.cross.queryTokens.length, r.tokens.length + 1);
+  assert.equal(byKind.cross.weights[0][0].length, r.tokens.length + 1, 'cross-attention rows');
+  assertRowsSumToOne(byKind.cross.weights);
+  // Feeding the last token for its attention leaves the scores as they were.
+  assertClose(r.tokens.map((t) => t.logprob), plain.tokens.map((t) => t.logprob), 1e-5, 'log-probabilities');
+});

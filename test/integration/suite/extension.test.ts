@@ -176,6 +176,8 @@ suite('Local LM Lens in the extension host', () => {
     const after = editor.document.getText();
     assert.ok(after.startsWith(text), `the selected text is kept: ${JSON.stringify(after.slice(0, 80))}`);
     assert.equal(after, `${text}\n\n${german}`);
+    assert.ok(editor.selection.isEmpty, 'the inserted translation is not left selected');
+    assert.equal(editor.document.offsetAt(editor.selection.active), after.length, 'the caret is after the translation');
   });
 
   test('inspect token probabilities returns a trace for every token of the text', async function () {
