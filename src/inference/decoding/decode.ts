@@ -138,6 +138,13 @@ async function sampleOrGreedy(run: DecodeRun, first: StepResult, draftSource: re
     if (residuals) residuals = step.residuals;
     rows.reset(step, draft);
   }
+  if (config.attentions && ids.length > 0 && finishReason !== 'cancelled' && !hooks.isCancelled()) {
+    // The last token is chosen but never fed: one more pass gives its attention row, so the map covers
+    // every token of the text (the prompt and the new tokens always fit the context together).
+    const step = await session.step([[ids[ids.length - 1]!]]);
+    run.passes++;
+    run.recorder.record(step.attentions);
+  }
   return { ids, tokens, text: output.text(finishReason === 'cancelled'), logprob, score: logprob / Math.max(1, ids.length) ** config.lengthPenalty, finishReason, attentionRow: 0 };
 }
 
