@@ -1,3 +1,4 @@
+import { systemCertificatesEnv } from './remote/systemCertificates';
 import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import type { WorkerRequest, WorkerResponse } from './protocol';
@@ -44,7 +45,8 @@ function startProcess(scriptPath: string, options: ChannelOptions, events: Chann
     // Structured clone, as between threads: typed arrays and nested results arrive as they were sent.
     serialization: 'advanced',
     execArgv: [`--max-old-space-size=${options.maxHeapMb}`],
-    env: { ...process.env, ...options.env },
+    // Servers behind an authority the system trusts (NODE_EXTRA_CA_CERTS is read when a process starts).
+    env: { ...process.env, ...systemCertificatesEnv(process.env), ...options.env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let buffered = '';

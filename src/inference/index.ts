@@ -7,6 +7,7 @@ export { tapAttention, tapAttentionInModel, layerOf, kindOf } from './loading/at
 export { readModelFolder } from './loading/modelFolder';
 export { fimTokens, fimPromptIds, FIM_FORMATS } from './fillInTheMiddle';
 export { repetitionStart } from './decoding/repetitionStop';
+export { systemCertificatesEnv } from './remote/systemCertificates';
 export { attentionBlock } from './models/tensors';
 export { resolveGenerationConfig, resolveGenerationSettings, buildProcessors, modelGenerationDefaults } from './decoding/generationConfig';
 export { logSoftmax, topKIndices } from './decoding/distribution';

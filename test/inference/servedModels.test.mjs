@@ -159,3 +159,11 @@ test('CLI: generate --endpoint --model --json prints the server\'s text with pro
   });
   assert.match(r.device, /^openai server at 127\.0\.0\.1:/);
 });
+
+test("the engine process trusts the system's certificate bundle (NODE_EXTRA_CA_CERTS), unless one is already chosen", async () => {
+  const { systemCertificatesEnv } = await import(join(root, 'dist', 'inference.js'));
+  assert.deepEqual(systemCertificatesEnv({}, (p) => p === '/etc/pki/tls/certs/ca-bundle.crt'), { NODE_EXTRA_CA_CERTS: '/etc/pki/tls/certs/ca-bundle.crt' });
+  assert.deepEqual(systemCertificatesEnv({}, (p) => p === '/etc/ssl/certs/ca-certificates.crt' || p === '/etc/ssl/cert.pem'), { NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' }, 'the first that exists');
+  assert.deepEqual(systemCertificatesEnv({ NODE_EXTRA_CA_CERTS: '/mine.pem' }, () => true), {});
+  assert.deepEqual(systemCertificatesEnv({}, () => false), {});
+});
