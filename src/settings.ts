@@ -31,6 +31,11 @@ export interface Config {
     readonly maxNewTokens: number;
     readonly multiline: boolean;
     readonly contextChars: number;
+    /**
+     * A suggestion is cut before its first token less probable than this, and not shown when under two
+     * non-space characters are left (`confidenceCut.ts`); 0 shows every suggestion whole.
+     */
+    readonly minConfidence: number;
   };
   /**
    * Only the decoding settings the user changed: Seq2Seq tasks keep the defaults their model
@@ -45,6 +50,12 @@ export interface Config {
   readonly cacheFolder: string;
   readonly offline: boolean;
 }
+
+/**
+ * `lmLens.inline.minConfidence`'s default, measured with `models/recipes/eval_inline.mjs` on held-out code (BENCHMARKS.md):
+ * the threshold whose shown suggestions were most often right among those that hide at most a third of the right ones.
+ */
+export const DEFAULT_MIN_CONFIDENCE = 0.1;
 
 /** Settings whose workspace values are ignored in an untrusted workspace (also declared in package.json). */
 export const RESTRICTED_SETTINGS = ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder', 'dtype', 'quantized'] as const;
@@ -135,6 +146,7 @@ export function parseConfig(cfg: SettingsSource, trusted: boolean): Config {
       maxNewTokens: num(cfg, 'inline.maxNewTokens', 16, { min: 1, max: 256, integer: true }, trusted),
       multiline: cfg.get<boolean>('inline.multiline', true) !== false,
       contextChars: num(cfg, 'inline.contextChars', 2000, { min: 100, max: 100_000, integer: true }, trusted),
+      minConfidence: num(cfg, 'inline.minConfidence', DEFAULT_MIN_CONFIDENCE, { min: 0, max: 1 }, trusted),
     },
     decodingOverrides: explicitDecoding(cfg, decoding),
     summarizeOutput: oneOf<OutputMode>(cfg.get('summarize.output', 'insertBelow'), ['replace', 'insertBelow'], 'insertBelow'),

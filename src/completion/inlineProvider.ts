@@ -2,12 +2,15 @@
  * Ghost text from the completion model. Requests are debounced (VS Code cancels a request when
  * the user types on, which ends the wait), a newer request aborts an older generation in the
  * worker, and a prefix cache answers typing that follows a suggestion without a new generation.
+ * A suggestion is cut where the model grows unsure (`lmLens.inline.minConfidence`, confidenceCut.ts);
+ * one from a server that returns no log-probabilities is shown whole.
  */
 import * as vscode from 'vscode';
 import { inlineEnabled } from '../config';
 import type { Ctx } from '../context';
 import type { InferenceError } from '../inference/errors';
 import { trimCompletion } from './completionText';
+import { confidenceCut } from './confidenceCut';
 import { PrefixCache } from './prefixCache';
 import { delay } from '../generation/scheduler';
 
@@ -58,8 +61,15 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
       );
       const result = ran?.result;
       if (!result || result.finishReason === 'cancelled') return undefined;
-      const text = trimCompletion(result.text, { multiline: cfg.multiline, lineSuffix, stopStrings });
-      if (!text) return undefined;
+      const trimmed = trimCompletion(result.text, { multiline: cfg.multiline, lineSuffix, stopStrings });
+      if (!trimmed) return undefined;
+      // Only what the model is sure of: cut before the first unlikely token (each token's probability is in the trace).
+      const cut = confidenceCut(trimmed, result.tokens, { minConfidence: cfg.minConfidence });
+      if (cut.text === undefined) {
+        this.ctx.log.info(`Inline completion not shown (lmLens.inline.minConfidence ${cfg.minConfidence}): ${cut.message}.`);
+        return undefined;
+      }
+      const text = cut.text;
       this.cache.set(key, prefix, text);
       this.lastErrorCode = undefined;
       return [new vscode.InlineCompletionItem(text, new vscode.Range(position, position))];
