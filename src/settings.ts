@@ -33,7 +33,7 @@ export interface Config {
     readonly contextChars: number;
     /**
      * A suggestion is cut before its first token less probable than this, and not shown when under two
-     * non-space characters are left (`confidenceCut.ts`); 0 shows every suggestion whole.
+     * non-space characters or too low a mean log-probability are left (`confidenceCut.ts`); 0 shows every suggestion whole.
      */
     readonly minConfidence: number;
   };
@@ -53,7 +53,8 @@ export interface Config {
 
 /**
  * `lmLens.inline.minConfidence`'s default, measured with `models/recipes/eval_inline.mjs` on held-out code (BENCHMARKS.md):
- * the threshold whose shown suggestions were most often right among those that hide at most a third of the right ones.
+ * with the mean floor, the pair whose shown suggestions were most often right among those that hid at most a third of
+ * the right ones.
  */
 export const DEFAULT_MIN_CONFIDENCE = 0.1;
 

@@ -9,9 +9,10 @@
 // twice, without and with the text after the line as the suffix (gpt2-code has no fill-in-the-middle tokens: the
 // engine then continues the prefix and says why in `fimUnavailable`; the script reports what it said).
 //
-// The default threshold is chosen by a rule fixed before the results were seen: the threshold in the sweep whose
-// shown suggestions are most often right so far (a non-empty prefix of the line's true rest), among those that
-// hide at most a third of the correct suggestions (those right so far without the cut); the lower one on a tie.
+// The defaults are chosen by one rule: of every pair of threshold and mean log-probability floor in the sweep, the
+// one whose shown suggestions are most often right so far (a non-empty prefix of the line's true rest), among those
+// that hide at most a third of the correct suggestions (those right so far without the cut); on a tie the first in
+// the sweep (no floor before a floor, the lower threshold first).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,7 +37,7 @@ const casesFile = process.argv[2] ?? path.join(root, 'models', 'recipes', 'data'
 const outFile = process.argv[3];
 const { cases } = JSON.parse(fs.readFileSync(casesFile, 'utf8'));
 const THRESHOLDS = [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6];
-const FLOORS = [undefined, -1.5, -1.0, -0.7, -0.5];
+const FLOORS = [undefined, -2, -1.5, -1.25, -1, -0.7, -0.5];
 const OPTIONS = { strategy: 'greedy', maxNewTokens: 24, topAlternatives: 0, stopStrings: ['\n'] };
 
 function levenshtein(a, b) {
@@ -118,9 +119,9 @@ function table(results) {
   return lines.join('\n');
 }
 
-/** The rule stated at the top of this file. */
+/** The rule stated at the top of this file (`results` ordered as the sweep: no floor first, thresholds rising). */
 function choose(results) {
-  const eligible = results.filter((s) => s.minConfidence > 0 && s.correctHidden * 3 <= s.correctUncut);
+  const eligible = results.filter((s) => (s.minConfidence > 0 || s.minMeanLogprob !== undefined) && s.shown > 0 && s.correctHidden * 3 <= s.correctUncut);
   let best;
   for (const s of eligible) if (!best || s.right / s.shown > best.right / best.shown + 1e-12) best = s;
   return best;
@@ -128,17 +129,22 @@ function choose(results) {
 
 const report = { cases: cases.length, options: OPTIONS, fim: [...fimNotes], runs: {} };
 for (const [mode, rows] of Object.entries(runs)) {
-  const sweep = THRESHOLDS.map((t) => score(rows, t));
-  const chosen = choose(sweep);
-  const floors = chosen ? FLOORS.map((f) => score(rows, chosen.minConfidence, f)) : [];
+  // Every pair of threshold and mean floor; the rule picks among all of them.
+  const grid = FLOORS.flatMap((f) => THRESHOLDS.map((t) => score(rows, t, f)));
+  const chosen = choose(grid);
+  const sweep = grid.filter((s) => s.minMeanLogprob === undefined);
+  const atFloor = chosen?.minMeanLogprob !== undefined ? grid.filter((s) => s.minMeanLogprob === chosen.minMeanLogprob) : [];
+  const floors = chosen ? grid.filter((s) => s.minConfidence === chosen.minConfidence) : [];
   const byLanguage = {};
   for (const lang of [...new Set(rows.map((r) => r.language))]) {
     const sub = rows.filter((r) => r.language === lang);
-    byLanguage[lang] = [score(sub, 0), ...(chosen ? [score(sub, chosen.minConfidence)] : [])];
+    byLanguage[lang] = [score(sub, 0), ...(chosen ? [score(sub, chosen.minConfidence, chosen.minMeanLogprob)] : [])];
   }
-  report.runs[mode] = { sweep, chosen: chosen?.minConfidence, floors, byLanguage };
-  console.log(`\n### ${mode} (${rows.length} cases)\n\n${table(sweep)}\n`);
-  console.log(`Chosen: ${chosen?.minConfidence ?? 'none'}\n\nWith a mean log-probability floor at ${chosen?.minConfidence}:\n\n${table(floors)}\n`);
+  report.runs[mode] = { grid, chosen: chosen && { minConfidence: chosen.minConfidence, minMeanLogprob: chosen.minMeanLogprob }, byLanguage };
+  console.log(`\n### ${mode} (${rows.length} cases)\n\nNo mean floor:\n\n${table(sweep)}\n`);
+  console.log(`Chosen: min confidence ${chosen?.minConfidence ?? 'none'}, mean log-prob floor ${chosen?.minMeanLogprob ?? 'none'}\n`);
+  if (atFloor.length) console.log(`Mean floor ${chosen.minMeanLogprob}:\n\n${table(atFloor)}\n`);
+  console.log(`Min confidence ${chosen?.minConfidence}, each floor:\n\n${table(floors)}\n`);
   for (const [lang, list] of Object.entries(byLanguage)) console.log(`${lang}:\n\n${table(list)}\n`);
 }
 console.log(`Suffix: ${report.fim.join('; ') || 'used'}`);

@@ -17,6 +17,12 @@ export interface ConfidenceOptions {
 
 export const DEFAULT_MIN_CHARS = 2;
 
+/**
+ * The mean log-probability floor the extension uses with a threshold, chosen with it by the same measurement on
+ * held-out code (`models/recipes/eval_inline.mjs`, BENCHMARKS.md): about a 0.22 geometric-mean probability per token.
+ */
+export const DEFAULT_MIN_MEAN_LOGPROB = -1.5;
+
 export type HiddenReason = 'too-short' | 'low-mean';
 
 export type ConfidenceCut =

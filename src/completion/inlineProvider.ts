@@ -9,8 +9,9 @@ import * as vscode from 'vscode';
 import { inlineEnabled } from '../config';
 import type { Ctx } from '../context';
 import type { InferenceError } from '../inference/errors';
+import type { TokenTrace } from '../inference/protocol';
 import { trimCompletion } from './completionText';
-import { confidenceCut } from './confidenceCut';
+import { DEFAULT_MIN_MEAN_LOGPROB, confidenceCut } from './confidenceCut';
 import { PrefixCache } from './prefixCache';
 import { delay } from '../generation/scheduler';
 
@@ -61,21 +62,26 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
       );
       const result = ran?.result;
       if (!result || result.finishReason === 'cancelled') return undefined;
-      const trimmed = trimCompletion(result.text, { multiline: cfg.multiline, lineSuffix, stopStrings });
-      if (!trimmed) return undefined;
-      // Only what the model is sure of: cut before the first unlikely token (each token's probability is in the trace).
-      const cut = confidenceCut(trimmed, result.tokens, { minConfidence: cfg.minConfidence });
-      if (cut.text === undefined) {
-        this.ctx.log.info(`Inline completion not shown (lmLens.inline.minConfidence ${cfg.minConfidence}): ${cut.message}.`);
-        return undefined;
-      }
-      const text = cut.text;
+      const text = this.sure(trimCompletion(result.text, { multiline: cfg.multiline, lineSuffix, stopStrings }), result.tokens);
+      if (!text) return undefined;
       this.cache.set(key, prefix, text);
       this.lastErrorCode = undefined;
       return [new vscode.InlineCompletionItem(text, new vscode.Range(position, position))];
     } finally {
       sub.dispose();
     }
+  }
+
+  /**
+   * Only what the model is sure of: the text cut before its first unlikely token (each token's probability is in
+   * the trace), or undefined, logged with the reason, when too little or too unlikely a text is left. 0 turns it off.
+   */
+  private sure(text: string, tokens: readonly TokenTrace[]): string | undefined {
+    const minConfidence = this.ctx.config.inline.minConfidence;
+    if (!text || minConfidence <= 0) return text;
+    const cut = confidenceCut(text, tokens, { minConfidence, minMeanLogprob: DEFAULT_MIN_MEAN_LOGPROB });
+    if (cut.text === undefined) this.ctx.log.info(`Inline completion not shown (lmLens.inline.minConfidence ${minConfidence}): ${cut.message}.`);
+    return cut.text;
   }
 
   private onError(e: InferenceError): void {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadModule } from './bundle.mjs';
 
-const { confidenceCut } = await loadModule('src/completion/confidenceCut.ts');
+const { confidenceCut, DEFAULT_MIN_MEAN_LOGPROB } = await loadModule('src/completion/confidenceCut.ts');
 
 /** A hand-made trace: [text, prob] pairs (log-probability from the probability; rank and entropy unused here). */
 const trace = (...steps) => steps.map(([text, prob], i) => ({ id: i, text, prob, logprob: Math.log(prob), rank: 1, entropy: 0, top: [] }));
@@ -67,6 +67,18 @@ test('hides a suggestion whose mean log-probability is below the floor', () => {
   const kept = confidenceCut('def main():', tokens, { minConfidence: 0.1, minMeanLogprob: -1.2 });
   assert.equal(kept.text, 'def main():');
   assert.ok(Math.abs(kept.meanLogprob - mean) < 1e-12);
+});
+
+test('the measured floor: a mean probability around 0.2 per token is the edge', () => {
+  assert.equal(DEFAULT_MIN_MEAN_LOGPROB, -1.5);
+  const o = { minConfidence: 0.1, minMeanLogprob: DEFAULT_MIN_MEAN_LOGPROB };
+  // exp(-1.5) ≈ 0.223: every token at 0.21 is hidden, every token at 0.24 is shown.
+  assert.equal(confidenceCut('a.b(c)', trace(['a', 0.21], ['.b', 0.21], ['(c)', 0.21]), o).reason, 'low-mean');
+  assert.equal(confidenceCut('a.b(c)', trace(['a', 0.24], ['.b', 0.24], ['(c)', 0.24]), o).text, 'a.b(c)');
+  // The cut raises the mean: an unsure tail goes, the sure start stays.
+  const cut = confidenceCut('items.append(x)', trace(['items', 0.5], ['.append', 0.4], ['(x', 0.11], [')', 0.02]), o);
+  assert.equal(cut.text, 'items.append(x');
+  assert.equal(cut.reason, undefined);
 });
 
 test('a trace that does not spell the text (no log-probabilities) leaves the text unjudged', () => {
