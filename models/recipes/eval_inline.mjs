@@ -147,6 +147,9 @@ for (const [mode, rows] of Object.entries(runs)) {
   console.log(`Min confidence ${chosen?.minConfidence}, each floor:\n\n${table(floors)}\n`);
   for (const [lang, list] of Object.entries(byLanguage)) console.log(`${lang}:\n\n${table(list)}\n`);
 }
+// The cut reads the trace: a suggestion whose tokens do not spell it would be shown unjudged.
+report.unscored = runs['prefix only'].filter((r) => r.text.trim() && confidenceCut(r.text, r.tokens, { minConfidence: 1 }).unscored).length;
+console.log(`Suggestions the trace does not spell (shown unjudged): ${report.unscored}`);
 console.log(`Suffix: ${report.fim.join('; ') || 'used'}`);
 const same = runs['prefix only'].every((r, i) => r.text === runs['prefix + suffix'][i].text);
 console.log(`Suggestions with and without the suffix identical: ${same}`);
