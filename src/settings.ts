@@ -35,6 +35,11 @@ export interface Config {
     readonly trigger: 'automatic' | 'onRequest';
     /** Glob patterns of files without inline completions. */
     readonly excludeFiles: readonly string[];
+    /**
+     * A suggestion is cut before its first token less probable than this, and not shown when under two
+     * non-space characters or too low a mean log-probability are left (`confidenceCut.ts`); 0 shows every suggestion whole.
+     */
+    readonly minConfidence: number;
   };
   /** Characters before (and after) the cursor that Continue at Cursor sends. */
   readonly continueContextChars: number;
@@ -51,6 +56,13 @@ export interface Config {
   readonly cacheFolder: string;
   readonly offline: boolean;
 }
+
+/**
+ * `lmLens.inline.minConfidence`'s default, measured with `models/recipes/eval_inline.mjs` on held-out code (BENCHMARKS.md):
+ * with the mean floor, the pair whose shown suggestions were most often right among those that hid at most a third of
+ * the right ones.
+ */
+export const DEFAULT_MIN_CONFIDENCE = 0.1;
 
 /** Settings whose workspace values are ignored in an untrusted workspace (also declared in package.json). */
 export const RESTRICTED_SETTINGS = ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder', 'dtype', 'quantized'] as const;
@@ -149,6 +161,7 @@ export function parseConfig(cfg: SettingsSource, trusted: boolean): Config {
       contextChars: num(cfg, 'inline.contextChars', 2000, { min: 100, max: 100_000, integer: true }, trusted),
       trigger: oneOf<'automatic' | 'onRequest'>(cfg.get('inline.trigger', 'automatic'), ['automatic', 'onRequest'], 'automatic'),
       excludeFiles: stringList(cfg.get<unknown>('inline.excludeFiles', [])),
+      minConfidence: num(cfg, 'inline.minConfidence', DEFAULT_MIN_CONFIDENCE, { min: 0, max: 1 }, trusted),
     },
     continueContextChars: num(cfg, 'continue.contextChars', 8000, { min: 100, max: 400_000, integer: true }, trusted),
     decodingOverrides: explicitDecoding(cfg, decoding),

@@ -2,13 +2,16 @@
  * Ghost text from the completion model. Requests are debounced (VS Code cancels a request when
  * the user types on, which ends the wait), a newer request aborts an older generation in the
  * worker, and a prefix cache answers typing that follows a suggestion without a new generation.
+ * A suggestion is cut where the model grows unsure (`lmLens.inline.minConfidence`, confidenceCut.ts);
+ * one from a server that returns no log-probabilities is shown whole.
  */
 import * as vscode from 'vscode';
 import { inlineEnabled } from '../config';
 import type { Ctx } from '../context';
 import type { InferenceError } from '../inference/errors';
-import type { ModelSpec } from '../inference/protocol';
+import type { ModelSpec, TokenTrace } from '../inference/protocol';
 import { trimCompletion } from './completionText';
+import { DEFAULT_MIN_MEAN_LOGPROB, confidenceCut } from './confidenceCut';
 import { PrefixCache } from './prefixCache';
 import { delay } from '../generation/scheduler';
 
@@ -62,7 +65,7 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
       );
       const result = ran?.result;
       if (!result || result.finishReason === 'cancelled') return undefined;
-      const text = trimCompletion(result.text, { multiline: cfg.multiline, lineSuffix, stopStrings });
+      const text = this.sure(trimCompletion(result.text, { multiline: cfg.multiline, lineSuffix, stopStrings }), result.tokens) ?? '';
       this.lastErrorCode = undefined;
       // Asked for (Alt+\\, or cycling with Alt+] / Alt+[): two sampled alternatives besides the greedy one.
       const alternatives = asked ? await this.alternatives(spec, prefix, suffix, stopStrings, lineSuffix, abort.signal) : [];
@@ -85,9 +88,21 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
         { label: 'Inline alternatives', kind: 'inline', quiet: true, signal, onError: (e) => this.onError(e) },
       );
       if (!ran || ran.result.finishReason === 'cancelled') break;
-      out.push(trimCompletion(ran.result.text, { multiline: cfg.multiline, lineSuffix, stopStrings }));
+      out.push(this.sure(trimCompletion(ran.result.text, { multiline: cfg.multiline, lineSuffix, stopStrings }), ran.result.tokens) ?? '');
     }
     return out;
+  }
+
+  /**
+   * Only what the model is sure of: the text cut before its first unlikely token (each token's probability is in
+   * the trace), or undefined, logged with the reason, when too little or too unlikely a text is left. 0 turns it off.
+   */
+  private sure(text: string, tokens: readonly TokenTrace[]): string | undefined {
+    const minConfidence = this.ctx.config.inline.minConfidence;
+    if (!text || minConfidence <= 0) return text;
+    const cut = confidenceCut(text, tokens, { minConfidence, minMeanLogprob: DEFAULT_MIN_MEAN_LOGPROB });
+    if (cut.text === undefined) this.ctx.log.info(`Inline completion not shown (lmLens.inline.minConfidence ${minConfidence}): ${cut.message}.`);
+    return cut.text;
   }
 
   private onError(e: InferenceError): void {
