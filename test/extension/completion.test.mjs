@@ -168,3 +168,14 @@ test('a completion does not repeat the text after the cursor: its end that is al
   assert.equal(trimCompletion('x = 5', { multiline: false, lineSuffix: '= 5' }), 'x', 'the whole rest of the line repeated');
   assert.equal(trimCompletion('total += 1', { multiline: false, lineSuffix: '1' }), 'total += 1', 'one character of text is not taken for a repeat');
 });
+
+test('Generate from Prompt opens its document in the prompt\'s language', async () => {
+  const { promptLanguage } = await loadModule('src/editor/promptLanguage.ts');
+  assert.equal(promptLanguage('def fibonacci(n):\n'), 'python');
+  assert.equal(promptLanguage('import os\nprint(os.getcwd())'), 'python');
+  assert.equal(promptLanguage('export interface User {\n  name: string;\n}'), 'typescript');
+  assert.equal(promptLanguage('function add(a: number, b: number) {'), 'typescript');
+  assert.equal(promptLanguage('const x = require("fs");'), 'javascript');
+  assert.equal(promptLanguage('# Release notes\n\nThis version'), 'markdown');
+  assert.equal(promptLanguage('Once upon a time'), 'plaintext');
+});
