@@ -1,7 +1,7 @@
 // npm run bench: what users feel and how the engine compares with transformers.js, in one run on one machine.
 // Writes BENCHMARKS.md. Medians over repeated runs; ratios are against a peer measured in the same run.
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -219,4 +219,23 @@ log('  cost per token against greedy one token per pass; traces are computed onl
 log('- Figures on this shared 2-core VM move by ±15% (more while other jobs run) between runs; compare ratios');
 log('  within one run.');
 
-if (!quick) writeFileSync(join(root, 'BENCHMARKS.md'), lines.join('\n') + '\n');
+/**
+ * The sections of BENCHMARKS.md that other scripts write (`npm run bench:reliability`, the inline
+ * measurement of models/recipes/eval_inline.mjs): kept, after this run's own.
+ */
+function othersSections(path, own) {
+  if (!existsSync(path)) return '';
+  const ownTitles = new Set(own.filter((l) => l.startsWith('## ')));
+  const kept = [];
+  let keep = false;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.startsWith('## ')) keep = !ownTitles.has(line) && !line.startsWith('## Attention capture cost');
+    if (keep) kept.push(line);
+  }
+  return kept.length ? '\n' + kept.join('\n').trimEnd() + '\n' : '';
+}
+
+if (!quick) {
+  const path = join(root, 'BENCHMARKS.md');
+  writeFileSync(path, lines.join('\n') + '\n' + othersSections(path, lines));
+}

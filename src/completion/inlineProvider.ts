@@ -15,6 +15,11 @@ import { DEFAULT_MIN_MEAN_LOGPROB, confidenceCut } from './confidenceCut';
 import { PrefixCache } from './prefixCache';
 import { delay } from '../generation/scheduler';
 
+/** Where a suggestion stops: a line when text follows the cursor (or multi-line is off), else a blank line. */
+function lineSuffixStops(multiline: boolean, lineSuffix: string): string[] {
+  return multiline && !lineSuffix.trim() ? ['\n\n'] : ['\n'];
+}
+
 export class InlineCompletionProvider implements vscode.InlineCompletionItemProvider {
   private readonly cache = new PrefixCache();
   private lastErrorCode: string | undefined;
@@ -51,7 +56,12 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     const sub = token.onCancellationRequested(() => abort.abort());
     try {
       if (context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic && !(await delay(cfg.debounceMs, abort.signal))) return undefined;
-      const stopStrings = cfg.multiline && !lineSuffix.trim() ? ['\n\n'] : ['\n'];
+      if (cached && asked) {
+        // Asked again where a suggestion stands (cycling with Alt+] / Alt+[): two sampled alternatives beside it.
+        const texts = [...new Set([cached, ...(await this.alternatives(spec, prefix, suffix, lineSuffixStops(cfg.multiline, lineSuffix), lineSuffix, abort.signal))].filter((t) => t))];
+        return texts.map((t) => new vscode.InlineCompletionItem(t, new vscode.Range(position, position)));
+      }
+      const stopStrings = lineSuffixStops(cfg.multiline, lineSuffix);
       const ran = await this.ctx.run(
         {
           model: spec,
@@ -67,12 +77,9 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
       if (!result || result.finishReason === 'cancelled') return undefined;
       const text = this.sure(trimCompletion(result.text, { multiline: cfg.multiline, lineSuffix, stopStrings }), result.tokens) ?? '';
       this.lastErrorCode = undefined;
-      // Asked for (Alt+\\, or cycling with Alt+] / Alt+[): two sampled alternatives besides the greedy one.
-      const alternatives = asked ? await this.alternatives(spec, prefix, suffix, stopStrings, lineSuffix, abort.signal) : [];
-      const texts = [...new Set([text, ...alternatives].filter((t) => t))];
-      if (texts.length === 0) return undefined;
-      if (text) this.cache.set(key, prefix, text);
-      return texts.map((t) => new vscode.InlineCompletionItem(t, new vscode.Range(position, position)));
+      if (!text) return undefined;
+      this.cache.set(key, prefix, text);
+      return [new vscode.InlineCompletionItem(text, new vscode.Range(position, position))];
     } finally {
       sub.dispose();
     }

@@ -49,12 +49,12 @@ e2eSuite('commands', () => {
     await s.saveAndRead('README.txt');
   });
 
-  e2eTest(s, 'Translate Selection asks for the language and the placement, then inserts the translation', async () => {
+  e2eTest(s, 'Translate Selection asks for the language, then inserts the translation below (lmLens.translate.output)', async () => {
     const { page } = s;
     const original = s.readFile('README.txt');
     await openFile(page, 'README.txt');
     await selectAll(page);
-    // The language pick appears when the model offers several targets; the placement pick always.
+    // The language pick appears when the model offers several targets; the placement is a setting.
     await s.translateSelection('German');
     const after = await s.saveAndRead('README.txt');
     assert.ok(after.length > original.length, 'a translation was inserted');

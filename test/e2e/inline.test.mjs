@@ -59,11 +59,12 @@ e2eSuite('inline completions', () => {
 
   e2eTest(s, 'with the confidence cut, an unsure suggestion is not shown and the Output channel says why', async () => {
     const { page } = s;
-    await s.applySettings({ 'lmLens.inline.minConfidence': 0.1 });
+    // A threshold the bundled model almost never reaches on every token: what it writes here (which depends on
+    // what the tests before left in the file) is cut or hidden, whatever it is.
+    await s.applySettings({ 'lmLens.inline.minConfidence': 0.95 });
     await openFile(page, 'fibonacci.py');
     await cursorToEnd(page);
     const mark = s.logMark();
-    // The first line of the integration test's prompt: gpt2-code's every greedy suggestion after it starts below 0.1.
     await page.keyboard.press('Enter');
     await page.keyboard.press('Enter');
     await page.keyboard.press('Shift+Home');
@@ -78,7 +79,7 @@ e2eSuite('inline completions', () => {
       },
       { timeout: 90_000, interval: 1000, message: 'the log line of a hidden suggestion' },
     );
-    assert.match(line, /\[info\] Inline completion not shown \(lmLens\.inline\.minConfidence 0\.1\): (\d+ non-space characters? left, fewer than 2|mean log-probability -?[\d.]+ of \d+ tokens? is below -1\.5)/);
+    assert.match(line, /\[info\] Inline completion not shown \(lmLens\.inline\.minConfidence 0\.95\): (\d+ non-space characters? left, fewer than 2|mean log-probability -?[\d.]+ of \d+ tokens? is below -1\.5)/);
     // Only a log line: no notification.
     assert.equal(await page.locator('.notifications-toasts .notification-toast').count(), 0);
   });

@@ -162,8 +162,9 @@ export class Session {
   }
 
   /**
-   * Runs Translate Selection… on the current selection, answers its quick picks (the language when
-   * the model offers several, then "Insert below") and waits until the translation is in the editor.
+   * Runs Translate Selection… on the current selection, answers its language pick (when the model
+   * offers several targets) and waits until the translation is in the editor, where
+   * `lmLens.translate.output` puts it (below the selection by default).
    */
   async translateSelection(language = 'German') {
     const { page } = this;
@@ -173,14 +174,10 @@ export class Session {
     for (const end = Date.now() + 120_000; !(await input.isVisible()); ) {
       const error = this.extensionLog().slice(mark).split('\n').find((l) => l.includes('[error]'));
       if (error) throw new Error(`The extension reported an error instead of asking: ${error}`);
-      if (Date.now() > end) throw new Error('Translate Selection did not ask for the language or the placement');
+      if (Date.now() > end) throw new Error('Translate Selection did not ask for the language');
       await page.waitForTimeout(200);
     }
-    if (/Translate to/i.test(await page.locator('.quick-input-widget .quick-input-title').innerText().catch(() => ''))) {
-      await answerQuickPick(page, language);
-      await page.locator('.quick-input-widget .quick-input-title', { hasText: /Put the translation/ }).waitFor({ timeout: 30_000 });
-    }
-    await answerQuickPick(page, 'Insert below');
+    if (/Translate to/i.test(await page.locator('.quick-input-widget .quick-input-title').innerText().catch(() => ''))) await answerQuickPick(page, language);
     await this.waitForEdit(mark);
     await waitForIdle(page);
   }
