@@ -16,6 +16,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+// The tests' seeded generator (mulberry32): the cases are the same on every run.
+import { random as rng } from '../../test/fuzz.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const outFile = process.argv[2] ?? path.join(root, 'models', 'recipes', 'data', 'inline_cases.json');
@@ -26,17 +28,6 @@ const PREFIX_CHARS = 1400;
 const SUFFIX_CHARS = 300;
 const EOT = '<|endoftext|>';
 
-/** mulberry32: a small seeded generator, so the cases are the same on every run. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function walk(dir, keep, out = []) {
   let entries;
