@@ -158,7 +158,7 @@ log('## Inspection cost (greedy, same prompt, model loaded with and without the 
 log();
 log('Attention: the tapped graph returns every attention map with each step (Optimum If-merged decoders tapped in both');
 log('branches). Logit lens: the residual stream after every block is tapped too, and each step\'s block outputs are read');
-log('through the output head (a second session): one extra head pass per layer and token.');
+log('through the output head (a second session): one head run per step for all layers (per layer for a q8 head).');
 log();
 log('| model | plain tok/s | with attention tok/s | cost | with attention + logit lens tok/s | cost |');
 log('|---|---|---|---|---|---|');
