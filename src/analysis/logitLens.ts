@@ -3,10 +3,9 @@
  * grid's shape, what a cell shows, its colour, which columns a scrolled viewport needs, and the
  * chosen token's rank per layer. No DOM dependency, so it is unit-tested.
  */
-import type { Alternative, LensEntry, TokenTrace } from '../inference/protocol';
+import { LENS_TOP, type Alternative, type LensEntry, type TokenTrace } from '../inference/protocol';
 
-/** Alternatives per layer the view shows (a cell's tooltip lists the layer's top 5). */
-export const LENS_TOP = 5;
+export { LENS_TOP };
 
 /**
  * The trace with each layer's alternatives cut to `n`: the engine gives as many per layer as per

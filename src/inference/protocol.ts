@@ -248,6 +248,9 @@ export interface TokenTrace {
   readonly lens?: readonly LensEntry[];
 }
 
+/** How many of its most probable tokens each layer's lens entry lists. */
+export const LENS_TOP = 5;
+
 /** What the model would predict after one layer, and where the chosen token stands there. */
 export interface LensEntry {
   readonly layer: number;

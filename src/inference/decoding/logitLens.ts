@@ -1,6 +1,6 @@
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { LensProjector, StepResiduals } from '../models/modelAdapter';
-import type { LensEntry } from '../protocol';
+import { LENS_TOP, type LensEntry } from '../protocol';
 import { traceStep } from './trace';
 
 /** A position of a step whose block outputs are read, and the token that was chosen after it. */
@@ -10,8 +10,6 @@ export interface LensPick {
   readonly chosen: number;
 }
 
-/** How many alternatives each layer's entry lists. */
-export const LENS_TOP = 5;
 
 /** At most this many logits are held at once when vectors share runs (a long score with a large vocabulary). */
 const MAX_LOGITS_AT_ONCE = 16 * 1024 * 1024;

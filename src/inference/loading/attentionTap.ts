@@ -164,7 +164,7 @@ export function tapAttentionInModel(model: onnx.ModelProto, role: 'causal' | 'en
 }
 
 /** Decodes an ONNX file, saying plainly when it is not one. */
-export function readModelProto(modelPath: string): onnx.ModelProto {
+function readModelProto(modelPath: string): onnx.ModelProto {
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(readFileSync(modelPath));

@@ -48,7 +48,7 @@ export function indexGraph(graph: onnx.IGraphProto, outer: readonly onnx.IGraphP
 }
 
 /** The float type the graph computes in: float16 for an fp16 export, else float32. */
-export function floatType(graph: onnx.IGraphProto): number {
+function floatType(graph: onnx.IGraphProto): number {
   const F = onnx.TensorProto.DataType;
   for (const o of graph.output ?? []) {
     const t = o.type?.tensorType?.elemType;

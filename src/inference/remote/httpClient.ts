@@ -14,7 +14,7 @@ export interface HttpOptions {
 /** Connection attempts before a server is called unreachable, and the waits between them. */
 const RETRY_WAITS_MS = [250, 1000];
 /** How long a server may stay silent (before its first byte, or between two chunks of a stream). */
-export function silenceLimitMs(): number {
+function silenceLimitMs(): number {
   return Number(process.env.LMLENS_SERVER_TIMEOUT_MS) || 60_000;
 }
 

@@ -37,6 +37,11 @@ export function servingAdapter(endpoint: EndpointSpec): ServingAdapter {
 const ATTENTION_NOT_SERVED = 'Attention never leaves a serving engine: its attention kernels are fused, and the API returns only tokens and their log-probabilities.';
 const LENS_NOT_SERVED = 'The logit lens needs the residual stream, which a serving engine does not return.';
 
+/** The `device` a served result names: which API, at which host. */
+function servedDevice(adapter: ServingAdapter): string {
+  return `${adapter.api} server at ${new URL(adapter.base).host}`;
+}
+
 function http(spec: ModelSpec, hooks: ServedHooks): HttpOptions {
   return { apiKey: spec.endpoint?.apiKey, isCancelled: hooks.isCancelled };
 }
@@ -56,7 +61,7 @@ export async function servedModelInfo(spec: ModelSpec, hooks: ServedHooks): Prom
     folder: '',
     modelType: adapter.api,
     architecture: 'causal-lm',
-    device: `${adapter.api} server at ${new URL(adapter.base).host}`,
+    device: servedDevice(adapter),
     deviceNotes: [],
     maxContext: model.contextLength ?? 0,
     vocabSize: 0,
@@ -120,7 +125,7 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
     text,
     tokens,
     finishReason,
-    device: `${adapter.api} server at ${new URL(adapter.base).host}`,
+    device: servedDevice(adapter),
     timings: { load_ms: 0, first_token_ms: firstMs, tokens_per_s: tokens.length > 1 && totalMs > firstMs ? ((tokens.length - 1) * 1000) / (totalMs - firstMs) : 0, total_ms: totalMs, decoder_passes: tokens.length },
     attentionUnavailable: config.attentions ? ATTENTION_NOT_SERVED : undefined,
     lensUnavailable: config.logitLens ? LENS_NOT_SERVED : undefined,
@@ -145,7 +150,7 @@ export async function servedScore(request: ScoreRequest, hooks: ServedHooks): Pr
     tokens,
     totalLogprob: total,
     perplexity: tokens.length ? Math.exp(-total / tokens.length) : NaN,
-    device: `${adapter.api} server at ${new URL(adapter.base).host}`,
+    device: servedDevice(adapter),
     attentionUnavailable: request.attentions ? ATTENTION_NOT_SERVED : undefined,
     lensUnavailable: request.logitLens ? LENS_NOT_SERVED : undefined,
   };
