@@ -17,22 +17,56 @@ export interface FimFormat {
   readonly order: 'psm' | 'spm';
   /** Tokens that end the middle besides the model's EOS. */
   readonly stops: readonly string[];
+  /**
+   * A served model's name that says it is of this family (as Continue chooses a template from the
+   * model name): a server that takes only text gets the prompt written with the markers as text.
+   */
+  readonly modelNames?: RegExp;
+  /** The markers as a text prompt writes them, where that differs (CodeLlama's spaces): prefix, suffix, middle. */
+  readonly asText?: { readonly prefix: string; readonly suffix: string; readonly middle?: string };
 }
 
 /** The families, most specific first: the first whose three markers are all in the vocabulary is used. */
 export const FIM_FORMATS: readonly FimFormat[] = [
   // Qwen2.5-Coder, CodeGemma
-  { name: 'qwen/codegemma', prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', order: 'psm', stops: ['<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|fim_pad|>', '<|file_sep|>', '<|repo_name|>', '<|im_start|>', '<|im_end|>', '<|file_separator|>', '<|endoftext|>'] },
-  // StarCoder, StarCoder2, SantaCoder, stable-code
-  { name: 'starcoder', prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', order: 'psm', stops: ['<fim_prefix>', '<fim_suffix>', '<fim_middle>', '<fim_pad>', '<file_sep>', '<|endoftext|>'] },
+  {
+    name: 'qwen/codegemma',
+    prefix: '<|fim_prefix|>',
+    suffix: '<|fim_suffix|>',
+    middle: '<|fim_middle|>',
+    order: 'psm',
+    stops: ['<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|fim_pad|>', '<|file_sep|>', '<|repo_name|>', '<|im_start|>', '<|im_end|>', '<|file_separator|>', '<|endoftext|>', '<end_of_turn>'],
+    modelNames: /qwen[^/]*coder|codegemma/i,
+  },
+  // StarCoder, StarCoder2, SantaCoder, stable-code, CodeQwen1.5
+  { name: 'starcoder', prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', order: 'psm', stops: ['<fim_prefix>', '<fim_suffix>', '<fim_middle>', '<fim_pad>', '<file_sep>', '<|endoftext|>'], modelNames: /star-?coder|starchat|octocoder|santacoder|stable-?code|codeqwen/i },
   // DeepSeek-Coder
-  { name: 'deepseek', prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>', order: 'psm', stops: ['<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>', '<|EOT|>', '<｜end▁of▁sentence｜>'] },
-  // CodeLlama (SentencePiece writes its markers with the word-start mark)
+  { name: 'deepseek', prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>', order: 'psm', stops: ['<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>', '<|EOT|>', '<｜end▁of▁sentence｜>'], modelNames: /deepseek[^/]*coder/i },
+  // CodeLlama (SentencePiece writes its markers with the word-start mark; a text prompt with spaces)
   { name: 'codellama', prefix: '▁<PRE>', suffix: '▁<SUF>', middle: '▁<MID>', order: 'psm', stops: ['▁<EOT>', '<EOT>'] },
-  { name: 'codellama', prefix: '<PRE>', suffix: '<SUF>', middle: '<MID>', order: 'psm', stops: ['<EOT>'] },
+  { name: 'codellama', prefix: '<PRE>', suffix: '<SUF>', middle: '<MID>', order: 'psm', stops: ['<PRE>', '<SUF>', '<MID>', '<EOT>'], modelNames: /code-?llama/i, asText: { prefix: '<PRE> ', suffix: ' <SUF>', middle: ' <MID>' } },
   // Codestral: [SUFFIX] suffix [PREFIX] prefix, and the middle follows the prefix
-  { name: 'codestral', prefix: '[PREFIX]', suffix: '[SUFFIX]', order: 'spm', stops: [] },
+  { name: 'codestral', prefix: '[PREFIX]', suffix: '[SUFFIX]', order: 'spm', stops: ['[PREFIX]', '[SUFFIX]'], modelNames: /codestral/i },
 ];
+
+/** The family a served model's name says it is of (the first whose `modelNames` match), or undefined. */
+export function fimFormatForModelName(model: string): FimFormat | undefined {
+  return FIM_FORMATS.find((f) => f.modelNames?.test(model));
+}
+
+/** The names of the families a served model's name is recognised by, for messages. */
+export function fimFamiliesByName(): string {
+  return [...new Set(FIM_FORMATS.filter((f) => f.modelNames).map((f) => f.name))].join(', ');
+}
+
+/**
+ * A fill-in-the-middle prompt as text, for a server that takes only text (an OpenAI-compatible
+ * completions API): the server's tokenizer reads the markers as the model's special tokens.
+ */
+export function fimPromptText(format: FimFormat, prefix: string, suffix: string): string {
+  const m = format.asText ?? format;
+  return format.order === 'spm' ? `${m.suffix}${suffix}${m.prefix}${prefix}` : `${m.prefix}${prefix}${m.suffix}${suffix}${m.middle ?? ''}`;
+}
 
 /** The model's fill-in-the-middle format and the ids of its markers, or undefined when it has none. */
 export interface FimTokens {

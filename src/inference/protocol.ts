@@ -303,8 +303,14 @@ export interface GenerateResult {
   readonly attentionUnavailable?: string;
   /** Why `logitLens` was asked for but not computed. */
   readonly lensUnavailable?: string;
-  /** Set when a suffix was given and the model filled the middle: its format, and the formatted prompt's length in tokens. */
-  readonly fim?: { readonly format: string; readonly promptTokens: number };
+  /**
+   * Set when a suffix was given and the model filled the middle: its format, and the formatted prompt's
+   * length in tokens. A served model's prompt is formatted either by this client, from the family its
+   * name says (`formattedBy: 'client'`, format the family), or by the server (`'server'`: llama.cpp's
+   * `/infill`, Ollama's template, the completions API's `suffix`; format names the route); its
+   * `promptTokens` is the server's count (0 where the server gives none).
+   */
+  readonly fim?: { readonly format: string; readonly promptTokens: number; readonly formattedBy?: 'client' | 'server' };
   /** Why a suffix was given but not used (the model has no fill-in-the-middle tokens). */
   readonly fimUnavailable?: string;
   /** Why `tokens` is empty although text was generated (a server that returns no log-probabilities). */

@@ -109,7 +109,7 @@ test('llama.cpp and Ollama cannot score a given text: the message says so and na
   }
 });
 
-test('errors: an unknown model lists what the server has; 503 and 429 are reported, not retried; a closed port is unreachable; beam search and branching are refused', async () => {
+test('errors: an unknown model lists what the server has; 503 and 429 are reported, not retried; a closed port is unreachable; branching is refused (beam search: servedDecoding.test.mjs)', async () => {
   const server = await started(startOpenAiServer);
   await rejectsWithCode(engine.info({ source: 'gpt-5', endpoint: { url: `${server.url}/v1` } }), 'model-not-found', /serves no model "gpt-5"; it serves: gpt2-code/);
   for (const status of [503, 429]) {
@@ -124,7 +124,6 @@ test('errors: an unknown model lists what the server has; 503 and 429 are report
     });
   });
   await rejectsWithCode(engine.generate({ model: { source: 'gpt2-code', endpoint: { url: `http://127.0.0.1:${port}/v1` } }, prompt: PROMPT }), 'server-unreachable', /Could not reach .*ECONNREFUSED.*is the server running/);
-  await rejectsWithCode(engine.generate({ model: { source: 'gpt2-code', endpoint: { url: `${server.url}/v1` } }, prompt: PROMPT, options: { strategy: 'beam' } }), 'bad-request', /Beam search is not offered/);
   await rejectsWithCode(engine.generate({ model: { source: 'gpt2-code', endpoint: { url: `${server.url}/v1` } }, prompt: PROMPT, forcedPrefixIds: [5] }), 'bad-request', /append the alternative's text/);
   await rejectsWithCode(engine.generate({ model: { source: 'gpt2-code', endpoint: { url: 'ftp://x' } }, prompt: PROMPT }), 'bad-request', /http:\/\/ or https:\/\//);
 });

@@ -331,6 +331,48 @@ function vllmPromptLogprobs(ids, traces, n) {
   });
 }
 
+/**
+ * The prefix and suffix of a fill-in-the-middle prompt written with `fim`'s markers (`{ prefix, suffix,
+ * middle, order }`: psm `<pre>P<suf>S<mid>`, spm `<suf>S<pre>P`), or undefined when it is not so written.
+ */
+function splitFimPrompt(prompt, fim) {
+  if (fim.order === 'spm') {
+    if (!prompt.startsWith(fim.suffix)) return undefined;
+    const at = prompt.indexOf(fim.prefix, fim.suffix.length);
+    return at < 0 ? undefined : { prefix: prompt.slice(at + fim.prefix.length), suffix: prompt.slice(fim.suffix.length, at) };
+  }
+  if (!prompt.startsWith(fim.prefix) || !prompt.endsWith(fim.middle)) return undefined;
+  const at = prompt.lastIndexOf(fim.suffix, prompt.length - fim.middle.length - fim.suffix.length);
+  if (at < fim.prefix.length) return undefined;
+  return { prefix: prompt.slice(fim.prefix.length, at), suffix: prompt.slice(at + fim.suffix.length, prompt.length - fim.middle.length) };
+}
+
+const describeFim = (fim) => (fim.order === 'spm' ? `${fim.suffix}…${fim.prefix}…` : `${fim.prefix}…${fim.suffix}…${fim.middle}`);
+
+/**
+ * vLLM's beam search, computed by the engine: its beam search with `width` beams and sequences, each
+ * sequence's per-token traces from a run that forces its tokens, ranked as vLLM ranks them
+ * (`get_beam_search_score`: the cumulative log-probability, EOS included, over (prompt + generated
+ * tokens, EOS excluded)^length_penalty). A sequence that ended with EOS leaves EOS out of its tokens
+ * and text, as vLLM does by default.
+ */
+async function beamSearchChoices({ prompt, width, maxTokens, lengthPenalty, promptTokens, n, record }) {
+  const engine = await sharedEngine();
+  const model = { source: BUNDLED };
+  const eosIds = new Set((await engine.load(model)).eosTokenIds);
+  const beam = await engine.generate({ model, prompt, options: { strategy: 'beam', numBeams: width, numReturnSequences: width, maxNewTokens: maxTokens, lengthPenalty, repetitionPenalty: 1, topAlternatives: 1 } });
+  const out = [];
+  for (const seq of beam.sequences) {
+    const forced = await engine.generate({ model, prompt, forcedPrefixIds: seq.ids, options: { strategy: 'greedy', maxNewTokens: seq.ids.length, topAlternatives: Math.max(1, n ?? 1), repetitionPenalty: 1 } });
+    const eos = seq.ids.length > 0 && eosIds.has(seq.ids.at(-1));
+    const cum = forced.tokens.reduce((sum, t) => sum + t.logprob, 0);
+    const kept = eos ? seq.ids.length - 1 : seq.ids.length;
+    out.push({ ids: seq.ids.slice(0, kept), traces: forced.tokens.slice(0, kept), text: seq.text, eos, eosId: eos ? seq.ids.at(-1) : null, score: cum / Math.max(1, promptTokens + kept) ** lengthPenalty });
+  }
+  record.engineTokens += out.reduce((sum, b) => sum + b.ids.length, 0);
+  return out.sort((a, b) => b.score - a.score);
+}
+
 export async function startOpenAiServer(opts = {}) {
   const model = opts.model ?? BUNDLED;
   const created = Math.floor(Date.now() / 1000);
@@ -380,11 +422,23 @@ export async function startOpenAiServer(opts = {}) {
       // CompletionRequest's validators (completion/protocol.py), answered as request validation errors.
       const invalid = (message, param) => send(400, vllmError(400, message, 'Bad Request', param));
       if (body.model !== undefined && body.model !== model) return send(404, vllmError(404, `The model \`${body.model}\` does not exist.`, 'NotFoundError', 'model'));
-      const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 && typeof body.prompt[0] === 'string' ? body.prompt[0] : body.prompt;
-      if (typeof prompt !== 'string') return send(400, vllmError(400, 'test server: prompt must be one string', 'BadRequestError', 'prompt'));
-      if (prompt === '') return invalid('Either prompt or prompt_embeds must be provided and non-empty.', null);
-      if (body.n !== undefined && body.n !== 1) return send(400, vllmError(400, 'test server: only n=1 is served', 'BadRequestError', 'n'));
+      const sent = Array.isArray(body.prompt) && body.prompt.length === 1 && typeof body.prompt[0] === 'string' ? body.prompt[0] : body.prompt;
+      if (typeof sent !== 'string') return send(400, vllmError(400, 'test server: prompt must be one string', 'BadRequestError', 'prompt'));
+      if (sent === '') return invalid('Either prompt or prompt_embeds must be provided and non-empty.', null);
       if (body.suffix !== undefined && body.suffix !== null) return send(400, vllmError(400, 'suffix is not currently supported', 'BadRequestError'));
+      // A fill-in-the-middle model (`fim`): a prompt with its markers must be in its format; the bundled model has no FIM
+      // tokens, so the middle is computed as the continuation of the prefix the prompt carries.
+      let prompt = sent;
+      let fimParts;
+      // A prompt with none of the markers is continued as it is; one with any of them must be in the format.
+      if (opts.fim && [opts.fim.prefix, opts.fim.suffix, opts.fim.middle].some((m) => m && sent.includes(m.trim()))) {
+        fimParts = splitFimPrompt(sent, opts.fim);
+        if (!fimParts) return send(400, vllmError(400, `test server: the prompt is not in ${model}'s fill-in-the-middle format (${describeFim(opts.fim)}): ${JSON.stringify(sent.slice(0, 120))}`, 'BadRequestError', 'prompt'));
+        prompt = fimParts.prefix;
+      }
+      const choices = body.n ?? 1;
+      if (!Number.isInteger(choices) || choices < 1) return invalid(`n must be at least 1, got ${choices}.`, 'n');
+      if (choices > 1 && body.echo) return send(400, vllmError(400, 'test server: echo with n > 1 is not served', 'BadRequestError', 'n'));
       if (body.prompt_logprobs !== undefined && body.prompt_logprobs !== null && body.stream && (body.prompt_logprobs > 0 || body.prompt_logprobs === -1)) return invalid('`prompt_logprobs` are not available when `stream=True`.', 'prompt_logprobs');
       if (typeof body.logprobs === 'number' && body.logprobs < 0) return invalid('`logprobs` must be a positive value.', 'logprobs');
       if (body.stream_options && !body.stream) return invalid('Stream options can only be defined when `stream=True`.', 'stream_options');
@@ -408,7 +462,7 @@ export async function startOpenAiServer(opts = {}) {
         return send(400, vllmError(400, `'max_tokens' is too large: ${maxTokens}. This model's maximum context length is ${maxModelLen} tokens and your request has ${promptScore.ids.length} input tokens (${maxTokens} > ${maxModelLen} - ${promptScore.ids.length}).`, 'BadRequestError', 'max_tokens'));
       }
       const promptLogprobsOut = promptN !== null ? vllmPromptLogprobs(promptScore.ids, promptScore.traces, promptN) : null;
-      const record = ctx.newGeneration({ prompt, maxTokens });
+      const record = ctx.newGeneration({ prompt, maxTokens, ...(fimParts ? { fim: fimParts } : {}), choices, beam: body.use_beam_search === true });
       const finishReasonOf = (r) => (r.finishReason === 'length' ? 'length' : 'stop');
 
       if (maxTokens === 0) {
@@ -421,6 +475,69 @@ export async function startOpenAiServer(opts = {}) {
         if (!body.stream) return send(200, { id, object: 'text_completion', created: createdNow, model, choices: [choice], service_tier: null, system_fingerprint: null, usage, kv_transfer_params: null });
         sseHeaders(ctx.res);
         ctx.res.write(`data: ${JSON.stringify({ id, object: 'text_completion', created: createdNow, model, choices: [{ index: 0, text, logprobs, finish_reason: 'length', stop_reason: null, prompt_token_ids: null, token_ids: null }], usage: null })}\n\n`);
+        return ctx.res.end('data: [DONE]\n\n');
+      }
+
+      const reply = (choiceList, completionTokens) => ({
+        id,
+        object: 'text_completion',
+        created: createdNow,
+        model,
+        choices: choiceList,
+        service_tier: null,
+        system_fingerprint: null,
+        usage: { prompt_tokens: promptScore.ids.length, total_tokens: promptScore.ids.length + completionTokens, completion_tokens: completionTokens, prompt_tokens_details: null },
+        kv_transfer_params: null,
+      });
+      if (body.use_beam_search === true) {
+        // vLLM's beam search (BeamSearchOnlineMixin.beam_search): beam width n, no stop strings, not streamed
+        // (a stream request gets the whole reply as one event, then [DONE]).
+        const beams = await beamSearchChoices({ prompt, width: choices, maxTokens, lengthPenalty: body.length_penalty ?? 1, promptTokens: promptScore.ids.length, n, record });
+        const out = reply(
+          beams.map((b, index) => ({ index, text: b.text, logprobs: n === null ? null : vllmLogprobs(b.ids, [], b.traces, n, 0), finish_reason: b.eos ? 'stop' : 'length', stop_reason: b.eos ? b.eosId : null, token_ids: body.return_token_ids ? b.ids : null, prompt_logprobs: null, prompt_token_ids: null })),
+          beams.reduce((sum, b) => sum + b.ids.length, 0),
+        );
+        record.finishReason = beams[0]?.eos ? 'eos' : 'length';
+        if (!body.stream) return send(200, out);
+        sseHeaders(ctx.res);
+        return ctx.res.end(`data: ${JSON.stringify(out)}\n\ndata: [DONE]\n\n`);
+      }
+      if (choices > 1) {
+        // n samples: independent runs of the engine, seeded seed, seed + 1, … (a random base seed when none is given).
+        const base = body.seed ?? Math.floor(Math.random() * 2 ** 31);
+        const runs = [];
+        if (body.stream) sseHeaders(ctx.res);
+        for (let index = 0; index < choices; index++) {
+          const gen = startGeneration({ prompt, maxTokens, temperature, topP: body.top_p, topK: body.top_k, seed: base + index, stop, topN: n ?? 1, record, paced: Boolean(opts.delayMs) });
+          let textLen = 0;
+          let pending;
+          const write = (item, finish) => {
+            const logprobs = n === null ? null : vllmLogprobs([item.token.id], [], [item.token], n, textLen);
+            textLen += pyLen(item.delta);
+            const choice = { index, text: item.delta, logprobs, finish_reason: finish?.finish_reason ?? null, stop_reason: finish?.stop_reason ?? null, prompt_token_ids: null, token_ids: null };
+            ctx.res.write(`data: ${JSON.stringify({ id, object: 'text_completion', created: createdNow, model, choices: [choice], usage: null })}\n\n`);
+          };
+          const run = body.stream
+            ? await pump(gen, ctx, record, opts.delayMs ?? 0, (item) => {
+                if (pending) write(pending);
+                pending = item;
+              })
+            : await collect(gen, ctx, record);
+          if (run.cancelled) return body.stream ? ctx.res.destroy() : undefined;
+          if (body.stream && pending) write(pending, { finish_reason: finishReasonOf(run.result), stop_reason: matchedStop(run.result, stop) });
+          runs.push(run);
+        }
+        const completionTokens = runs.reduce((sum, r) => sum + r.items.length, 0);
+        if (!body.stream) {
+          return send(
+            200,
+            reply(
+              runs.map((r, index) => ({ index, text: r.result.text, logprobs: n === null ? null : vllmLogprobs(r.items.map((it) => it.token.id), [], r.items.map((it) => it.token), n, 0), finish_reason: finishReasonOf(r.result), stop_reason: matchedStop(r.result, stop), token_ids: null, prompt_logprobs: null, prompt_token_ids: null })),
+              completionTokens,
+            ),
+          );
+        }
+        if (body.stream_options?.include_usage) ctx.res.write(`data: ${JSON.stringify({ id, object: 'text_completion', created: createdNow, model, choices: [], usage: { prompt_tokens: promptScore.ids.length, total_tokens: promptScore.ids.length + completionTokens, completion_tokens: completionTokens } })}\n\n`);
         return ctx.res.end('data: [DONE]\n\n');
       }
 

@@ -11,6 +11,9 @@ import { asArray, asNumber, asString, field, samplingFields, type ServedEvent, t
  */
 export class LlamaCppServer implements ServingAdapter {
   readonly api = 'llama.cpp' as const;
+  readonly serverFim = 'llama.cpp /infill';
+  // tools/server/README.md: /completion has no `n` and no beam search; its OpenAI-compatible route refuses `n` ≠ 1.
+  readonly severalSequencesUnavailable = 'llama.cpp\'s server returns one sequence per request and has no beam search (its OpenAI-compatible route answers "Only one completion choice is allowed")';
   constructor(readonly base: string) {}
 
   async models(http: HttpOptions) {
@@ -41,7 +44,7 @@ export class LlamaCppServer implements ServingAdapter {
           : stopType === 'word' || field(event, 'stopped_word') === true
             ? 'stop-string'
             : 'eos';
-      yield { text: asString(field(event, 'content')) ?? '', tokens: asArray(field(event, 'completion_probabilities')).map(tokenOf), finish };
+      yield { text: asString(field(event, 'content')) ?? '', tokens: asArray(field(event, 'completion_probabilities')).map(tokenOf), finish, promptTokens: stopped ? asNumber(field(event, 'tokens_evaluated')) : undefined };
     }
   }
 

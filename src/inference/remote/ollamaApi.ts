@@ -10,6 +10,9 @@ import { asArray, asNumber, asString, field, samplingFields, type ServedEvent, t
  */
 export class OllamaServer implements ServingAdapter {
   readonly api = 'ollama' as const;
+  readonly serverFim = 'Ollama template';
+  // docs/api.md: /api/generate takes no number of completions and has no beam search.
+  readonly severalSequencesUnavailable = 'Ollama\'s /api/generate returns one sequence per request and has no beam search';
   constructor(readonly base: string) {}
 
   async models(http: HttpOptions) {
@@ -39,6 +42,7 @@ export class OllamaServer implements ServingAdapter {
         text: asString(field(line, 'response')) ?? '',
         tokens: asArray(field(line, 'logprobs')).map(tokenOf),
         finish: done ? (reason === 'length' ? 'length' : 'eos') : undefined,
+        promptTokens: done ? asNumber(field(line, 'prompt_eval_count')) : undefined,
       };
     }
   }

@@ -1,12 +1,14 @@
 import { InferenceError } from '../errors';
 import { resolveGenerationSettings } from '../decoding/generationConfig';
-import type { EndpointSpec, GenerateRequest, GenerateResult, ModelInfo, ModelSpec, ScoreRequest, ScoreResult, TokenTrace } from '../protocol';
+import { repetitionStart } from '../decoding/repetitionStop';
+import { fimFormatForModelName, fimPromptText } from '../fillInTheMiddle';
+import type { EndpointSpec, GenerateRequest, GenerateResult, ModelInfo, ModelSpec, ScoreRequest, ScoreResult, SequenceResult, TokenTrace } from '../protocol';
 import type { HttpOptions } from './httpClient';
 import { LlamaCppServer } from './llamaCppApi';
 import { OllamaServer } from './ollamaApi';
 import { OpenAiCompletions } from './openaiApi';
 import { servedTrace } from './servedTrace';
-import type { ServingAdapter } from './servingAdapter';
+import type { ServedRequest, ServingAdapter } from './servingAdapter';
 
 /** What a request to a serving engine needs of the engine's hooks. */
 export interface ServedHooks {
@@ -80,60 +82,140 @@ export async function servedModelInfo(spec: ModelSpec, hooks: ServedHooks): Prom
   };
 }
 
+/** How the text after the cursor reaches the server: written into the prompt here, or left to the server. */
+interface ServedFim {
+  readonly prompt: string;
+  /** Sent as the API's own suffix (llama.cpp /infill, Ollama's template, the completions API's `suffix`). */
+  readonly suffix?: string;
+  readonly stops: readonly string[];
+  readonly format: string;
+  readonly formattedBy: 'client' | 'server';
+}
+
+/**
+ * An OpenAI-compatible completions API takes text only (vLLM refuses `suffix` for most models), so
+ * the prompt is written here in the format of the family the model's name says, as Continue writes
+ * it, with the family's end markers as stop strings. llama.cpp and Ollama format it themselves from
+ * the model's own tokens and template; so does an OpenAI-compatible server for a family unknown here.
+ */
+function servedFim(adapter: ServingAdapter, model: string, prefix: string, suffix: string): ServedFim {
+  const format = adapter.api === 'openai' ? fimFormatForModelName(model) : undefined;
+  if (format) return { prompt: fimPromptText(format, prefix, suffix), stops: format.stops, format: format.name, formattedBy: 'client' };
+  return { prompt: prefix, suffix, stops: [], format: adapter.serverFim, formattedBy: 'server' };
+}
+
+/** One sequence of a reply as it arrives. */
+class ServedSequence {
+  text = '';
+  readonly tokens: TokenTrace[] = [];
+  finishReason: GenerateResult['finishReason'] = 'length';
+  /** Where the text starts to repeat itself (it ends there), or -1. */
+  repeatsAt = -1;
+
+  get logprob(): number {
+    return this.tokens.reduce((sum, t) => sum + t.logprob, 0);
+  }
+}
+
 /** A generation by the server, streamed, with a trace per token from the log-probabilities it returns. */
 export async function servedGenerate(request: GenerateRequest, hooks: ServedHooks): Promise<GenerateResult> {
   const adapter = servingAdapter(request.model.endpoint!);
   if (request.task && request.task.kind !== 'generate') throw new InferenceError('unsupported-task', `A served model continues text; ${request.task.kind} needs a local Seq2Seq model or a prompt that asks for it.`);
   if (request.forcedPrefixIds?.length) throw new InferenceError('bad-request', 'Branching from an alternative forces token ids, which a serving engine\'s API does not take: append the alternative\'s text to the prompt instead.');
-  const { config, report } = resolveGenerationSettings(request.options, {}, {});
-  if (config.strategy === 'beam') throw new InferenceError('bad-request', `Beam search is not offered through the ${adapter.api} API; use greedy decoding or sampling.`);
+  const asked = request.options?.numReturnSequences ?? 1;
+  // Several sampled sequences are the server's `n`; the local check (at most numBeams) is for beam search.
+  const { config, report } = resolveGenerationSettings(request.options?.strategy === 'beam' ? request.options : { ...request.options, numReturnSequences: undefined }, {}, {});
+  const beam = config.strategy === 'beam';
+  if ((beam || asked > 1) && adapter.severalSequencesUnavailable) {
+    throw new InferenceError('bad-request', `${beam ? 'Beam search' : `${asked} sequences`}: ${adapter.severalSequencesUnavailable}. Ask for one sequence with greedy decoding or sampling, or use an OpenAI-compatible server such as vLLM.`);
+  }
+  if (config.strategy === 'greedy' && asked > 1) throw new InferenceError('bad-request', `Greedy decoding gives one sequence; ${asked} sequences need sampling (the server's n) or beam search.`);
+  const fim = request.suffix === undefined ? undefined : servedFim(adapter, request.model.source, request.prompt, request.suffix);
   const started = performance.now();
   let firstMs = 0;
-  let text = '';
-  const tokens: TokenTrace[] = [];
-  let finishReason: GenerateResult['finishReason'] = 'length';
-  const served = {
+  let promptTokens: number | undefined;
+  const served: ServedRequest = {
     model: request.model.source,
-    prompt: request.prompt,
-    ...(request.suffix !== undefined ? { suffix: request.suffix } : {}),
+    prompt: fim?.prompt ?? request.prompt,
+    ...(fim?.suffix !== undefined ? { suffix: fim.suffix } : {}),
     maxNewTokens: config.maxNewTokens,
     sampling: config.strategy === 'sample' ? { temperature: config.temperature, topP: config.topP < 1 ? config.topP : undefined, topK: config.topK > 0 ? config.topK : undefined, seed: config.seed } : null,
-    stop: config.stopStrings,
+    stop: [...new Set([...config.stopStrings, ...(fim?.stops ?? [])])],
     alternatives: Math.min(MAX_SERVED_ALTERNATIVES, Math.max(1, config.topAlternatives)),
+    // vLLM's beam search returns its beam width's sequences, best first; the request keeps the best numReturnSequences.
+    sequences: beam ? config.numBeams : asked,
+    ...(beam ? { beam: { lengthPenalty: config.lengthPenalty } } : {}),
   };
+  const sequences: ServedSequence[] = [];
+  const sequenceAt = (i: number): ServedSequence => (sequences[i] ??= new ServedSequence());
+  // The prompt's last line, which the generated text continues (for stopOnRepetition, as locally).
+  const promptLine = request.prompt.slice(request.prompt.lastIndexOf('\n') + 1);
+  // One streamed sequence stops where it starts to repeat itself: the request is aborted there.
+  const stopStream = config.stopOnRepetition && served.sequences === 1;
   try {
-    for await (const event of adapter.generate(served, http(request.model, hooks))) {
+    stream: for await (const event of adapter.generate(served, http(request.model, hooks))) {
+      if (event.promptTokens !== undefined) promptTokens = event.promptTokens;
+      const index = event.sequence ?? 0;
+      const seq = sequenceAt(index);
       if (event.text && !firstMs) firstMs = performance.now() - started;
       let emitted = '';
       event.tokens.forEach((token, i) => {
         const trace = servedTrace(token, served.alternatives);
-        tokens.push(trace);
+        seq.tokens.push(trace);
         // The deltas add up to the event's text (the last token takes what the server trimmed or added).
         const delta = i === event.tokens.length - 1 ? event.text.slice(emitted.length) : token.text;
         emitted += delta;
-        if (request.stream) hooks.onToken?.(trace, delta);
+        if (request.stream && index === 0) hooks.onToken?.(trace, delta);
       });
-      text += event.text;
-      if (event.finish) finishReason = event.finish;
+      seq.text += event.text;
+      if (event.finish) seq.finishReason = event.finish;
+      if (stopStream) {
+        seq.repeatsAt = repetitionStart(seq.text, promptLine);
+        if (seq.repeatsAt >= 0) break stream; // leaving the loop closes the connection: the server stops decoding
+      }
     }
   } catch (err) {
     if (!(err instanceof InferenceError && err.code === 'cancelled')) throw err;
-    finishReason = 'cancelled';
+    sequenceAt(0).finishReason = 'cancelled';
   }
+  if (config.stopOnRepetition) {
+    for (const seq of sequences) {
+      if (seq.repeatsAt < 0 && seq.finishReason !== 'cancelled') seq.repeatsAt = repetitionStart(seq.text, promptLine);
+      if (seq.repeatsAt < 0) continue;
+      seq.text = seq.text.slice(0, seq.repeatsAt);
+      seq.finishReason = 'repetition';
+    }
+  }
+  const best = sequenceAt(0);
+  const kept = beam ? sequences.slice(0, config.numReturnSequences) : sequences;
   const totalMs = performance.now() - started;
+  const tokenCount = best.tokens.length;
   return {
-    text,
-    tokens,
-    finishReason,
+    text: best.text,
+    tokens: best.tokens,
+    finishReason: best.finishReason,
     device: servedDevice(adapter),
-    timings: { load_ms: 0, first_token_ms: firstMs, tokens_per_s: tokens.length > 1 && totalMs > firstMs ? ((tokens.length - 1) * 1000) / (totalMs - firstMs) : 0, total_ms: totalMs, decoder_passes: tokens.length },
+    timings: { load_ms: 0, first_token_ms: firstMs, tokens_per_s: tokenCount > 1 && totalMs > firstMs ? ((tokenCount - 1) * 1000) / (totalMs - firstMs) : 0, total_ms: totalMs, decoder_passes: tokenCount },
+    ...(kept.length > 1 || beam ? { sequences: kept.map((seq) => sequenceResult(seq, beam ? config.lengthPenalty : 1, beam ? (promptTokens ?? 0) : 0)) } : {}),
     attentionUnavailable: config.attentions ? ATTENTION_NOT_SERVED : undefined,
     lensUnavailable: config.logitLens ? LENS_NOT_SERVED : undefined,
-    traceUnavailable: text && tokens.length === 0 ? `${adapter.base} returned no log-probabilities, so the text has no per-token trace (the server ignores logprobs, or was started without them).` : undefined,
+    traceUnavailable: best.text && tokenCount === 0 ? `${adapter.base} returned no log-probabilities, so the text has no per-token trace (the server ignores logprobs, or was started without them).` : undefined,
+    ...(fim ? { fim: { format: fim.format, promptTokens: promptTokens ?? 0, formattedBy: fim.formattedBy } } : {}),
     inputTokens: [],
     inputIds: [],
     generationSettings: report,
   };
+}
+
+/**
+ * A returned sequence: its log-probability is the sum of its tokens'. Its score is how the server
+ * ranked it: for vLLM's beam search the log-probability over (prompt + generated tokens)^length_penalty
+ * (`get_beam_search_score`); for samples, as for the local engine's, over the generated tokens alone.
+ */
+function sequenceResult(seq: ServedSequence, lengthPenalty: number, promptTokens: number): SequenceResult {
+  const logprob = seq.logprob;
+  const ids = seq.tokens.every((t) => t.id >= 0) ? seq.tokens.map((t) => t.id) : [];
+  return { text: seq.text, ids, logprob, score: logprob / Math.max(1, promptTokens + seq.tokens.length) ** lengthPenalty };
 }
 
 /** Every token's log-probability in a given text, where the server echoes them (vLLM). */

@@ -14,6 +14,13 @@ export interface ServedRequest {
   readonly stop: readonly string[];
   /** Alternatives asked for per token (the API's own limit may be lower). */
   readonly alternatives: number;
+  /**
+   * Sequences the server returns (the OpenAI-compatible `n`): sampled independently, or, with
+   * `beam`, the beam width. 1 unless `ServingAdapter.severalSequences` is set.
+   */
+  readonly sequences: number;
+  /** vLLM's beam search (`use_beam_search`, `length_penalty`): the reply comes whole, best first. */
+  readonly beam?: { readonly lengthPenalty: number };
 }
 
 /** What a streamed reply says at one point: text, the tokens it covers (with their probabilities), and whether it ended. */
@@ -21,6 +28,10 @@ export interface ServedEvent {
   readonly text: string;
   readonly tokens: readonly ServedToken[];
   readonly finish?: 'eos' | 'length' | 'stop-string';
+  /** Which returned sequence the event continues (0 unless several were asked for). */
+  readonly sequence?: number;
+  /** How many tokens the server read as the prompt, where it says (usage, tokens_evaluated, prompt_eval_count). */
+  readonly promptTokens?: number;
 }
 
 /** One serving API: how to list its models, generate (streamed) and, where it can, score a text. */
@@ -28,6 +39,10 @@ export interface ServingAdapter {
   readonly api: ServingApi;
   /** The URL requests go to (for messages). */
   readonly base: string;
+  /** Why the API cannot return several sequences for one prompt or run beam search; undefined where it can. */
+  readonly severalSequencesUnavailable?: string;
+  /** Where the server formats a fill-in-the-middle prompt itself from a `suffix` (for `GenerateResult.fim`). */
+  readonly serverFim: string;
   models(http: HttpOptions): Promise<{ readonly name: string; readonly contextLength?: number }[]>;
   generate(request: ServedRequest, http: HttpOptions): AsyncGenerator<ServedEvent>;
   /** The log-probability of every token of `text` after the first; throws `server-error` saying why where the API cannot. */
