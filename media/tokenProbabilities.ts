@@ -7,7 +7,7 @@
  *
  * For tests the DOM carries: `#token-panel[data-state][data-token-count][data-sequence-count]`,
  * `[data-testid=token][data-seq][data-index][data-rank]`, `[data-testid=alternative]`,
- * `[data-testid=branch][data-status][data-token-count]`, `[data-testid=totals]`,
+ * `[data-testid=branch][data-status][data-token-count]`, `[data-testid=totals]`, `[data-testid=served-note][data-top-n]`,
  * `[data-testid=threshold-top10|threshold-top100|threshold-top1000]` (inputs); the histograms and the
  * lens carry their own (gltrHistogramsView.ts, logitLensView.ts).
  */
@@ -174,9 +174,21 @@ function render(): void {
       el('div', {}, el('span', { class: 'muted', text: 'tokens' }), el('b', { text: String(totals.count) })),
       el('div', {}, el('span', { class: 'muted', text: 'log-probability' }), el('b', { text: totals.logprob.toFixed(2) })),
       el('div', {}, el('span', { class: 'muted', text: 'perplexity' }), el('b', { text: totals.perplexity.toFixed(2) })),
-      el('div', {}, el('span', { class: 'muted', text: 'mean entropy' }), el('b', { text: `${totals.meanEntropy.toFixed(2)} nats` })),
+      el('div', {}, el('span', { class: 'muted', text: 'mean entropy' }), el('b', { text: `${main.tokens.some((t) => t.topN !== undefined) ? '≥ ' : ''}${totals.meanEntropy.toFixed(2)} nats` })),
     ),
   );
+  // A served trace: say which numbers are the server's exact ones and which come from its top N only.
+  const servedTopN = main.tokens.find((t) => t.topN !== undefined)?.topN;
+  if (servedTopN !== undefined) {
+    root.append(
+      el('p', {
+        class: 'muted',
+        'data-testid': 'served-note',
+        'data-top-n': String(servedTopN),
+        text: `Served: probabilities and log-probabilities are the server's exact numbers; ranks are exact within the server's top ${servedTopN} and shown as "> ${servedTopN}" beyond; entropies are lower bounds from the top ${servedTopN}.`,
+      }),
+    );
+  }
   if (data.branchUnavailable) root.append(el('p', { class: 'muted', text: `Branching unavailable: ${data.branchUnavailable}` }));
   else root.append(el('p', { class: 'muted', text: 'Hover or focus a token (arrow keys move, Enter opens) and pick an alternative to branch from it.' }));
 

@@ -5,7 +5,7 @@ export { InferenceError } from './errors';
 export { providerOrder } from './loading/executionProviders';
 export { tapAttention, tapAttentionInModel, layerOf, kindOf } from './loading/attentionTap';
 export { readModelFolder } from './loading/modelFolder';
-export { fimFormatForModelName, fimPromptText, fimTokens } from './fillInTheMiddle';
+export { fimTokens } from './fillInTheMiddle';
 export { repetitionStart } from './decoding/repetitionStop';
 export { systemCertificatesEnv } from './remote/systemCertificates';
 export { attentionBlock } from './models/tensors';

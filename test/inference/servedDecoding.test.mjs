@@ -54,16 +54,21 @@ for (const family of FAMILIES) {
   });
 }
 
-test('openai FIM, a model name of no known family: the API\'s suffix field, and a refusal that says what to do', async () => {
+test('openai FIM, a model name of no known family: the API\'s suffix field; refused, the prefix is continued alone and fimUnavailable says why and what to do', async () => {
   const server = await started(startOpenAiServer);
-  await rejectsWithCode(
-    engine.generate({ model: { source: 'gpt2-code', endpoint: { url: `${server.url}/v1` } }, prompt: PREFIX, suffix: SUFFIX, options: { maxNewTokens: 4 } }),
-    'server-error',
-    /400: suffix is not currently supported.*"gpt2-code" names no fill-in-the-middle family.*qwen\/codegemma, starcoder, deepseek, codellama, codestral.*--served-model-name/,
-  );
-  const body = server.requests.at(-1).body;
-  assert.equal(body.prompt, PREFIX);
-  assert.equal(body.suffix, SUFFIX);
+  const model = { source: 'gpt2-code', endpoint: { url: `${server.url}/v1` } };
+  const r = await engine.generate({ model, prompt: PREFIX, suffix: SUFFIX, options: { strategy: 'greedy', maxNewTokens: 6 } });
+  const [first, second] = server.requests.filter((q) => q.path === '/v1/completions').map((q) => q.body);
+  assert.deepEqual([first.prompt, first.suffix], [PREFIX, SUFFIX], 'first the API\'s own suffix');
+  assert.deepEqual([second.prompt, 'suffix' in second], [PREFIX, false], 'then the prefix alone');
+  assert.equal(r.text, (await local(PREFIX, { strategy: 'greedy', maxNewTokens: 6 })).text);
+  assert.equal(r.fim, undefined);
+  assert.match(r.fimUnavailable, /400: suffix is not currently supported.*"gpt2-code" names no fill-in-the-middle family.*qwen\/codegemma, starcoder, deepseek, codellama, codestral.*continued alone.*--served-model-name/);
+  // Remembered for this server and model: the next request does not offer the suffix again.
+  const again = await engine.generate({ model, prompt: PREFIX, suffix: SUFFIX, options: { strategy: 'greedy', maxNewTokens: 6 } });
+  assert.equal(server.requests.filter((q) => q.path === '/v1/completions').length, 3);
+  assert.equal('suffix' in server.requests.at(-1).body, false);
+  assert.equal(again.fimUnavailable, r.fimUnavailable);
 });
 
 test('llama.cpp and Ollama FIM: the server formats the prompt (/infill, the model\'s template); fim names the route and the server\'s prompt length', async () => {

@@ -12,8 +12,10 @@
 //                finishReason, cancelled }`; `cancelled` is set when the client went away before the
 //                reply was complete, and the engine was told to stop then (its finishReason is then
 //                'cancelled' unless it had already finished).
-// Options: `{ model = 'gpt2-code', apiKey, fail: { status, times }, delayMs, noLogprobs }`, and for
-// Ollama `insert` (accept `suffix` as a fill-in-the-middle model would; see docs/serving-apis.md).
+// Options: `{ model = 'gpt2-code', apiKey, fail: { status, times }, delayMs, noLogprobs }`, for
+// Ollama `insert` (accept `suffix` as a fill-in-the-middle model would), and for the OpenAI-compatible
+// server `fim: { prefix, suffix, middle, order }` (a FIM model's markers as text: a prompt with them
+// must be in that format); see docs/serving-apis.md.
 
 import http from 'node:http';
 import path from 'node:path';

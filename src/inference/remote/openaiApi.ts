@@ -1,5 +1,4 @@
 import { InferenceError } from '../errors';
-import { fimFamiliesByName } from '../fillInTheMiddle';
 import { requestJson, requestStream, type HttpOptions } from './httpClient';
 import type { ServedToken } from './servedTrace';
 import { asArray, asNumber, asString, field, samplingFields, type ServedEvent, type ServedRequest, type ServingAdapter } from './servingAdapter';
@@ -28,7 +27,7 @@ export class OpenAiCompletions implements ServingAdapter {
       ...samplingFields(request),
       ...(request.alternatives > 0 ? { logprobs: request.alternatives } : {}),
       // The legacy completions API's own fill-in-the-middle field, for a model whose family the client
-      // does not know (vLLM refuses it for most models; generate() says what to do then).
+      // does not know (vLLM refuses it; servedGenerate then continues the prefix alone and says why).
       ...(request.suffix !== undefined ? { suffix: request.suffix } : {}),
       // Several sequences: sampled (`n`), or vLLM's beam search with `n` beams, returned best first.
       ...(request.sequences > 1 ? { n: request.sequences } : {}),
@@ -40,30 +39,20 @@ export class OpenAiCompletions implements ServingAdapter {
   async *generate(request: ServedRequest, http: HttpOptions): AsyncGenerator<ServedEvent> {
     // The last chunk then carries `usage` (the prompt's length in the server's tokens).
     const body = this.body(request, { stream: true, stream_options: { include_usage: true } });
-    try {
-      // vLLM does not stream beam search: the whole reply comes as one event (every choice, with its logprobs and usage).
-      for await (const chunk of requestStream(`${this.base}/completions`, body, http)) {
-        const promptTokens = asNumber(field(chunk, 'usage', 'prompt_tokens'));
-        if (promptTokens !== undefined) yield { text: '', tokens: [], promptTokens };
-        for (const choice of asArray(field(chunk, 'choices'))) {
-          const reason = asString(field(choice, 'finish_reason'));
-          const stopReason = field(choice, 'stop_reason');
-          yield {
-            text: asString(field(choice, 'text')) ?? '',
-            tokens: tokensOf(field(choice, 'logprobs')),
-            finish: reason === 'length' ? 'length' : reason ? (typeof stopReason === 'string' ? 'stop-string' : 'eos') : undefined,
-            sequence: asNumber(field(choice, 'index')) ?? 0,
-          };
-        }
+    // vLLM does not stream beam search: the whole reply comes as one event (every choice, with its logprobs and usage).
+    for await (const chunk of requestStream(`${this.base}/completions`, body, http)) {
+      const promptTokens = asNumber(field(chunk, 'usage', 'prompt_tokens'));
+      if (promptTokens !== undefined) yield { text: '', tokens: [], promptTokens };
+      for (const choice of asArray(field(chunk, 'choices'))) {
+        const reason = asString(field(choice, 'finish_reason'));
+        const stopReason = field(choice, 'stop_reason');
+        yield {
+          text: asString(field(choice, 'text')) ?? '',
+          tokens: tokensOf(field(choice, 'logprobs')),
+          finish: reason === 'length' ? 'length' : reason ? (typeof stopReason === 'string' ? 'stop-string' : 'eos') : undefined,
+          sequence: asNumber(field(choice, 'index')) ?? 0,
+        };
       }
-    } catch (err) {
-      if (request.suffix !== undefined && err instanceof InferenceError && err.code === 'server-error' && /suffix/i.test(err.message)) {
-        throw new InferenceError(
-          'server-error',
-          `${err.message} The model name "${request.model}" names no fill-in-the-middle family this client writes the prompt for (${fimFamiliesByName()}), so the text after the cursor went as the API's \`suffix\`, which this server refuses. Serve the model under a name that contains its family (vLLM: --served-model-name), or serve it with llama.cpp or Ollama, which format the prompt themselves.`,
-        );
-      }
-      throw err;
     }
   }
 

@@ -1,14 +1,14 @@
 import { InferenceError } from '../errors';
 import { resolveGenerationSettings } from '../decoding/generationConfig';
 import { repetitionStart } from '../decoding/repetitionStop';
-import { fimFormatForModelName, fimPromptText } from '../fillInTheMiddle';
+import { fimFamiliesByName, fimFormatForModelName, fimPromptText } from '../fillInTheMiddle';
 import type { EndpointSpec, GenerateRequest, GenerateResult, ModelInfo, ModelSpec, ScoreRequest, ScoreResult, SequenceResult, TokenTrace } from '../protocol';
 import type { HttpOptions } from './httpClient';
 import { LlamaCppServer } from './llamaCppApi';
 import { OllamaServer } from './ollamaApi';
 import { OpenAiCompletions } from './openaiApi';
 import { servedTrace } from './servedTrace';
-import type { ServedRequest, ServingAdapter } from './servingAdapter';
+import type { ServedEvent, ServedRequest, ServingAdapter } from './servingAdapter';
 
 /** What a request to a serving engine needs of the engine's hooks. */
 export interface ServedHooks {
@@ -104,6 +104,12 @@ function servedFim(adapter: ServingAdapter, model: string, prefix: string, suffi
   return { prompt: prefix, suffix, stops: [], format: adapter.serverFim, formattedBy: 'server' };
 }
 
+/**
+ * Servers (base URL and model) that refused the API's `suffix`, with the message that says so: later
+ * requests with a suffix continue the prefix alone at once instead of asking again.
+ */
+const SUFFIX_REFUSED = new Map<string, string>();
+
 /** One sequence of a reply as it arrives. */
 class ServedSequence {
   text = '';
@@ -130,11 +136,14 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
     throw new InferenceError('bad-request', `${beam ? 'Beam search' : `${asked} sequences`}: ${adapter.severalSequencesUnavailable}. Ask for one sequence with greedy decoding or sampling, or use an OpenAI-compatible server such as vLLM.`);
   }
   if (config.strategy === 'greedy' && asked > 1) throw new InferenceError('bad-request', `Greedy decoding gives one sequence; ${asked} sequences need sampling (the server's n) or beam search.`);
-  const fim = request.suffix === undefined ? undefined : servedFim(adapter, request.model.source, request.prompt, request.suffix);
+  let fim = request.suffix === undefined ? undefined : servedFim(adapter, request.model.source, request.prompt, request.suffix);
+  let fimUnavailable: string | undefined;
+  const refusedKey = `${adapter.base}#${request.model.source}`;
+  if (fim?.suffix !== undefined && SUFFIX_REFUSED.has(refusedKey)) [fim, fimUnavailable] = [undefined, SUFFIX_REFUSED.get(refusedKey)];
   const started = performance.now();
   let firstMs = 0;
   let promptTokens: number | undefined;
-  const served: ServedRequest = {
+  let served: ServedRequest = {
     model: request.model.source,
     prompt: fim?.prompt ?? request.prompt,
     ...(fim?.suffix !== undefined ? { suffix: fim.suffix } : {}),
@@ -152,8 +161,26 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
   const promptLine = request.prompt.slice(request.prompt.lastIndexOf('\n') + 1);
   // One streamed sequence stops where it starts to repeat itself: the request is aborted there.
   const stopStream = config.stopOnRepetition && served.sequences === 1;
+  const events = async function* (): AsyncGenerator<ServedEvent> {
+    let answered = false;
+    try {
+      for await (const event of adapter.generate(served, http(request.model, hooks))) {
+        answered = true;
+        yield event;
+      }
+    } catch (err) {
+      // A server that refuses the API's `suffix` (vLLM) before it sends anything: the prefix is
+      // continued alone, as a local model without FIM tokens continues it, and the result says why.
+      if (answered || !(fim?.suffix !== undefined && err instanceof InferenceError && err.code === 'server-error' && /suffix/i.test(err.message))) throw err;
+      fimUnavailable = `${err.message} The model name "${request.model.source}" names no fill-in-the-middle family this client writes the prompt for (${fimFamiliesByName()}), so the text after the cursor went as the API's \`suffix\`, which this server refuses: the text before the cursor was continued alone. Serve the model under a name that contains its family (vLLM: --served-model-name), or serve it with llama.cpp or Ollama, which format the prompt themselves.`;
+      SUFFIX_REFUSED.set(refusedKey, fimUnavailable);
+      fim = undefined;
+      served = { ...served, suffix: undefined };
+      yield* adapter.generate(served, http(request.model, hooks));
+    }
+  };
   try {
-    stream: for await (const event of adapter.generate(served, http(request.model, hooks))) {
+    stream: for await (const event of events()) {
       if (event.promptTokens !== undefined) promptTokens = event.promptTokens;
       const index = event.sequence ?? 0;
       const seq = sequenceAt(index);
@@ -201,6 +228,7 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
     lensUnavailable: config.logitLens ? LENS_NOT_SERVED : undefined,
     traceUnavailable: best.text && tokenCount === 0 ? `${adapter.base} returned no log-probabilities, so the text has no per-token trace (the server ignores logprobs, or was started without them).` : undefined,
     ...(fim ? { fim: { format: fim.format, promptTokens: promptTokens ?? 0, formattedBy: fim.formattedBy } } : {}),
+    ...(fimUnavailable ? { fimUnavailable } : {}),
     inputTokens: [],
     inputIds: [],
     generationSettings: report,
