@@ -163,3 +163,21 @@ for (const [api, start, base] of [
     assert.ok(gen.sentTokens < 200, `the server stopped after ${gen.sentTokens} tokens`);
   });
 }
+
+test('CLI: --suffix on a served FIM model writes the prompt here; --strategy beam --num-return-sequences returns the server\'s beams', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { join } = await import('node:path');
+  const { root } = await import('../helpers.mjs');
+  const family = FAMILIES[2];
+  const server = await started(startOpenAiServer, { model: family.model, fim: family.markers });
+  const cli = (...args) => promisify(execFile)(process.execPath, [join(root, 'dist', 'cli.js'), 'generate', '--endpoint', `${server.url}/v1`, '--model', family.model, '--prompt', PREFIX, '--json', ...args]);
+  const fim = JSON.parse((await cli('--suffix', SUFFIX, '--max-new-tokens', '4', '--strategy', 'greedy')).stdout);
+  assert.equal(server.requests.at(-1).body.prompt, `<fim_prefix>${PREFIX}<fim_suffix>${SUFFIX}<fim_middle>`);
+  assert.equal(fim.fim.formattedBy, 'client');
+  assert.equal(fim.fim.format, 'starcoder');
+  const beams = JSON.parse((await cli('--strategy', 'beam', '--num-beams', '3', '--num-return-sequences', '2', '--max-new-tokens', '4')).stdout);
+  assert.equal(beams.sequences.length, 2);
+  assert.equal(server.requests.at(-1).body.use_beam_search, true);
+  assert.equal(beams.text, beams.sequences[0].text);
+});
