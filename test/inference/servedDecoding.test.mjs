@@ -63,7 +63,7 @@ test('openai FIM, a model name of no known family: the API\'s suffix field; refu
   assert.deepEqual([second.prompt, 'suffix' in second], [PREFIX, false], 'then the prefix alone');
   assert.equal(r.text, (await local(PREFIX, { strategy: 'greedy', maxNewTokens: 6 })).text);
   assert.equal(r.fim, undefined);
-  assert.match(r.fimUnavailable, /400: suffix is not currently supported.*"gpt2-code" names no fill-in-the-middle family.*qwen\/codegemma, starcoder, deepseek, codellama, codestral.*continued alone.*--served-model-name/);
+  assert.match(r.fimUnavailable, /400: suffix is not currently supported.*"gpt2-code" names no fill-in-the-middle family.*qwen\/codegemma, starcoder, deepseek, codellama, codestral.*--served-model-name.*continued alone/);
   // Remembered for this server and model: the next request does not offer the suffix again.
   const again = await engine.generate({ model, prompt: PREFIX, suffix: SUFFIX, options: { strategy: 'greedy', maxNewTokens: 6 } });
   assert.equal(server.requests.filter((q) => q.path === '/v1/completions').length, 3);

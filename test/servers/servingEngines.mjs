@@ -13,7 +13,8 @@
 //                reply was complete, and the engine was told to stop then (its finishReason is then
 //                'cancelled' unless it had already finished).
 // Options: `{ model = 'gpt2-code', apiKey, fail: { status, times }, delayMs, noLogprobs }`, for
-// Ollama `insert` (accept `suffix` as a fill-in-the-middle model would), and for the OpenAI-compatible
+// Ollama `insert` (accept `suffix` as a fill-in-the-middle model would), for llama.cpp `noInfill`
+// (refuse /infill as for a model without FIM tokens), and for the OpenAI-compatible
 // server `fim: { prefix, suffix, middle, order }` (a FIM model's markers as text: a prompt with them
 // must be in that format); see docs/serving-apis.md.
 
@@ -729,6 +730,9 @@ export async function startLlamaCppServer(opts = {}) {
         if (req.method !== 'POST' || !(p === '/completion' || p === '/completions' || infill)) return send(404, llamaError(404, 'File Not Found', 'not_found_error'));
 
         let prompt;
+        // `noInfill`: the real server's answer for a model without FIM tokens (handle_infill's vocab check,
+        // ERROR_TYPE_NOT_SUPPORTED → 501); the bundled model has none, so without the option this server stands in for one that has.
+        if (infill && opts.noInfill) return send(501, llamaError(501, 'Infill is not supported by this model: prefix token is missing. suffix token is missing. middle token is missing. ', 'not_supported_error'));
         if (infill) {
           // The real server formats a FIM prompt (<FIM_PRE>prefix<FIM_SUF>suffix<FIM_MID>prompt, with
           // input_extra before it) from the model's FIM tokens. The bundled model has none, so this

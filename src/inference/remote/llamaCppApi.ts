@@ -12,6 +12,8 @@ import { asArray, asNumber, asString, field, samplingFields, type ServedEvent, t
 export class LlamaCppServer implements ServingAdapter {
   readonly api = 'llama.cpp' as const;
   readonly serverFim = 'llama.cpp /infill';
+  // A model without FIM tokens: 501 "Infill is not supported by this model: prefix token is missing. …".
+  readonly fimRefusal = /infill is not supported/i;
   // tools/server/README.md: /completion has no `n` and no beam search; its OpenAI-compatible route refuses `n` ≠ 1.
   readonly severalSequencesUnavailable = 'llama.cpp\'s server returns one sequence per request and has no beam search (its OpenAI-compatible route answers "Only one completion choice is allowed")';
   constructor(readonly base: string) {}

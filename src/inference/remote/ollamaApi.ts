@@ -11,6 +11,8 @@ import { asArray, asNumber, asString, field, samplingFields, type ServedEvent, t
 export class OllamaServer implements ServingAdapter {
   readonly api = 'ollama' as const;
   readonly serverFim = 'Ollama template';
+  // A model whose template has no suffix: 400 "<model> does not support insert".
+  readonly fimRefusal = /does not support insert/i;
   // docs/api.md: /api/generate takes no number of completions and has no beam search.
   readonly severalSequencesUnavailable = 'Ollama\'s /api/generate returns one sequence per request and has no beam search';
   constructor(readonly base: string) {}

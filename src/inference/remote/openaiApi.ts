@@ -12,6 +12,8 @@ import { asArray, asNumber, asString, field, samplingFields, type ServedEvent, t
 export class OpenAiCompletions implements ServingAdapter {
   readonly api = 'openai' as const;
   readonly serverFim = 'suffix field';
+  // vLLM: 400 "suffix is not currently supported".
+  readonly fimRefusal = /suffix/i;
   constructor(readonly base: string) {}
 
   async models(http: HttpOptions) {

@@ -104,9 +104,17 @@ function servedFim(adapter: ServingAdapter, model: string, prefix: string, suffi
   return { prompt: prefix, suffix, stops: [], format: adapter.serverFim, formattedBy: 'server' };
 }
 
+/** Why a server refused to fill in the middle, and what to do. */
+function fimRefusedBecause(adapter: ServingAdapter, model: string): string {
+  if (adapter.api === 'openai') {
+    return `The model name "${model}" names no fill-in-the-middle family this client writes the prompt for (${fimFamiliesByName()}), so the text after the cursor went as the API's \`suffix\`, which this server refuses. Serve the model under a name that contains its family (vLLM: --served-model-name), or serve it with llama.cpp or Ollama, which format the prompt themselves.`;
+  }
+  return `The model "${model}" has no fill-in-the-middle ${adapter.api === 'ollama' ? 'template' : 'tokens'}: serve a code model trained for it (Qwen2.5-Coder, StarCoder2, DeepSeek-Coder, CodeLlama, Codestral…).`;
+}
+
 /**
- * Servers (base URL and model) that refused the API's `suffix`, with the message that says so: later
- * requests with a suffix continue the prefix alone at once instead of asking again.
+ * Servers (base URL and model) that refused to fill in the middle, with the message that says so:
+ * later requests with a suffix continue the prefix alone at once instead of asking again.
  */
 const SUFFIX_REFUSED = new Map<string, string>();
 
@@ -169,10 +177,10 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
         yield event;
       }
     } catch (err) {
-      // A server that refuses the API's `suffix` (vLLM) before it sends anything: the prefix is
-      // continued alone, as a local model without FIM tokens continues it, and the result says why.
-      if (answered || !(fim?.suffix !== undefined && err instanceof InferenceError && err.code === 'server-error' && /suffix/i.test(err.message))) throw err;
-      fimUnavailable = `${err.message} The model name "${request.model.source}" names no fill-in-the-middle family this client writes the prompt for (${fimFamiliesByName()}), so the text after the cursor went as the API's \`suffix\`, which this server refuses: the text before the cursor was continued alone. Serve the model under a name that contains its family (vLLM: --served-model-name), or serve it with llama.cpp or Ollama, which format the prompt themselves.`;
+      // A server that cannot fill in the middle for the model, said before it sends anything: the
+      // prefix is continued alone, as a local model without FIM tokens continues it, and the result says why.
+      if (answered || !(fim?.suffix !== undefined && err instanceof InferenceError && err.code === 'server-error' && adapter.fimRefusal.test(err.message))) throw err;
+      fimUnavailable = `${err.message} ${fimRefusedBecause(adapter, request.model.source)} The text before the cursor was continued alone.`;
       SUFFIX_REFUSED.set(refusedKey, fimUnavailable);
       fim = undefined;
       served = { ...served, suffix: undefined };
@@ -223,7 +231,7 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
     finishReason: best.finishReason,
     device: servedDevice(adapter),
     timings: { load_ms: 0, first_token_ms: firstMs, tokens_per_s: tokenCount > 1 && totalMs > firstMs ? ((tokenCount - 1) * 1000) / (totalMs - firstMs) : 0, total_ms: totalMs, decoder_passes: tokenCount },
-    ...(kept.length > 1 || beam ? { sequences: kept.map((seq) => sequenceResult(seq, beam ? config.lengthPenalty : 1, beam ? (promptTokens ?? 0) : 0)) } : {}),
+    ...(kept.length > 1 || beam ? { sequences: kept.map((seq) => sequenceResult(seq, config.lengthPenalty, beam ? (promptTokens ?? 0) : 0)) } : {}),
     attentionUnavailable: config.attentions ? ATTENTION_NOT_SERVED : undefined,
     lensUnavailable: config.logitLens ? LENS_NOT_SERVED : undefined,
     traceUnavailable: best.text && tokenCount === 0 ? `${adapter.base} returned no log-probabilities, so the text has no per-token trace (the server ignores logprobs, or was started without them).` : undefined,
@@ -236,9 +244,11 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
 }
 
 /**
- * A returned sequence: its log-probability is the sum of its tokens'. Its score is how the server
- * ranked it: for vLLM's beam search the log-probability over (prompt + generated tokens)^length_penalty
- * (`get_beam_search_score`); for samples, as for the local engine's, over the generated tokens alone.
+ * A returned sequence: its log-probability is the sum of its tokens'. Its score follows how it was
+ * ranked: for vLLM's beam search the log-probability over (prompt + generated tokens)^length_penalty
+ * (`get_beam_search_score`; for a beam ended by EOS vLLM's own sum also holds the EOS token's
+ * log-probability, which the reply does not list); for samples, as for the local engine's sequences,
+ * over the generated tokens alone.
  */
 function sequenceResult(seq: ServedSequence, lengthPenalty: number, promptTokens: number): SequenceResult {
   const logprob = seq.logprob;

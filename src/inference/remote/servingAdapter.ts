@@ -43,6 +43,8 @@ export interface ServingAdapter {
   readonly severalSequencesUnavailable?: string;
   /** Where the server formats a fill-in-the-middle prompt itself from a `suffix` (for `GenerateResult.fim`). */
   readonly serverFim: string;
+  /** What the server's error says when it cannot fill in the middle for the model (the prefix is then continued alone). */
+  readonly fimRefusal: RegExp;
   models(http: HttpOptions): Promise<{ readonly name: string; readonly contextLength?: number }[]>;
   generate(request: ServedRequest, http: HttpOptions): AsyncGenerator<ServedEvent>;
   /** The log-probability of every token of `text` after the first; throws `server-error` saying why where the API cannot. */
