@@ -71,6 +71,33 @@ test('openai FIM, a model name of no known family: the API\'s suffix field; refu
   assert.equal(again.fimUnavailable, r.fimUnavailable);
 });
 
+test('openai FIM: the family comes from the served name as servers spell it (Hub ids, Ollama tags, quantized repacks); a chat model of the same maker is no FIM family', async () => {
+  const names = {
+    'qwen2.5-coder:1.5b': '<|fim_prefix|>',
+    'Qwen/Qwen2.5-Coder-32B-Instruct-AWQ': '<|fim_prefix|>',
+    'Qwen/CodeQwen1.5-7B': '<fim_prefix>',
+    'TheBloke/deepseek-coder-6.7B-base-AWQ': '<｜fim▁begin｜>',
+    'stabilityai/stable-code-3b': '<fim_prefix>',
+    'codellama:7b-code': '<PRE> ',
+    'codestral:22b': '[SUFFIX]',
+    'Qwen/Qwen2.5-7B-Instruct': undefined,
+    'deepseek-ai/DeepSeek-V3': undefined,
+    'meta-llama/Llama-3.1-8B': undefined,
+  };
+  for (const [name, marker] of Object.entries(names)) {
+    const server = await started(startOpenAiServer, { model: name });
+    const r = await engine.generate({ model: { source: name, endpoint: { url: `${server.url}/v1` } }, prompt: PREFIX, suffix: SUFFIX, options: { strategy: 'greedy', maxNewTokens: 2 } });
+    const first = server.requests.find((q) => q.path === '/v1/completions').body;
+    if (marker) {
+      assert.ok(first.prompt.startsWith(marker), `${name}: ${JSON.stringify(first.prompt.slice(0, 20))}`);
+      assert.equal(r.fim.formattedBy, 'client', name);
+    } else {
+      assert.deepEqual([first.prompt, first.suffix], [PREFIX, SUFFIX], `${name}: the API's suffix`);
+      assert.match(r.fimUnavailable, /names no fill-in-the-middle family/, name);
+    }
+  }
+});
+
 test('llama.cpp and Ollama FIM: the server formats the prompt (/infill, the model\'s template); fim names the route and the server\'s prompt length', async () => {
   const llama = await started(startLlamaCppServer);
   const r1 = await engine.generate({ model: { source: 'gpt2-code', endpoint: { url: llama.url, api: 'llama.cpp' } }, prompt: PREFIX, suffix: SUFFIX, options: { strategy: 'greedy', maxNewTokens: 6 } });
