@@ -295,7 +295,8 @@ export class Ctx implements vscode.Disposable {
     const call = (signal: AbortSignal): Promise<GenerateResult> => this.client.request('generate', { ...request, stream: true }, { signal, onToken });
     return this.execute(request.model, options, call, (result, info) => {
       if (options.remember) this.remember(options.remember, request, result, info);
-      if (result.finishReason === 'cancelled') this.noteStopped(options.action ?? options.label);
+      // The caller's own cancellation (typing went on, a cut) is the caller's to report.
+      if (result.finishReason === 'cancelled' && !options.signal?.aborted) this.noteStopped(options.action ?? options.label);
     });
   }
 

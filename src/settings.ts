@@ -71,8 +71,8 @@ export interface Config {
  */
 export const DEFAULT_MIN_CONFIDENCE = 0.1;
 
-/** `lmLens.inline.extraContextTokens`'s default: a quarter of gpt2-code's 512-token context at most, and only what the text around the cursor leaves. */
-export const DEFAULT_EXTRA_CONTEXT_TOKENS = 128;
+/** `lmLens.inline.extraContextTokens`'s default: half of gpt2-code's 512-token context at most, and only what the text around the cursor leaves. */
+export const DEFAULT_EXTRA_CONTEXT_TOKENS = 256;
 
 /** Settings whose workspace values are ignored in an untrusted workspace (also declared in package.json). */
 export const RESTRICTED_SETTINGS = ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder', 'dtype', 'quantized'] as const;

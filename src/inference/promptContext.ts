@@ -67,10 +67,33 @@ export function contextIds(tokenizer: PreTrainedTokenizer, vocab: ReadonlyMap<st
   let used = header.length;
   const chosen: number[][] = [];
   for (const snippet of texts.snippets) {
-    const ids = encode(snippet);
-    if (used + ids.length > budget) continue;
+    const ids = fitted(snippet, budget - used, encode);
+    if (!ids) continue;
     chosen.push(ids);
     used += ids.length;
   }
   return { ids: [...chosen.reverse().flat(), ...header], style, snippets: chosen.length };
+}
+
+/** Fewest lines of a snippet worth sending (with its path line) when it does not fit whole. */
+const MIN_SNIPPET_LINES = 3;
+
+/**
+ * The snippet's tokens when they fit in `room`, else those of its first lines that fit (found by bisection, each
+ * candidate encoded whole, so the count is exact), or undefined when not even its path and first lines fit.
+ */
+function fitted(snippet: string, room: number, encode: (text: string) => number[]): number[] | undefined {
+  const whole = encode(snippet);
+  if (whole.length <= room) return whole;
+  const lines = snippet.split('\n').slice(0, -1);
+  const first = (n: number): number[] => encode(`${lines.slice(0, n).join('\n')}\n`);
+  let lo = MIN_SNIPPET_LINES + 1; // the path line and MIN_SNIPPET_LINES of text
+  if (lines.length <= lo || first(lo).length > room) return undefined;
+  let hi = lines.length - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (first(mid).length <= room) lo = mid;
+    else hi = mid - 1;
+  }
+  return first(lo);
 }

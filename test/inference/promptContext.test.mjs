@@ -47,11 +47,19 @@ test('the budget: the header first, then snippets in order while they fit; a pro
   const base = { model: { source: 'gpt2-code' }, prompt: 'x = 1\n', options: { strategy: 'greedy', maxNewTokens: 2 } };
   const onlyFirst = await engine.generate({ ...base, context: { path: 'math_utils.py', comment: python, snippets: [helpers, shapes], maxTokens: header + first } });
   assert.deepEqual(onlyFirst.context, { tokens: header + first, style: 'comments', snippets: 1, offered: 2 });
-  // A snippet too big for what is left is skipped, a smaller one after it still goes in.
-  const big = { path: 'big.py', text: 'y = 2\n'.repeat(200) };
-  const skipped = await engine.generate({ ...base, context: { path: 'math_utils.py', comment: python, snippets: [big, helpers], maxTokens: header + first + 10 } });
-  assert.equal(skipped.context.snippets, 1);
-  assert.deepEqual(skipped.inputIds, tokenizer.encode(contextTexts({ path: 'math_utils.py', comment: python, snippets: [helpers], maxTokens: 0 }, 'comments').snippets[0] + '# Path: math_utils.py\nx = 1\n'));
+  // A snippet too big for what is left gives its first lines (the path and at least three); a small one after it that
+  // does not fit whole is skipped.
+  const big = { path: 'big.py', text: Array.from({ length: 40 }, (_, i) => `y${i} = ${i}`).join('\n') };
+  const room = header + first + 10;
+  const partial = await engine.generate({ ...base, context: { path: 'math_utils.py', comment: python, snippets: [big, helpers], maxTokens: room } });
+  assert.equal(partial.context.snippets, 1);
+  assert.ok(partial.context.tokens <= room, `${partial.context.tokens} tokens within ${room}`);
+  const bigText = contextTexts({ path: 'math_utils.py', comment: python, snippets: [big], maxTokens: 0 }, 'comments').snippets[0].split('\n');
+  const kept = partial.context.tokens - header;
+  const lines = [...Array(bigText.length).keys()].find((n) => tokenizer.encode(bigText.slice(0, n + 1).join('\n') + '\n').length > kept);
+  assert.ok(lines >= 4, `the path line and at least 3 lines (${lines})`);
+  assert.deepEqual(partial.inputIds, tokenizer.encode(bigText.slice(0, lines).join('\n') + '\n# Path: math_utils.py\nx = 1\n'), 'as many first lines as fit');
+  assert.ok(tokenizer.encode(bigText.slice(0, lines + 1).join('\n') + '\n').length > kept, 'one more line would not fit');
   const none = await engine.generate({ ...base, context: { path: 'math_utils.py', comment: python, snippets: [helpers], maxTokens: header - 1 } });
   assert.deepEqual(none.context, { tokens: 0, style: 'comments', snippets: 0, offered: 1 });
 
@@ -64,7 +72,7 @@ test('the budget: the header first, then snippets in order while they fit; a pro
   assert.ok(crowded.inputTruncated, 'the prompt itself was cut to fit');
   // Room is kept for the new tokens: prompt + context + maxNewTokens fit the context.
   const medium = 'value = compute(value)\n'.repeat(60);
-  const m = await engine.generate({ model: { source: 'gpt2-code' }, prompt: medium, truncatePrompt: true, context: { path: 'a.py', comment: python, snippets: [helpers, shapes, big], maxTokens: 1000 }, options: { strategy: 'greedy', maxNewTokens: 8 } });
+  const m = await engine.generate({ model: { source: 'gpt2-code' }, prompt: medium, truncatePrompt: true, context: { path: 'a.py', comment: python, snippets: [big, helpers, shapes], maxTokens: 1000 }, options: { strategy: 'greedy', maxNewTokens: 8 } });
   assert.ok(m.context.tokens > 0 && m.inputIds.length + 8 <= 512, `${m.inputIds.length} prompt tokens with ${m.context.tokens} of context leave room for 8 new ones`);
 });
 
