@@ -77,14 +77,15 @@ e2eSuite('inline completions in the editor', () => {
     // Back to just after "const value = ": the rest of the line is after the cursor.
     for (let i = 0; i < rest.length; i++) await page.keyboard.press('ArrowLeft');
     const mark = s.logMark();
-    await page.keyboard.press('Alt+\\');
     let request = '';
     await waitUntil(
-      () => {
+      async () => {
         request = debugLines(mark, 'Inline request at').at(-1) ?? '';
+        // Ask (again: a request made while the last one still answered can be dropped by the editor).
+        if (!request.includes(JSON.stringify(rest))) await page.keyboard.press('Alt+\\').catch(() => {});
         return request.includes(JSON.stringify(rest));
       },
-      { timeout: 60_000, message: 'the debug line of a request with the rest of the line' },
+      { timeout: 60_000, interval: 1500, message: 'the debug line of a request with the rest of the line' },
     );
     assert.match(request, /\[debug\] Inline request at line \d+, column 17: \d+ characters before the cursor, (\d+) characters? after it \(the rest of the line: "compute\(input\);"\)/);
     assert.ok(Number(/, (\d+) characters? after it/.exec(request)[1]) >= rest.length, 'the suffix reaches past the rest of the line');
