@@ -113,7 +113,8 @@ export class Engine {
     const localLength = fitted.inputIds.length;
     const withContext = request.context ? promptWithContext(model, request, fitted.inputIds, config.maxNewTokens, fim?.tokens) : undefined;
     const inputIds = withContext?.inputIds ?? fitted.inputIds;
-    const maxNewTokens = Math.min(fitted.maxNewTokens, info.maxContext - inputIds.length);
+    // The context shares the decoder's window with the prompt (a Seq2Seq source, which takes none, keeps its own count).
+    const maxNewTokens = withContext ? Math.min(fitted.maxNewTokens, info.maxContext - inputIds.length) : fitted.maxNewTokens;
     const inputLength = fim?.tokens ? localLength : encoded.length;
     // The middle ends at the format's own end markers too.
     const decoding = fim?.tokens ? { ...model, eosTokenIds: [...new Set([...model.eosTokenIds, ...fim.tokens.stopIds])] } : model;
