@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { affects, openSettings, readConfig, resolveModelSource, type Config, type ModelRole } from './config';
+import { affects, MODEL_ROLES, openSettings, readConfig, resolveModelSource, type Config, type ModelRole } from './config';
 import { delay, GenerationGate, type GenerationKind, type GateState } from './generation/scheduler';
 import { InferenceClient } from './inference/client';
 import { InferenceError, isCancelled } from './inference/errors';
@@ -77,6 +77,7 @@ export class Ctx implements vscode.Disposable {
     this.status = new ModelStatus();
     this.gate = new GenerationGate((state) => this.onGateChange(state));
     this.status.setModel(this.modelLabel(this.config.models.completion), '');
+    this.showRoles();
     this.disposables.push(
       this.log,
       this.status,
@@ -103,6 +104,7 @@ export class Ctx implements vscode.Disposable {
     const m = (c: Config): string => JSON.stringify([c.models.completion, c.dtype, c.device]);
     const label = this.modelLabel(this.config.models.completion);
     if (m(before) !== m(this.config) && !this.status.shows(label)) this.status.setModel(label, '');
+    this.showRoles();
     this.log.info('Settings changed.');
     void this.refreshApiKeys();
     for (const l of this.configListeners) l(e);
@@ -247,6 +249,17 @@ export class Ctx implements vscode.Disposable {
     }
   }
 
+  /** The status bar's tooltip names the model of each role. */
+  private showRoles(): void {
+    const name = (role: ModelRole): string => role[0]!.toUpperCase() + role.slice(1);
+    this.status.setRoles(MODEL_ROLES.map((role) => [name(role), this.modelLabel(this.config.models[role])] as const));
+  }
+
+  /** Why the last inline request showed nothing (the status bar's tooltip says it), or undefined once one shows a suggestion. */
+  showInlineOutcome(hidden: string | undefined): void {
+    this.status.inlineOutcome(hidden);
+  }
+
   /** Shows in the status bar that a model cannot be used (failed to load, or unfit for its role). */
   showModelFailed(source: string, reason: string): void {
     this.status.failed(this.modelLabel(source), reason);
@@ -282,7 +295,8 @@ export class Ctx implements vscode.Disposable {
     const call = (signal: AbortSignal): Promise<GenerateResult> => this.client.request('generate', { ...request, stream: true }, { signal, onToken });
     return this.execute(request.model, options, call, (result, info) => {
       if (options.remember) this.remember(options.remember, request, result, info);
-      if (result.finishReason === 'cancelled') this.noteStopped(options.action ?? options.label);
+      // The caller's own cancellation (typing went on, a cut) is the caller's to report.
+      if (result.finishReason === 'cancelled' && !options.signal?.aborted) this.noteStopped(options.action ?? options.label);
     });
   }
 

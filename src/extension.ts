@@ -16,6 +16,7 @@ import { toggleInlineCompletions } from './commands/toggleInlineCompletions';
 import { toggleSurprisal } from './commands/toggleSurprisal';
 import { translateSelection, type TranslateArgs } from './commands/translateSelection';
 import { InlineCompletionProvider } from './completion/inlineProvider';
+import { SnippetCollector } from './completion/snippetCollector';
 import { SurprisalHighlighter } from './editor/surprisalHighlighter';
 import { AttentionInspectorPanels } from './webviews/attentionInspectorPanel';
 import { TokenProbabilitiesPanels } from './webviews/tokenProbabilitiesPanel';
@@ -51,11 +52,13 @@ export function activate(context: vscode.ExtensionContext): void {
     context.subscriptions.push(vscode.commands.registerCommand(id, (args?: unknown) => run(isArgs(args) ? (args as never) : undefined)));
   }
 
+  const snippets = new SnippetCollector(ctx);
   context.subscriptions.push(
     tokenPanels,
     attentionPanels,
     surprisal,
-    vscode.languages.registerInlineCompletionItemProvider([{ pattern: '**' }, { scheme: 'untitled' }], new InlineCompletionProvider(ctx)),
+    snippets,
+    vscode.languages.registerInlineCompletionItemProvider([{ pattern: '**' }, { scheme: 'untitled' }], new InlineCompletionProvider(ctx, snippets)),
     { dispose: () => void ctx.dispose() },
   );
   void vscode.commands.executeCommand('setContext', 'lmLens.generating', false);

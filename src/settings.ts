@@ -40,9 +40,16 @@ export interface Config {
      * non-space characters or too low a mean log-probability are left (`confidenceCut.ts`); 0 shows every suggestion whole.
      */
     readonly minConfidence: number;
+    /**
+     * Most tokens of context from beyond the cursor's surroundings (the file's path, snippets of other files of the
+     * same language): the text around the cursor is fitted first, this takes what is left. 0 turns it off.
+     */
+    readonly extraContextTokens: number;
   };
   /** Characters before (and after) the cursor that Continue at Cursor sends. */
   readonly continueContextChars: number;
+  /** Continue at Cursor stops before its first token less probable than this (0: off). */
+  readonly continueMinConfidence: number;
   /**
    * Only the decoding settings the user changed: Seq2Seq tasks keep the defaults their model
    * declares (`task_specific_params`: beams, length) unless the user overrides them.
@@ -63,6 +70,9 @@ export interface Config {
  * the right ones.
  */
 export const DEFAULT_MIN_CONFIDENCE = 0.1;
+
+/** `lmLens.inline.extraContextTokens`'s default: half of gpt2-code's 512-token context at most, and only what the text around the cursor leaves. */
+export const DEFAULT_EXTRA_CONTEXT_TOKENS = 256;
 
 /** Settings whose workspace values are ignored in an untrusted workspace (also declared in package.json). */
 export const RESTRICTED_SETTINGS = ['models.completion', 'models.summarization', 'models.translation', 'cacheFolder', 'dtype', 'quantized'] as const;
@@ -93,6 +103,7 @@ const COST_LIMITS: Readonly<Record<string, 'at-most' | 'at-least'>> = {
   'decoding.topAlternatives': 'at-most',
   'inline.maxNewTokens': 'at-most',
   'inline.contextChars': 'at-most',
+  'inline.extraContextTokens': 'at-most',
   'continue.contextChars': 'at-most',
   'inline.debounceMs': 'at-least',
   'surprisal.debounceMs': 'at-least',
@@ -162,8 +173,10 @@ export function parseConfig(cfg: SettingsSource, trusted: boolean): Config {
       trigger: oneOf<'automatic' | 'onRequest'>(cfg.get('inline.trigger', 'automatic'), ['automatic', 'onRequest'], 'automatic'),
       excludeFiles: stringList(cfg.get<unknown>('inline.excludeFiles', [])),
       minConfidence: num(cfg, 'inline.minConfidence', DEFAULT_MIN_CONFIDENCE, { min: 0, max: 1 }, trusted),
+      extraContextTokens: num(cfg, 'inline.extraContextTokens', DEFAULT_EXTRA_CONTEXT_TOKENS, { min: 0, max: 8192, integer: true }, trusted),
     },
     continueContextChars: num(cfg, 'continue.contextChars', 8000, { min: 100, max: 400_000, integer: true }, trusted),
+    continueMinConfidence: num(cfg, 'continue.minConfidence', 0, { min: 0, max: 1 }, trusted),
     decodingOverrides: explicitDecoding(cfg, decoding),
     summarizeOutput: oneOf<OutputMode>(cfg.get('summarize.output', 'insertBelow'), ['replace', 'insertBelow'], 'insertBelow'),
     translateOutput: oneOf<OutputMode>(cfg.get('translate.output', 'insertBelow'), ['replace', 'insertBelow'], 'insertBelow'),

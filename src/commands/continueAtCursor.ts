@@ -1,6 +1,7 @@
 /** Continue text at the cursor: the completion model's output streams into the editor as one undo step. */
 import type { Ctx } from '../context';
-import { streamIntoEditor } from '../editor/editorStream';
+import { sureContinuation } from '../completion/confidenceCut';
+import { streamIntoEditor, type StreamCut } from '../editor/editorStream';
 import { requireEditor } from '../editor/output';
 import { decodingFor } from '../settings';
 
@@ -27,5 +28,18 @@ export async function continueAtCursor(ctx: Ctx, args: ContinueArgs = {}): Promi
     // A continuation that starts to loop stops there (the trace's finish reason says so).
     options: decodingFor(ctx.config, { stopOnRepetition: true, ...(args.maxNewTokens ? { maxNewTokens: args.maxNewTokens } : {}) }),
   } as const;
-  return streamIntoEditor(ctx, editor, offset, request, { activity: 'Continuing at the cursor', progress: 'Local LM Lens: continuing…', title: 'Continuation', command: 'Continue' });
+  // lmLens.continue.minConfidence: stop before the first token the model is unsure of, as inline suggestions are cut.
+  const minConfidence = ctx.config.continueMinConfidence;
+  const cut: StreamCut | undefined =
+    minConfidence > 0
+      ? {
+          stopAt: (token) => token.prob < minConfidence,
+          keep: (text, tokens) => {
+            const sure = sureContinuation(text, tokens, minConfidence);
+            if (sure.cutAt) ctx.log.info(`Continue stopped before token ${sure.cutAt.index + 1}: probability ${sure.cutAt.prob.toFixed(3)} < lmLens.continue.minConfidence ${minConfidence}.`);
+            return sure.text;
+          },
+        }
+      : undefined;
+  return streamIntoEditor(ctx, editor, offset, request, { activity: 'Continuing at the cursor', progress: 'Local LM Lens: continuing…', title: 'Continuation', command: 'Continue' }, cut);
 }

@@ -33,7 +33,8 @@ export function trimCompletion(raw: string, o: TrimOptions): string {
  * The completion without its end where that end is already after the cursor (`foo(|)` completed
  * with `a, b)` becomes `a, b`): accepting it must not write that text twice. A closing bracket is
  * taken as a repeat only when the completion has more closers than openers (`print(|)` completed
- * with `foo(x)` keeps its own parenthesis); other text only when the whole rest of the line repeats.
+ * with `foo(x)` keeps its own parenthesis); other text only when the whole rest of the line repeats
+ * (three characters or more, or punctuation: `compute(x)|;` completed with `.value;`).
  */
 export function withoutOverlap(text: string, lineSuffix: string): string {
   const after = lineSuffix.trim();
@@ -42,7 +43,11 @@ export function withoutOverlap(text: string, lineSuffix: string): string {
     if (!text.endsWith(after.slice(0, k))) continue;
     const cut = text.slice(0, text.length - k);
     const closesTooMuch = unmatched > 0 && unmatchedClosers(cut) < unmatched;
-    if (closesTooMuch || (k === after.length && k >= 3)) return cut.replace(/\s+$/, '');
+    // The whole rest of the line again: three characters or more, or punctuation other than closing brackets (`;`,
+    // `,`), which a suggestion ending in it would double; a letter or digit alone may be the suggestion's own
+    // (`total += 1` | `1`), and a closing bracket is judged by the count above.
+    const wholeRest = k === after.length && (k >= 3 || !/[\p{L}\p{N})\]}]/u.test(after));
+    if (closesTooMuch || wholeRest) return cut.replace(/\s+$/, '');
   }
   return text;
 }

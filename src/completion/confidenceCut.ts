@@ -85,3 +85,14 @@ export function confidenceCut(text: string, tokens: readonly TokenTrace[], o: Co
   }
   return { text: kept, tokens: inKept, meanLogprob, ...(cutAt ? { cutAt } : {}) };
 }
+
+/**
+ * Continue at Cursor's cut (`lmLens.continue.minConfidence`): the text before its first token whose probability is
+ * below `minConfidence`, however short (the user asked for it), with the token it stopped at; 0 keeps it whole.
+ */
+export function sureContinuation(text: string, tokens: readonly TokenTrace[], minConfidence: number): { readonly text: string; readonly cutAt?: { readonly index: number; readonly prob: number } } {
+  if (minConfidence <= 0) return { text };
+  const cut = confidenceCut(text, tokens, { minConfidence, minChars: 0 });
+  // With no minimum length and no mean floor nothing is hidden.
+  return cut.text === undefined ? { text: '' } : { text: cut.cutAt ? cut.text : text, ...(cut.cutAt ? { cutAt: cut.cutAt } : {}) };
+}

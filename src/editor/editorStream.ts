@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { Ctx } from '../context';
-import type { GenerateRequest } from '../inference/protocol';
+import type { GenerateRequest, TokenTrace } from '../inference/protocol';
 
 export class EditorStream {
   /** What the range holds now; undefined until the first edit replaces the original text. */
@@ -82,25 +82,41 @@ export interface StreamLabels {
   readonly command: string;
 }
 
+/** How a streamed generation may end early and be cut (Continue at Cursor's confidence cut). */
+export interface StreamCut {
+  /** Stops the generation at this token: it and what follows are not written. */
+  readonly stopAt: (token: TokenTrace) => boolean;
+  /** The text to keep of the generation (streamed text up to the stopping token included). */
+  readonly keep: (text: string, tokens: readonly TokenTrace[]) => string;
+}
+
 /**
  * Runs a generation and streams it into `editor` at `offset`: shared by continue and generate.
  * Returns the inserted text (partial when stopped), or undefined when nothing was written.
  */
-export async function streamIntoEditor(ctx: Ctx, editor: vscode.TextEditor, offset: number, request: GenerateRequest, labels: StreamLabels): Promise<string | undefined> {
+export async function streamIntoEditor(ctx: Ctx, editor: vscode.TextEditor, offset: number, request: GenerateRequest, labels: StreamLabels, cut?: StreamCut): Promise<string | undefined> {
   const stream = new EditorStream(editor, offset);
   let streamed = '';
+  const stop = new AbortController();
   const ran = await ctx.run(request, {
     label: labels.activity,
     action: labels.command,
     progress: labels.progress,
     remember: labels.title,
-    stream: (_token, text) => {
+    ...(cut ? { signal: stop.signal } : {}),
+    stream: (token, text) => {
+      if (stop.signal.aborted) return;
+      if (cut?.stopAt(token)) {
+        stop.abort();
+        return;
+      }
       streamed = text;
       stream.update(text);
     },
   });
+  const final = ran && cut ? cut.keep(ran.result.text, ran.result.tokens) : ran?.result.text;
   // Without a result (stopped before the engine returned one) what was streamed stays.
-  await stream.finish(ran?.result.text);
+  await stream.finish(final);
   if (ran && !stream.ok) void vscode.window.showWarningMessage('Local LM Lens: the editor changed while text was streaming; the generation stopped.');
-  return ran?.result.text ?? (streamed || undefined);
+  return final ?? (streamed || undefined);
 }

@@ -43,9 +43,13 @@ export async function placeOutput(editor: vscode.TextEditor, range: vscode.Range
     ok = await editor.edit((e) => e.replace(range, text));
   } else {
     const end = doc.lineAt(range.end.line).range.end;
-    const insert = `\n\n${text}`;
-    ok = await editor.edit((e) => e.insert(end, insert));
-    start = new vscode.Position(end.line + 2, 0);
+    // Exactly one blank line before the output at least: a selection that ends with its line break (or blank lines)
+    // already brings some.
+    let blank = 0;
+    while (blank < 2 && end.line - blank >= 0 && doc.lineAt(end.line - blank).isEmptyOrWhitespace) blank++;
+    const breaks = blank >= 2 ? '' : blank === 1 ? '\n' : '\n\n';
+    ok = await editor.edit((e) => e.insert(end, `${breaks}${text}`));
+    start = breaks ? new vscode.Position(end.line + breaks.length, 0) : end;
   }
   if (!ok) return undefined;
   const endPos = doc.positionAt(doc.offsetAt(start) + text.length);

@@ -11,6 +11,7 @@ import { traceStep } from './decoding/trace';
 import { logitLens } from './decoding/logitLens';
 import { setUpTask } from './tasks';
 import { fimPromptIds, fimTokens, vocabularyOf, type FimTokens } from './fillInTheMiddle';
+import { contextIds, type ContextIds } from './promptContext';
 import { continuesPrompt } from './protocol';
 import { servedGenerate, servedModelInfo, servedScore, servingAdapter } from './remote/servedModel';
 import type {
@@ -109,8 +110,12 @@ export class Engine {
           truncate: request.truncatePrompt ?? false,
           bosIds: model.bosIds,
         });
-    const { inputIds, maxNewTokens } = fitted;
-    const inputLength = fim?.tokens ? inputIds.length : encoded.length;
+    const localLength = fitted.inputIds.length;
+    const withContext = request.context ? promptWithContext(model, request, fitted.inputIds, config.maxNewTokens, fim?.tokens) : undefined;
+    const inputIds = withContext?.inputIds ?? fitted.inputIds;
+    // The context shares the decoder's window with the prompt (a Seq2Seq source, which takes none, keeps its own count).
+    const maxNewTokens = withContext ? Math.min(fitted.maxNewTokens, info.maxContext - inputIds.length) : fitted.maxNewTokens;
+    const inputLength = fim?.tokens ? localLength : encoded.length;
     // The middle ends at the format's own end markers too.
     const decoding = fim?.tokens ? { ...model, eosTokenIds: [...new Set([...model.eosTokenIds, ...fim.tokens.stopIds])] } : model;
 
@@ -149,9 +154,10 @@ export class Engine {
       lensUnavailable: lensProblem ?? undefined,
       ...(fim?.tokens ? { fim: { format: fim.tokens.format.name, promptTokens: inputIds.length } } : {}),
       ...(fim && !fim.tokens ? { fimUnavailable: fim.unavailable } : {}),
+      ...(withContext ? { context: { tokens: withContext.added.ids.length, style: withContext.added.style, snippets: withContext.added.snippets, offered: request.context!.snippets.length } } : {}),
       inputTokens: inputIds.map((id) => tokenText(tokenizer, id)),
       inputIds,
-      inputTruncated: inputIds.length < inputLength ? { tokens: inputLength, kept: inputIds.length } : undefined,
+      inputTruncated: localLength < inputLength ? { tokens: inputLength, kept: localLength } : undefined,
       generationSettings: report,
     };
   }
@@ -232,6 +238,23 @@ function fillInTheMiddle(model: LoadedModel, request: GenerateRequest): { tokens
   if (request.task && request.task.kind !== 'generate') throw new InferenceError('bad-request', `A suffix is for fill-in-the-middle, not for ${request.task.kind}.`);
   const tokens = fimTokens(vocabularyOf(model.tokenizer));
   return { tokens, unavailable: `"${request.model.source}" has no fill-in-the-middle tokens: it continued the text before the cursor alone.` };
+}
+
+/**
+ * The fitted prompt with the request's context (file path, other files' snippets) in the tokens left beside it and
+ * the new tokens: before the prompt for a model with file separators (before a fill-in-the-middle prompt's first
+ * marker, as Qwen2.5-Coder's repository format has it), else as comments at the start of the prefix.
+ */
+function promptWithContext(model: LoadedModel, request: GenerateRequest, inputIds: number[], maxNewTokens: number, fim: FimTokens | undefined): { inputIds: number[]; added: ContextIds } {
+  if (!continuesPrompt(model.info)) throw new InferenceError('bad-request', `A prompt context is for a decoder model; "${request.model.source}" is a Seq2Seq model.`);
+  if (request.task && request.task.kind !== 'generate') throw new InferenceError('bad-request', `A prompt context is for generation, not for ${request.task.kind}.`);
+  const { maxContext } = model.info;
+  const room = maxContext - Math.min(maxNewTokens, Math.max(1, maxContext - 8)) - inputIds.length;
+  const added = contextIds(model.tokenizer, vocabularyOf(model.tokenizer), request.context!, room);
+  const leading = inputIds.length > 0 && model.bosIds.includes(inputIds[0]!) ? 1 : 0;
+  let at = leading;
+  if (fim && added.style === 'comments') at = fim.format.order === 'spm' ? inputIds.lastIndexOf(fim.prefixId) + 1 : inputIds.indexOf(fim.prefixId) + 1;
+  return { inputIds: [...inputIds.slice(0, at), ...added.ids, ...inputIds.slice(at)], added };
 }
 
 /** A fill-in-the-middle prompt fitted to the context with room for the new tokens. */

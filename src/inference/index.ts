@@ -6,6 +6,7 @@ export { providerOrder } from './loading/executionProviders';
 export { tapAttention, tapAttentionInModel, layerOf, kindOf } from './loading/attentionTap';
 export { readModelFolder } from './loading/modelFolder';
 export { fimTokens } from './fillInTheMiddle';
+export { contextIds, contextTexts } from './promptContext';
 export { repetitionStart } from './decoding/repetitionStop';
 export { systemCertificatesEnv } from './remote/systemCertificates';
 export { attentionBlock } from './models/tensors';

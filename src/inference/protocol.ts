@@ -195,12 +195,30 @@ export interface GenerateRequest {
    * between, in its own format; a model without such tokens continues the prompt alone (`fimUnavailable`).
    */
   readonly suffix?: string;
+  /**
+   * Context from beyond the text around the cursor (a decoder model only): the file's path and snippets of other
+   * files, put before the prompt in the model family's own way. The prompt (and suffix) are fitted first; this
+   * takes only the tokens left, at most `maxTokens`.
+   */
+  readonly context?: PromptContext;
   readonly task?: Task;
   readonly options?: DecodingOptions;
   /** Keep only the last tokens of a prompt longer than the context instead of failing. */
   readonly truncatePrompt?: boolean;
   /** Stream `token` events while decoding. */
   readonly stream?: boolean;
+}
+
+/** What a completion knows beyond the text around the cursor (`GenerateRequest.context`). */
+export interface PromptContext {
+  /** The current file's path as its header names it (workspace-relative). */
+  readonly path: string;
+  /** The file's line comment, for a model without repository-level tokens: `#`, `//`, or an opener and closer (`<!--`, `-->`). */
+  readonly comment: { readonly open: string; readonly close?: string };
+  /** Snippets of other files, most relevant first: the first ones are kept when the budget is short. */
+  readonly snippets: readonly { readonly path: string; readonly text: string }[];
+  /** Most tokens the header and snippets together may take. */
+  readonly maxTokens: number;
 }
 
 export interface ScoreRequest {
@@ -313,6 +331,8 @@ export interface GenerateResult {
   readonly fim?: { readonly format: string; readonly promptTokens: number; readonly formattedBy?: 'client' | 'server' };
   /** Why a suffix was given but not used (the model has no fill-in-the-middle tokens). */
   readonly fimUnavailable?: string;
+  /** Set when a `context` was given: the tokens it took, how it was written, and how many of its snippets fitted. */
+  readonly context?: { readonly tokens: number; readonly style: 'file-separator' | 'comments'; readonly snippets: number; readonly offered: number };
   /** Why `tokens` is empty although text was generated (a server that returns no log-probabilities). */
   readonly traceUnavailable?: string;
   /** Encoder input tokens (Seq2Seq) or prompt tokens (causal), as texts. */

@@ -1,5 +1,5 @@
 import { InferenceError } from './errors';
-import type { DecodingOptions, EndpointSpec, EngineFault, GenerateRequest, HubOptions, ModelSpec, ScoreRequest, Task, WorkerRequest } from './protocol';
+import type { DecodingOptions, EndpointSpec, EngineFault, GenerateRequest, HubOptions, ModelSpec, PromptContext, ScoreRequest, Task, WorkerRequest } from './protocol';
 import { SERVING_APIS } from './protocol';
 import { DTYPE_CHOICES } from './models/dtype';
 
@@ -38,6 +38,10 @@ const MAX_STOP_STRINGS = 16;
 const MAX_STOP_CHARS = 1000;
 const MAX_FORCED_IDS = 4096;
 const MAX_ALLOWED_IDS = 1_000_000;
+const MAX_CONTEXT_SNIPPETS = 64;
+const MAX_COMMENT_CHARS = 16;
+/** Most tokens a prompt context may take (more than any model's context). */
+export const CONTEXT_TOKEN_LIMIT: Limit = { min: 0, max: 100_000, integer: true };
 
 const DEVICES = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
 const STRATEGIES = ['greedy', 'sample', 'beam'] as const;
@@ -150,6 +154,30 @@ function decodingOptions(v: unknown, field: string): DecodingOptions {
   return out as DecodingOptions;
 }
 
+function promptContext(v: unknown, field: string): PromptContext {
+  const o = record(v, field);
+  const comment = record(o.comment, `${field}.comment`);
+  if (!Array.isArray(o.snippets)) refuse(`${field}.snippets`, `must be an array of { path, text }, not ${shown(o.snippets)}.`);
+  if (o.snippets.length > MAX_CONTEXT_SNIPPETS) refuse(`${field}.snippets`, `has ${o.snippets.length} entries; at most ${MAX_CONTEXT_SNIPPETS} are accepted.`);
+  let chars = 0;
+  const snippets = o.snippets.map((s, i) => {
+    const r = record(s, `${field}.snippets[${i}]`);
+    const snippet = { path: text(r.path, `${field}.snippets[${i}].path`, MAX_NAME_CHARS), text: text(r.text, `${field}.snippets[${i}].text`, MAX_TEXT_CHARS) };
+    chars += snippet.text.length;
+    if (chars > MAX_TEXT_CHARS) refuse(`${field}.snippets`, `hold more than ${MAX_TEXT_CHARS} characters together.`);
+    return snippet;
+  });
+  const open = text(comment.open, `${field}.comment.open`, MAX_COMMENT_CHARS);
+  if (!open.trim()) refuse(`${field}.comment.open`, 'must not be empty.');
+  const close = optional(comment.close, (x) => text(x, `${field}.comment.close`, MAX_COMMENT_CHARS));
+  return {
+    path: text(o.path, `${field}.path`, MAX_NAME_CHARS),
+    comment: close === undefined ? { open } : { open, close },
+    snippets,
+    maxTokens: bounded(o.maxTokens, `${field}.maxTokens`, CONTEXT_TOKEN_LIMIT),
+  };
+}
+
 function generateRequest(v: unknown, field: string): GenerateRequest {
   const o = record(v, field);
   return {
@@ -157,6 +185,7 @@ function generateRequest(v: unknown, field: string): GenerateRequest {
     prompt: text(o.prompt, `${field}.prompt`, MAX_TEXT_CHARS),
     forcedPrefixIds: optional(o.forcedPrefixIds, (x) => tokenIds(x, `${field}.forcedPrefixIds`, MAX_FORCED_IDS)),
     suffix: optional(o.suffix, (x) => text(x, `${field}.suffix`, MAX_TEXT_CHARS)),
+    context: optional(o.context, (x) => promptContext(x, `${field}.context`)),
     task: optional(o.task, (x) => task(x, `${field}.task`)),
     options: optional(o.options, (x) => decodingOptions(x, `${field}.options`)),
     truncatePrompt: optional(o.truncatePrompt, (x) => flag(x, `${field}.truncatePrompt`)),

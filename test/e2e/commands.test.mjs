@@ -44,6 +44,9 @@ e2eSuite('commands', () => {
     assert.ok(after.includes(original.trim().split('\n')[0]), 'the selection is kept (insert below)');
     const added = after.replace(original.trimEnd(), '').trim();
     assert.ok(/\p{L}{2,}/u.test(added), `the summary has words: ${JSON.stringify(added)}`);
+    // Separated from the text by one blank line, and not left selected (the status bar shows no "selected").
+    assert.ok(after.startsWith(`${original.trimEnd()}\n\n${added}`), `one blank line between the text and the summary: ${JSON.stringify(after.slice(original.trimEnd().length - 10))}`);
+    assert.doesNotMatch(await page.locator('.part.statusbar').innerText(), /selected/);
     await screenshot(page, 'summarize-selection');
     await page.keyboard.press('Control+Z');
     await s.saveAndRead('README.txt');
@@ -60,6 +63,8 @@ e2eSuite('commands', () => {
     assert.ok(after.length > original.length, 'a translation was inserted');
     const added = after.replace(original.trimEnd(), '').trim();
     assert.ok(/\p{L}{2,}/u.test(added), `the translation has words: ${JSON.stringify(added)}`);
+    assert.ok(after.startsWith(`${original.trimEnd()}\n\n${added}`), `one blank line between the text and the translation: ${JSON.stringify(after.slice(original.trimEnd().length - 10))}`);
+    assert.doesNotMatch(await page.locator('.part.statusbar').innerText(), /selected/);
     await screenshot(page, 'translate-selection');
     await page.keyboard.press('Control+Z');
     await s.saveAndRead('README.txt');

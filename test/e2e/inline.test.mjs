@@ -80,7 +80,13 @@ e2eSuite('inline completions', () => {
       { timeout: 90_000, interval: 1000, message: 'the log line of a hidden suggestion' },
     );
     assert.match(line, /\[info\] Inline completion not shown \(lmLens\.inline\.minConfidence 0\.95\): (\d+ non-space characters? left, fewer than 2|mean log-probability -?[\d.]+ of \d+ tokens? is below -1\.5)/);
-    // Only a log line: no notification.
+    // Only a log line: no notification. The status bar item says why nothing was shown (its tooltip and accessible name).
     assert.equal(await page.locator('.notifications-toasts .notification-toast').count(), 0);
+    const item = page.locator('.part.statusbar [id$="lmLens.status"]');
+    const label = () => item.evaluate((e) => [e, ...e.querySelectorAll('[aria-label]')].map((x) => x.getAttribute('aria-label') ?? '').join(' '));
+    await waitUntil(async () => /Last inline suggestion not shown: the model is unsure \(lmLens\.inline\.minConfidence 0\.95\)/.test(await label()), {
+      timeout: 10_000,
+      message: 'the status bar to say why nothing was shown',
+    });
   });
 });

@@ -167,6 +167,10 @@ test('a completion does not repeat the text after the cursor: its end that is al
   assert.equal(trimCompletion('foo(x)', { multiline: false, lineSuffix: ')' }), 'foo(x)', 'print(|) + foo(x): its parenthesis is its own');
   assert.equal(trimCompletion('x = 5', { multiline: false, lineSuffix: '= 5' }), 'x', 'the whole rest of the line repeated');
   assert.equal(trimCompletion('total += 1', { multiline: false, lineSuffix: '1' }), 'total += 1', 'one character of text is not taken for a repeat');
+  // Seen in the editor: `compute(input)|;` completed with ` => void 0;` would have left `;;`.
+  assert.equal(trimCompletion(' => void 0;', { multiline: false, lineSuffix: ';' }), ' => void 0', 'punctuation alone repeated');
+  assert.equal(trimCompletion('a, b,', { multiline: false, lineSuffix: ',' }), 'a, b');
+  assert.equal(trimCompletion('x + 1;', { multiline: false, lineSuffix: ');' }), 'x + 1;', 'only the whole rest of the line counts');
 });
 
 test('Generate from Prompt opens its document in the prompt\'s language', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadModule } from './bundle.mjs';
 
-const { confidenceCut, DEFAULT_MIN_MEAN_LOGPROB } = await loadModule('src/completion/confidenceCut.ts');
+const { confidenceCut, sureContinuation, DEFAULT_MIN_MEAN_LOGPROB } = await loadModule('src/completion/confidenceCut.ts');
 
 /** A hand-made trace: [text, prob] pairs (log-probability from the probability; rank and entropy unused here). */
 const trace = (...steps) => steps.map(([text, prob], i) => ({ id: i, text, prob, logprob: Math.log(prob), rank: 1, entropy: 0, top: [] }));
@@ -95,4 +95,15 @@ test('a token whose bytes end a character later (empty text) does not move the c
   const early = confidenceCut('café!', trace(['caf', 0.8], ['', 0.05], ['é', 0.6]), { minConfidence: 0.1 });
   assert.equal(early.text, 'caf');
   assert.equal(early.tokens, 1);
+});
+
+test('Continue at Cursor\'s cut (lmLens.continue.minConfidence): before the first unsure token however short, whole when sure, off at 0, whole when unscored', () => {
+  const tokens = trace(['    return', 0.6], [' a', 0.5], [' +', 0.04], [' b', 0.9], ['\n', 0.9]);
+  assert.deepEqual(sureContinuation('    return a + b\n', tokens, 0.1), { text: '    return a', cutAt: { index: 2, prob: 0.04 } });
+  assert.deepEqual(sureContinuation('    return a + b\n', tokens, 0.03), { text: '    return a + b\n' }, 'every token sure enough: the text whole, its newline kept');
+  assert.deepEqual(sureContinuation('    return a + b\n', tokens, 0), { text: '    return a + b\n' });
+  // The very first token unsure: nothing is written (the inline rule would hide under two characters; Continue writes what is sure).
+  assert.deepEqual(sureContinuation('x = 1', trace(['x', 0.01], [' = 1', 0.9]), 0.1), { text: '', cutAt: { index: 0, prob: 0.01 } });
+  assert.deepEqual(sureContinuation('x', trace(['y', 0.01]), 0.5), { text: 'x' }, 'a trace that does not spell the text is not judged');
+  assert.deepEqual(sureContinuation('ab', trace(['a', 0.9], ['b', 0.2]), 0.5), { text: 'a', cutAt: { index: 1, prob: 0.2 } }, 'one character is kept');
 });

@@ -23,7 +23,7 @@ test('defaults when nothing is set', () => {
   assert.equal(c.device, 'auto');
   assert.equal(c.dtype, 'auto');
   assert.deepEqual(c.decoding, { strategy: 'greedy', maxNewTokens: 64, temperature: 0.8, topK: 40, topP: 0.95, numBeams: 4, repetitionPenalty: 1.1, topAlternatives: 10 });
-  assert.deepEqual(c.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000, minConfidence: 0.1, trigger: 'automatic', excludeFiles: [] });
+  assert.deepEqual(c.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000, minConfidence: 0.1, extraContextTokens: 256, trigger: 'automatic', excludeFiles: [] });
   assert.equal(c.continueContextChars, 8000);
   assert.deepEqual(c.decodingOverrides, {});
   assert.equal(c.summarizeOutput, 'insertBelow');
@@ -146,7 +146,7 @@ test('an untrusted workspace cannot raise a limit above the user value or the de
   assert.equal(untrusted.decoding.maxNewTokens, 200, 'the user value bounds it');
   assert.equal(untrusted.decoding.numBeams, 4, 'the default bounds it');
   assert.equal(untrusted.decoding.topAlternatives, 10);
-  assert.deepEqual(untrusted.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000, minConfidence: 0.1, trigger: 'automatic', excludeFiles: [] });
+  assert.deepEqual(untrusted.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000, minConfidence: 0.1, extraContextTokens: 256, trigger: 'automatic', excludeFiles: [] });
   assert.equal(untrusted.surprisalDebounceMs, 400);
   assert.deepEqual(untrusted.decodingOverrides, { maxNewTokens: 200, numBeams: 4 });
   const trusted = parseConfig(fakeConfig({ user: { 'decoding.maxNewTokens': 200 }, workspace: raising }), true);
@@ -178,4 +178,16 @@ test('inline trigger and excluded files; Continue\'s own context length, which a
   assert.equal(parseConfig(fakeConfig({ user: { 'inline.trigger': 'sometimes' } }), true).inline.trigger, 'automatic');
   assert.equal(parseConfig(fakeConfig({ workspace: { 'continue.contextChars': 300000 } }), false).continueContextChars, 8000);
   assert.equal(parseConfig(fakeConfig({ workspace: { 'continue.contextChars': 500 } }), false).continueContextChars, 500);
+});
+
+test('inline.extraContextTokens: tokens 0..8192 (0 off), a workspace may lower but not raise it when untrusted; continue.minConfidence off by default, a probability', () => {
+  assert.equal(parseConfig(fakeConfig({}), true).inline.extraContextTokens, 256);
+  assert.equal(parseConfig(fakeConfig({ user: { 'inline.extraContextTokens': 0 } }), true).inline.extraContextTokens, 0);
+  assert.equal(parseConfig(fakeConfig({ user: { 'inline.extraContextTokens': 1e6 } }), true).inline.extraContextTokens, 8192);
+  assert.equal(parseConfig(fakeConfig({ user: { 'inline.extraContextTokens': -3 } }), true).inline.extraContextTokens, 0);
+  assert.equal(parseConfig(fakeConfig({ workspace: { 'inline.extraContextTokens': 4000 } }), false).inline.extraContextTokens, 256);
+  assert.equal(parseConfig(fakeConfig({ workspace: { 'inline.extraContextTokens': 4000 } }), true).inline.extraContextTokens, 4000);
+  assert.equal(parseConfig(fakeConfig({}), true).continueMinConfidence, 0);
+  assert.equal(parseConfig(fakeConfig({ user: { 'continue.minConfidence': 0.2 } }), true).continueMinConfidence, 0.2);
+  assert.equal(parseConfig(fakeConfig({ user: { 'continue.minConfidence': 3 } }), true).continueMinConfidence, 1);
 });

@@ -85,9 +85,10 @@ export class Session {
   /**
    * Starts code-server and opens the workbench on a fresh copy of the sample workspace.
    * `workspaceSettings` become the workspace's `.vscode/settings.json`; `untrusted` opens it with
-   * workspace trust on and the folder not trusted (VS Code's Restricted Mode).
+   * workspace trust on and the folder not trusted (VS Code's Restricted Mode); `logLevel` (`debug`, `trace`) is the
+   * extension's log level.
    */
-  async start({ settings = {}, workspaceSettings, untrusted = false } = {}) {
+  async start({ settings = {}, workspaceSettings, untrusted = false, logLevel } = {}) {
     rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
     this.workspace = prepareWorkspace(join(this.dir, 'workspace'));
@@ -113,7 +114,9 @@ export class Session {
     });
     this.browser = await launchBrowser();
     const host = new URL(this.server.url).host;
-    const payload = dev ? [['extensionDevelopmentPath', `vscode-remote://${host}${ROOT}`]] : undefined;
+    // `logLevel` sets the extension's own log level (its debug lines), as VS Code's `--log <extension id>:<level>` does.
+    const entries = [...(dev ? [['extensionDevelopmentPath', `vscode-remote://${host}${ROOT}`]] : []), ...(logLevel ? [['logLevel', `local-lm-lens.local-lm-lens:${logLevel}`]] : [])];
+    const payload = entries.length ? entries : undefined;
     this.page = await openWorkbench(this.browser, this.server.url, this.workspace, { log: (t) => this.log(t), payload });
     // The extension activates on startup; its status bar item says it is ready.
     await this.page.locator('.part.statusbar [id$="lmLens.status"]').waitFor({ state: 'visible', timeout: 120_000 });
