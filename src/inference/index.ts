@@ -14,6 +14,8 @@ export { logSoftmax, topKIndices } from './decoding/distribution';
 export * from './decoding/logitsProcessors';
 export { SeededRandom } from './decoding/random';
 export { findDraft } from './decoding/promptLookup';
+export { IncrementalDetokenizer } from './decoding/incrementalDetokenizer';
+export { loadTokenizer } from './loading/tokenizer';
 export type * from './protocol';
 export { createDispatcher } from './dispatcher';
 export { validateRequest, DECODING_LIMITS, MAX_TEXT_CHARS } from './requestValidation';
