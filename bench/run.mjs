@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { measureThreadPolicy, policyModels, threadPolicyTable } = await import('./threadPolicy.mjs');
+const { detokenizerTable, measureDetokenizer } = await import('./loopCosts.mjs');
 const { Engine, InferenceClient } = await import(join(root, 'dist', 'inference.js'));
 const { AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, env } = await import('@huggingface/transformers');
 env.allowRemoteModels = false;
@@ -201,6 +203,25 @@ log(`Inline completion of 16 tokens from gpt2-code, request to text through the 
 log(`Extension-host event-loop delay while ${streamed} tokens stream from the worker: p99 ${fmt(histogram.percentile(99) / 1e6)} ms, max ${fmt(histogram.max / 1e6)} ms (target ≤ 10 ms p99).`);
 
 log();
+log('## Thread policy (bench/threadPolicy.mjs)');
+log();
+log('Milliseconds per decoder pass (median; the policies alternate within each round), a KV cache of 64 positions,');
+log('onnxruntime-node CPU: intra-op threads 1 vs 2, the pool spinning off or on; on the machine as it is, then beside');
+log('one process spinning on a core (an editor, a language server or a build). In parentheses: speed against 1 thread.');
+log();
+const policy = await measureThreadPolicy({ models: policyModels(root, quick), rounds: quick ? 5 : 15, log: console.log });
+for (const line of threadPolicyTable(policy)) log(line);
+log();
+log('The engine\'s policy (src/inference/loading/threadPolicy.ts): graphs under 64 MiB run on one thread; larger ones');
+log('on onnxruntime\'s pool (one thread per physical core) with spinning off.');
+log();
+log('## The loop\'s own costs (bench/loopCosts.mjs)');
+log();
+log('Turning ids into streamed text, per token: the incremental detokenizer decodes a window of a few ids; decoding the');
+log('whole sequence per token (what it replaced) grows with the text. Median µs per token over real code.');
+log();
+for (const line of detokenizerTable(await measureDetokenizer({ root }))) log(line);
+log();
 log('## Reading these numbers');
 log();
 log('- **Prompt lookup** (the default for greedy decoding): the loop feeds, with each chosen token, up to 8');
@@ -210,9 +231,9 @@ log('  "decoder passes" column instead of one pass per token. It pays where text
 log('  these small models fall into with greedy decoding (the bundled GPT loops on `def __init__(self`, and so');
 log('  does the random-weight 124M model). The "one token per pass" rows are the like-for-like comparison');
 log('  with transformers.js, whose `generate()` has no such mode.');
-log('- Small graphs (under 64 MiB, all three bundled models) run on one onnxruntime intra-op thread;');
-log('  transformers.js uses the default pool. An editor is rarely idle, and a spinning pool takes cores from');
-log('  it, so the engine trades some idle-machine speed for steadiness.');
+log('- Small graphs (under 64 MiB, all three bundled models) run on one onnxruntime intra-op thread, larger ones');
+log('  on the pool with spinning off (the thread policy table); transformers.js uses onnxruntime\'s default pool.');
+log('  An editor is rarely idle, and a spinning pool takes cores from it.');
 log('- Beam search runs its 4 beams as 4 rows of one pass: on gpt2-code one 4-row pass costs about 3× a');
 log('  1-row pass inside onnxruntime (the LM head and the blocks are computed per row), which bounds its');
 log('  cost per token against greedy one token per pass; traces are computed only for the returned sequences.');

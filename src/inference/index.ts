@@ -16,6 +16,7 @@ export { SeededRandom } from './decoding/random';
 export { findDraft } from './decoding/promptLookup';
 export { IncrementalDetokenizer } from './decoding/incrementalDetokenizer';
 export { loadTokenizer } from './loading/tokenizer';
+export { threadOptions, SINGLE_THREAD_BELOW_BYTES } from './loading/threadPolicy';
 export type * from './protocol';
 export { createDispatcher } from './dispatcher';
 export { validateRequest, DECODING_LIMITS, MAX_TEXT_CHARS } from './requestValidation';
