@@ -6,6 +6,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { IncrementalDetokenizer, loadTokenizer } from '../../dist/inference.js';
 import { SeededRandom } from '../../dist/inference.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { modelPath, newEngine } from '../helpers.mjs';
 
 const TOKENIZERS = [
@@ -80,6 +83,16 @@ for (const name of TOKENIZERS) {
     assert.ok(tokenizer.decode(encoded, { skip_special_tokens: true }).length > 100, 'the odd text decodes to something');
   });
 }
+
+test('a tokenizer the engine did not load is decoded from its first id each time, as exactly', () => {
+  for (const name of ['gpt2-code', 'hub-gpt2-merged', 'hub-t5']) {
+    const read = (file) => JSON.parse(readFileSync(join(modelPath(name), file), 'utf8'));
+    const tokenizer = new PreTrainedTokenizer(read('tokenizer.json'), read('tokenizer_config.json'));
+    const ids = tokenizer.encode(ODD_TEXT, { add_special_tokens: false }).slice(0, 120);
+    const { text } = stream(tokenizer, ids, true, `${name} (not windowed)`);
+    assert.equal(text, tokenizer.decode(ids, { skip_special_tokens: true }), name);
+  }
+});
 
 const engine = newEngine();
 after(() => engine.unload());

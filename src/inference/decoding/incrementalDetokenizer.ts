@@ -82,10 +82,16 @@ export class IncrementalDetokenizer {
     // The context decodes to the start of its window for every windowed decoder; were it ever not
     // so, the whole text is decoded once to stay exact.
     const added = windowText.startsWith(this.contextText) ? windowText.slice(this.contextText.length) : this.resync();
-    // A decoder that is not token-local always decodes from the first id (a cost that grows with the text).
-    if (this.windowed) this.windowStart = this.readStart;
-    this.readStart = this.ids.length;
-    this.contextText = this.readStart > this.windowStart ? this.decode(this.ids.slice(this.windowStart, this.readStart)) : '';
+    if (this.windowed) {
+      // The ids just read become the next window's context.
+      this.windowStart = this.readStart;
+      this.readStart = this.ids.length;
+      this.contextText = this.decode(this.ids.slice(this.windowStart, this.readStart));
+    } else {
+      // A decoder that is not token-local decodes from the first id every time (a cost that grows with the text).
+      this.readStart = this.ids.length;
+      this.contextText = windowText;
+    }
     this.pendingRaw += added;
     const cut = this.cleanUp ? safeCut(this.pendingRaw) : this.pendingRaw.length;
     if (cut > 0) {

@@ -24,7 +24,7 @@ export function loadTokenizer(folder: string): transformers.PreTrainedTokenizer 
     }
   };
   const json = read('tokenizer.json') as TokenizerJson;
-  const config = read('tokenizer_config.json') as { tokenizer_class?: string; clean_up_tokenization_spaces?: boolean };
+  const config = read('tokenizer_config.json') as { tokenizer_class?: string };
   const name = config.tokenizer_class?.replace(/Fast$/, '') ?? 'PreTrainedTokenizer';
   const exports = transformers as unknown as Record<string, unknown>;
   const cls = (typeof exports[name] === 'function' ? exports[name] : transformers.PreTrainedTokenizer) as TokenizerClass;
@@ -34,11 +34,7 @@ export function loadTokenizer(folder: string): transformers.PreTrainedTokenizer 
   } catch (err) {
     throw new InferenceError('model-corrupt', `Could not build the tokenizer of ${folder}: ${(err as Error).message}`);
   }
-  traits.set(tokenizer, {
-    windowed: !json?.model?.end_of_word_suffix && isWindowed(json?.decoder ?? null),
-    // transformers.js cleans up unless tokenizer_config.json says not to.
-    cleanUp: config.clean_up_tokenization_spaces ?? true,
-  });
+  windowedDecoders.set(tokenizer, !json?.model?.end_of_word_suffix && isWindowed(json?.decoder ?? null));
   return tokenizer;
 }
 
@@ -65,11 +61,13 @@ export interface DecodingTraits {
   readonly cleanUp: boolean;
 }
 
-const traits = new WeakMap<transformers.PreTrainedTokenizer, DecodingTraits>();
+const windowedDecoders = new WeakMap<transformers.PreTrainedTokenizer, boolean>();
 
-/** The tokenizer's decoding traits; a tokenizer not built by `loadTokenizer` is decoded whole (never windowed). */
+/** The tokenizer's decoding traits; a tokenizer not built by `loadTokenizer` is never windowed. */
 export function decodingTraits(tokenizer: transformers.PreTrainedTokenizer): DecodingTraits {
-  return traits.get(tokenizer) ?? { windowed: false, cleanUp: true };
+  const config = tokenizer.config as { clean_up_tokenization_spaces?: boolean } | undefined;
+  // transformers.js cleans up unless tokenizer_config.json says not to.
+  return { windowed: windowedDecoders.get(tokenizer) ?? false, cleanUp: config?.clean_up_tokenization_spaces ?? true };
 }
 
 /** Decoder steps whose output for a token depends on that token alone (and, at most, on being the first). */
