@@ -107,6 +107,20 @@ export function threadPolicyTable(results) {
   return lines;
 }
 
+/** Per model: each policy's speed against 1 thread, as the geometric mean over pass kinds and loads. */
+export function threadPolicySummary(results) {
+  const lines = [];
+  for (const model of [...new Set(results.map((r) => r.model))]) {
+    const rows = results.filter((r) => r.model === model);
+    const means = POLICIES.map((_, p) => {
+      const ratios = rows.flatMap((r) => r.ms[p].map((ms, k) => r.ms[0][k] / ms));
+      return Math.exp(ratios.reduce((a, x) => a + Math.log(x), 0) / ratios.length);
+    });
+    lines.push(`- ${model}: against 1 thread, over every pass kind and load: ${POLICIES.slice(1).map((p, i) => `${p.label} ${means[i + 1].toFixed(2)}×`).join(', ')}.`);
+  }
+  return lines;
+}
+
 export function policyModels(root, quick) {
   const models = [{ label: 'gpt2-code (2.7M)', path: join(root, 'models', 'gpt2-code', 'onnx', 'model.onnx') }];
   const small = join(root, '.cache', 'gpt2-small-random', 'onnx', 'model.onnx');
@@ -120,5 +134,5 @@ if (process.argv.includes('--spin')) {
   const root = join(fileURLToPath(import.meta.url), '..', '..');
   const quick = process.argv.includes('--quick');
   const results = await measureThreadPolicy({ models: policyModels(root, quick), rounds: quick ? 5 : 15 });
-  for (const line of threadPolicyTable(results)) console.log(line);
+  for (const line of [...threadPolicyTable(results), '', ...threadPolicySummary(results)]) console.log(line);
 }
