@@ -1,6 +1,6 @@
 import type { DecoderSession, LoadedModel, StepResult } from '../models/modelAdapter';
 import type { TokenTrace } from '../protocol';
-import { IncrementalDetokenizer } from '../loading/tokenizer';
+import { IncrementalDetokenizer } from './incrementalDetokenizer';
 import { AttentionRecorder } from './attentionRecorder';
 import { argmax, logSoftmax, logSumExp, topKIndices } from './distribution';
 import { buildProcessors, forcedTokenAt, type GenerationConfig } from './generationConfig';
@@ -212,18 +212,21 @@ class OutputText {
 
   /** Decodes one more token; returns the text it added. */
   add(id: number): string {
-    this.before = this.detok.current.length;
+    // A stop string can begin only in the text a token may still change (the settled start never does).
+    this.before = this.detok.settledLength;
     return this.detok.push(id);
   }
 
   /** Streams the token with the text it makes final; says why when the text must stop here. */
   emit(trace: TokenTrace, last: boolean): 'stop-string' | 'repetition' | undefined {
+    if (last) this.detok.flush(); // an incomplete character at the very end is text too (U+FFFD)
     const text = this.detok.current;
     const atStop = findStopString(text, this.stopStrings, this.before);
     const atRepeat = this.repetitionPromptLine === undefined ? -1 : repetitionStart(text, this.repetitionPromptLine);
     this.stopAt = atRepeat >= 0 && (atStop < 0 || atRepeat < atStop) ? atRepeat : atStop;
     const why = this.stopAt < 0 ? undefined : this.stopAt === atRepeat ? 'repetition' : 'stop-string';
-    const settled = this.stopAt >= 0 ? text.slice(0, this.stopAt) : last ? text : text.slice(0, text.length - stopPrefixLength(text, this.stopStrings));
+    // Streamed: the text no later token changes, less an end that may still become a stop string.
+    const settled = this.stopAt >= 0 ? text.slice(0, this.stopAt) : last ? text : text.slice(0, Math.min(this.detok.settledLength, text.length - stopPrefixLength(text, this.stopStrings)));
     const delta = settled.slice(this.streamed.length);
     this.streamed = settled;
     this.onToken?.(trace, delta);
@@ -383,6 +386,7 @@ function traceSequence(model: LoadedModel, beam: Beam, config: GenerationConfig)
     const row = beam.rows[i];
     return traceStep(row, 0, row.length, id, eos.has(id) ? '' : detok.push(id), config.topAlternatives, model.tokenizer);
   });
+  detok.flush();
   return { tokens, text: detok.current };
 }
 

@@ -19,20 +19,15 @@ import { createSessionWithFallback } from './executionProviders';
 import { configNumber, eosIds, readModelFolder, type ModelFolder } from './modelFolder';
 import { loadTokenizer } from './tokenizer';
 import { checkFitsInMemory } from './memoryCheck';
+import { threadOptions } from './threadPolicy';
 
 interface DeviceState {
   device: string;
   notes: string[];
 }
 
-/**
- * Graphs this small are dominated by per-operator overhead, where a thread pool's synchronisation
- * costs more than it saves (gpt2-code: 0.62 ms per decode step on one thread, 0.82 ms on two).
- */
-const SINGLE_THREAD_BELOW_BYTES = 64 * 1024 * 1024;
-
 function sessionOptions(graphBytes: number): ort.InferenceSession.SessionOptions {
-  return { graphOptimizationLevel: 'all', ...(graphBytes < SINGLE_THREAD_BELOW_BYTES ? { intraOpNumThreads: 1 } : {}) };
+  return { graphOptimizationLevel: 'all', ...threadOptions(graphBytes) };
 }
 
 /**

@@ -23,44 +23,60 @@ export function loadTokenizer(folder: string): transformers.PreTrainedTokenizer 
       throw new InferenceError('model-corrupt', `${name} in ${folder} is not valid JSON: ${(err as Error).message}`);
     }
   };
-  const json = read('tokenizer.json');
+  const json = read('tokenizer.json') as TokenizerJson;
   const config = read('tokenizer_config.json') as { tokenizer_class?: string };
   const name = config.tokenizer_class?.replace(/Fast$/, '') ?? 'PreTrainedTokenizer';
   const exports = transformers as unknown as Record<string, unknown>;
   const cls = (typeof exports[name] === 'function' ? exports[name] : transformers.PreTrainedTokenizer) as TokenizerClass;
+  let tokenizer: transformers.PreTrainedTokenizer;
   try {
-    return new cls(json, config);
+    tokenizer = new cls(json, config);
   } catch (err) {
     throw new InferenceError('model-corrupt', `Could not build the tokenizer of ${folder}: ${(err as Error).message}`);
   }
+  windowedDecoders.set(tokenizer, !json?.model?.end_of_word_suffix && isWindowed(json?.decoder ?? null));
+  return tokenizer;
+}
+
+interface DecoderJson {
+  readonly type?: string;
+  readonly decoders?: readonly DecoderJson[];
+}
+
+interface TokenizerJson {
+  readonly decoder?: DecoderJson | null;
+  readonly model?: { readonly end_of_word_suffix?: string | null };
 }
 
 /**
- * Turns ids into the text each token adds. Byte-level BPE tokens can be partial UTF-8 characters, so
- * a token's text is the growth of the decoded sequence, not the decoding of the token alone.
+ * What incremental decoding needs to know about a tokenizer's decoder, read from its files at load.
+ * `windowed`: every step of the decoder maps each token alone, except that the first token of a
+ * sequence may lose a leading space (Metaspace) or be joined differently (WordPiece), and byte tokens
+ * join into UTF-8 characters; so decoding a few ids before the new ones gives the text the new ones
+ * add. BPE's end-of-word suffix (the last token is decoded differently) and CTC's merging do not.
+ * `cleanUp`: whether decoding removes the spaces before punctuation (`clean_up_tokenization_spaces`).
  */
-export class IncrementalDetokenizer {
-  private ids: number[] = [];
-  private text = '';
+export interface DecodingTraits {
+  readonly windowed: boolean;
+  readonly cleanUp: boolean;
+}
 
-  constructor(
-    private readonly tokenizer: transformers.PreTrainedTokenizer,
-    private readonly skipSpecial = true,
-  ) {}
+const windowedDecoders = new WeakMap<transformers.PreTrainedTokenizer, boolean>();
 
-  get current(): string {
-    return this.text;
-  }
+/** The tokenizer's decoding traits; a tokenizer not built by `loadTokenizer` is never windowed. */
+export function decodingTraits(tokenizer: transformers.PreTrainedTokenizer): DecodingTraits {
+  const config = tokenizer.config as { clean_up_tokenization_spaces?: boolean } | undefined;
+  // transformers.js cleans up unless tokenizer_config.json says not to.
+  return { windowed: windowedDecoders.get(tokenizer) ?? false, cleanUp: config?.clean_up_tokenization_spaces ?? true };
+}
 
-  push(id: number): string {
-    this.ids.push(id);
-    const next = this.tokenizer.decode(this.ids, { skip_special_tokens: this.skipSpecial });
-    // An incomplete character decodes to U+FFFD; its bytes are reported with the token that completes it.
-    if (next.endsWith('\uFFFD')) return '';
-    const added = next.startsWith(this.text) ? next.slice(this.text.length) : next;
-    this.text = next;
-    return added;
-  }
+/** Decoder steps whose output for a token depends on that token alone (and, at most, on being the first). */
+const WINDOWED_DECODERS = new Set(['ByteLevel', 'Metaspace', 'WordPiece', 'Replace', 'Fuse', 'Strip', 'ByteFallback']);
+
+function isWindowed(decoder: DecoderJson | null): boolean {
+  if (decoder === null) return true; // tokens joined with spaces
+  if (decoder.type === 'Sequence') return (decoder.decoders ?? []).every(isWindowed);
+  return decoder.type !== undefined && WINDOWED_DECODERS.has(decoder.type);
 }
 
 const tokenTexts = new WeakMap<transformers.PreTrainedTokenizer, Map<number, string>>();

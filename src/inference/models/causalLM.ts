@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { configNumber } from './modelFiles';
 import type { AttentionOutput } from './modelFiles';
 import type { DecoderSession, StepAttention, StepResult } from './modelAdapter';
-import { cacheLayout, declaredDim, emptyCache, gatherRows, int64Tensor, keepPositions, stepResult, type CacheLayout } from './tensors';
+import { cacheLayout, declaredDim, emptyCache, filledInt64, gatherRows, int64Tensor, keepPositions, stepResult, type CacheLayout } from './tensors';
 
 /** What the decoder-only graph declares and needs, read once at load time. */
 export interface CausalGraph {
@@ -71,7 +71,7 @@ export class CausalDecoderSession implements DecoderSession {
     const g = this.graph;
     const q = tokens[0].length;
     const feeds: Record<string, ort.Tensor> = { input_ids: int64Tensor(tokens) };
-    if (g.hasAttentionMask) feeds.attention_mask = int64Tensor(tokens.map(() => new Array<number>(this.pastLength + q).fill(1)));
+    if (g.hasAttentionMask) feeds.attention_mask = filledInt64([tokens.length, this.pastLength + q], 1);
     if (g.hasPositionIds) feeds.position_ids = int64Tensor(tokens.map(() => Array.from({ length: q }, (_, i) => this.pastLength + i)));
     if (g.hasCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', [this.pastLength > 0], [1]);
     if (g.hasLogitsToKeep) {

@@ -101,9 +101,18 @@ export class EncoderDecoderSession implements DecoderSession {
 
   reorder(rows: readonly number[]): void {
     if (rows.length === this.rows && rows.every((r, i) => r === i)) return;
-    for (const [name, t] of this.past) this.past.set(name, gatherRows(t, rows));
-    this.encoderHidden = gatherRows(this.encoderHidden, rows);
-    this.encoderMask = gatherRows(this.encoderMask, rows);
+    // Every row encodes the same source: the encoder's tensors (and the cross-attention cache made from
+    // them) need new rows only when the row count changes, and any row serves as each of them.
+    const sameCount = rows.length === this.rows;
+    const anyRow = rows.map(() => 0);
+    for (const [name, t] of this.past) {
+      if (!name.includes('.encoder.')) this.past.set(name, gatherRows(t, rows));
+      else if (!sameCount) this.past.set(name, gatherRows(t, anyRow));
+    }
+    if (!sameCount) {
+      this.encoderHidden = gatherRows(this.encoderHidden, anyRow);
+      this.encoderMask = gatherRows(this.encoderMask, anyRow);
+    }
     this.rows = rows.length;
   }
 

@@ -74,8 +74,12 @@ export class RnnSeq2SeqSession implements DecoderSession {
   reorder(rows: readonly number[]): void {
     if (rows.length === this.rows && rows.every((r, i) => r === i)) return;
     this.state = gatherRows(this.state, rows);
-    this.encoderOutputs = gatherRows(this.encoderOutputs, rows);
-    this.mask = gatherRows(this.mask, rows);
+    // Every row encodes the same source: its rows change only with the row count.
+    if (rows.length !== this.rows) {
+      const anyRow = rows.map(() => 0);
+      this.encoderOutputs = gatherRows(this.encoderOutputs, anyRow);
+      this.mask = gatherRows(this.mask, anyRow);
+    }
     this.rows = rows.length;
   }
 }

@@ -52,27 +52,48 @@ export function floatData(t: ort.Tensor): Float32Array {
   throw new Error(`Expected a float tensor, got ${t.type}.`);
 }
 
-/** Gathers rows along the first (batch) axis: row i of the result is row `rows[i]` of `t`. */
+type CacheData = Float32Array | Uint16Array | BigInt64Array;
+
+/**
+ * Gathers rows along the first (batch) axis: row i of the result is row `rows[i]` of `t`. With as
+ * many rows as before it works in place (the tensor is the session's own): rows that stay are not
+ * touched, rows that move are copied once, and a row that is overwritten before it is read is set
+ * aside first. Beam search moves a few rows per step, so this copies less than a fresh tensor would.
+ */
 export function gatherRows(t: ort.Tensor, rows: readonly number[]): ort.Tensor {
   const dims = t.dims;
   const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
-  const src = t.data as Float32Array | BigInt64Array;
-  const out = new (src.constructor as { new (n: number): Float32Array | BigInt64Array })(rows.length * rowSize);
-  rows.forEach((r, i) => (out as Float32Array).set((src as Float32Array).subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
-  return new ort.Tensor(t.type as 'float32', out as Float32Array, [rows.length, ...dims.slice(1)]);
+  const src = t.data as CacheData;
+  const row = (data: CacheData, r: number): CacheData => data.subarray(r * rowSize, (r + 1) * rowSize);
+  if (rows.length !== dims[0]) {
+    const out = new (src.constructor as { new (n: number): CacheData })(rows.length * rowSize);
+    rows.forEach((r, i) => (out as Float32Array).set(row(src, r) as Float32Array, i * rowSize));
+    return new ort.Tensor(t.type as 'float32', out as Float32Array, [rows.length, ...dims.slice(1)]);
+  }
+  const setAside = new Map<number, CacheData>();
+  rows.forEach((r, i) => {
+    if (r !== i && rows[r] !== r && !setAside.has(r)) setAside.set(r, row(src, r).slice());
+  });
+  rows.forEach((r, i) => {
+    if (r !== i) (src as Float32Array).set((setAside.get(r) ?? row(src, r)) as Float32Array, i * rowSize);
+  });
+  return t;
 }
 
-/** Keeps the first `keep` positions along `axis` of a cache tensor (axis 2 of `[rows, heads, positions, headDim]`). */
+/**
+ * Keeps the first `keep` positions along `axis` of a cache tensor (axis 2 of `[rows, heads, positions, headDim]`),
+ * compacted inside the tensor's own buffer (the session's own: no allocation, and the first block
+ * stays where it is); the result views the start of that buffer.
+ */
 export function keepPositions(t: ort.Tensor, keep: number, axis = 2): ort.Tensor {
   const dims = t.dims;
   const positions = dims[axis];
   if (keep >= positions) return t;
   const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const src = t.data as Float32Array | Uint16Array;
-  const out = new (src.constructor as { new (n: number): Float32Array | Uint16Array })(outer * keep * inner);
-  for (let o = 0; o < outer; o++) (out as Float32Array).set((src as Float32Array).subarray(o * positions * inner, (o * positions + keep) * inner), o * keep * inner);
-  return new ort.Tensor(t.type as 'float32', out as Float32Array, [...dims.slice(0, axis), keep, ...dims.slice(axis + 1)]);
+  const data = t.data as CacheData;
+  for (let o = 1; o < outer; o++) data.copyWithin(o * keep * inner, o * positions * inner, (o * positions + keep) * inner);
+  return new ort.Tensor(t.type as 'float32', data.subarray(0, outer * keep * inner) as Float32Array, [...dims.slice(0, axis), keep, ...dims.slice(axis + 1)]);
 }
 
 /**
