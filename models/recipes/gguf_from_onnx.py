@@ -67,6 +67,18 @@ def gguf_name(onnx_name: str) -> str:
                      "(expected Hugging Face GPT-2 names: transformer.wte.weight, transformer.h.0.ln_1.weight, …)")
 
 
+def read_config(model_dir: str) -> dict:
+    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    if cfg.get("model_type") != "gpt2":
+        raise ValueError(f"{model_dir}: model_type {cfg.get('model_type')!r}, this converter writes GPT-2 only")
+    if cfg.get("activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
+        raise ValueError(f"activation {cfg['activation_function']!r}: llama.cpp's gpt2 uses the tanh GELU")
+    if not os.path.exists(os.path.join(model_dir, "onnx", "model.onnx")):
+        raise ValueError(f"{model_dir} has no onnx/model.onnx (the fp32 decoder-only export this converter reads)")
+    return cfg
+
+
 def read_weights(model_dir: str) -> dict[str, np.ndarray]:
     path = os.path.join(model_dir, "onnx", "model.onnx")
     model = onnx.load(path, load_external_data=True)
@@ -112,12 +124,7 @@ def tokenizer_entries(model_dir: str, n_vocab: int):
 
 def convert(model_dir: str, out_path: str, type_name: str, weights: dict[str, np.ndarray] | None = None) -> None:
     """Writes one GGUF file; `weights` (from read_weights) saves reading the ONNX graph again."""
-    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
-        cfg = json.load(f)
-    if cfg.get("model_type") != "gpt2":
-        raise ValueError(f"{model_dir}: model_type {cfg.get('model_type')!r}, this converter writes GPT-2 only")
-    if cfg.get("activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
-        raise ValueError(f"activation {cfg['activation_function']!r}: llama.cpp's gpt2 uses the tanh GELU")
+    cfg = read_config(model_dir)
     weights = weights if weights is not None else read_weights(model_dir)
     n_vocab, n_embd = weights["token_embd.weight"].shape
     n_ff = cfg.get("n_inner") or 4 * cfg["n_embd"]
@@ -181,11 +188,15 @@ def main():
         sys.exit(f"unknown GGUF type {', '.join(unknown)}; choose from {', '.join(g.TYPE_NAMES)}")
     model_dir, out_dir = args
     name = os.path.basename(os.path.normpath(model_dir))
-    weights = read_weights(model_dir)
-    for t in types:
-        out = os.path.join(out_dir, f"{name}-{t}.gguf")
-        convert(model_dir, out, t, weights)
-        print(f"{out} {os.path.getsize(out) / 2**20:.1f} MiB", flush=True)
+    try:
+        read_config(model_dir)
+        weights = read_weights(model_dir)
+        for t in types:
+            out = os.path.join(out_dir, f"{name}-{t}.gguf")
+            convert(model_dir, out, t, weights)
+            print(f"{out} {os.path.getsize(out) / 2**20:.1f} MiB", flush=True)
+    except (ValueError, OSError) as err:
+        sys.exit(f"gguf_from_onnx.py: {err}")
 
 
 if __name__ == "__main__":

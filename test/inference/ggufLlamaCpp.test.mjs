@@ -67,3 +67,15 @@ test('the q8_0 and q4_0 GGUFs of gpt2-code stay as close to the engine\'s fp32 a
     await llama.dispose();
   }
 });
+
+test('the converter refuses a model that is not GPT-2, naming what it found', () => {
+  const out = mkdtempSync(join(tmpdir(), 'gguf-'));
+  try {
+    assert.throws(
+      () => execFileSync('/usr/bin/python3', [join(root, 'models', 'recipes', 'gguf_from_onnx.py'), modelPath('bart-translate-summarize'), out], { stdio: ['ignore', 'pipe', 'pipe'] }),
+      (err) => /model_type 'bart', this converter writes GPT-2 only/.test(err.stderr.toString()),
+    );
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
