@@ -11,6 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { measureThreadPolicy, policyModels, threadPolicySummary, threadPolicyTable } = await import('./threadPolicy.mjs');
 const { detokenizerTable, measureDetokenizer } = await import('./loopCosts.mjs');
 const { Engine, InferenceClient } = await import(join(root, 'dist', 'inference.js'));
+const { llamaCppSection } = await import('./llamaCppPeer.mjs');
 const { AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, env } = await import('@huggingface/transformers');
 env.allowRemoteModels = false;
 
@@ -129,8 +130,10 @@ if (!quick) {
   }
 }
 let smallResult;
+let smallTheirs;
 if (!quick && existsSync(join(small, 'onnx', 'model.onnx'))) {
   const b = await theirs(small, 'def __init__(self', 32, false);
+  smallTheirs = b;
   const a = await ours(small, 'def __init__(self', { maxNewTokens: 32 });
   row('GPT-2-small-shaped 124M (random weights), greedy (prompt lookup)', a, b);
   const one = await ours(small, 'def __init__(self', { maxNewTokens: 32, ...ONE_PER_PASS });
@@ -155,6 +158,19 @@ if (smallResult) {
   log(`GPT-2-small-shaped model: ${(bytes / 2 ** 20).toFixed(0)} MiB of fp32 weights read per pass; measured copy bandwidth ${(bw / 1e9).toFixed(1)} GB/s → memory roofline ${fmt(roofline)} passes/s; greedy one token per pass reaches ${fmt((100 * smallResult.tps) / roofline, 0)}% of it.`);
 }
 log();
+
+await llamaCppSection({
+  root,
+  engine,
+  log,
+  repeats: REPEATS,
+  bandwidth: memoryBandwidth(),
+  models: [
+    { label: 'gpt2-code', dir: gpt, tokens: N, transformersJs: gptTheirs.tps },
+    ...(smallTheirs ? [{ label: 'GPT-2-small-shaped 124M', dir: small, tokens: 32, transformersJs: smallTheirs.tps }] : []),
+  ],
+  quantizedDir: (dir) => join(root, '.cache', 'quantized', basename(dir)),
+});
 
 log('## Inspection cost (greedy, same prompt, model loaded with and without the tapped graph)');
 log();
