@@ -1,0 +1,108 @@
+"""q8 and q4 files of a decoder exported by this project (models/recipes/common.py), in the Hub's formats.
+
+    /usr/bin/python3 models/recipes/quantize_decoder.py SRC_FOLDER OUT_FOLDER [--accuracy-level N]
+
+SRC_FOLDER holds onnx/model.onnx (fp32) with config.json and the tokenizer (models/gpt2-code,
+.cache/gpt2-small-random). OUT_FOLDER gets the same folder with onnx/model.onnx linked to the source and:
+  onnx/model_quantized.onnx  q8 (dtype q8): hub_quant.quantize_q8 — onnxruntime quantize_dynamic's format,
+                             DynamicQuantizeLinear + MatMulInteger (QInt8 weights, per-tensor, symmetric) for
+                             every weight MatMul, the tied LM head included; int8 Gather + DequantizeLinear for
+                             the token and position embeddings.
+  onnx/model_int8.onnx       the same file (dtype int8: transformers.js's name for QInt8 weights).
+  onnx/model_q4.onnx         q4 (dtype q4): hub_quant.quantize_q4 — com.microsoft MatMulNBits, bits 4, block 32,
+                             symmetric (implicit zero point 8), with the `accuracy_level` attribute (default 4:
+                             int8 activations, int32 accumulation, onnxruntime's fastest CPU kernel); the
+                             embedding Gathers as in q8 (int8 table, one row dequantized per token).
+A separate folder, because `dtype: auto` prefers q4 on a CPU: the fp32 folder keeps loading fp32.
+
+Our exporter writes each Linear as MatMul(x, Transpose(W)) with W [out, in] (and the LM head as the transposed
+token embedding); onnxruntime folds such transposes when it loads the graph, the quantizers need the folded
+[in, out] matrix as an initializer, so the transposes of initializers are folded here first.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "hub_replicas"))
+import hub_quant  # noqa: E402
+
+FOLDER_FILES = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]
+
+
+def fold_weight_transposes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Transpose(W) of a 2-D initializer (perm [1, 0] or none) becomes an initializer W^T named as its output."""
+    m = onnx.ModelProto.FromString(model.SerializeToString())
+    g = m.graph
+    inits = {t.name: t for t in g.initializer}
+    kept, folded = [], []
+    for n in g.node:
+        perm = [list(a.ints) for a in n.attribute if a.name == "perm"]
+        if n.op_type == "Transpose" and n.input[0] in inits and len(inits[n.input[0]].dims) == 2 \
+                and perm in ([], [[1, 0]]):
+            w = numpy_helper.to_array(inits[n.input[0]])
+            folded.append(numpy_helper.from_array(np.ascontiguousarray(w.T), n.output[0]))
+        else:
+            kept.append(n)
+    del g.node[:]
+    g.node.extend(kept)
+    still = {x for n in g.node for x in n.input}
+    keep = [t for t in g.initializer if t.name in still]
+    del g.initializer[:]
+    g.initializer.extend(keep + folded)
+    del g.value_info[:]
+    return m
+
+
+def set_accuracy_level(model: onnx.ModelProto, level: int) -> onnx.ModelProto:
+    for n in model.graph.node:
+        if n.op_type == "MatMulNBits":
+            n.attribute.append(helper.make_attribute("accuracy_level", level))
+    return model
+
+
+def quantize_folder(src: str, out: str, accuracy_level: int = 4) -> None:
+    os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
+    for name in FOLDER_FILES:
+        if os.path.exists(os.path.join(src, name)):
+            shutil.copyfile(os.path.join(src, name), os.path.join(out, name))
+    with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    config["_name_or_path"] = os.path.basename(os.path.normpath(out))
+    with open(os.path.join(out, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+    fp32 = os.path.join(src, "onnx", "model.onnx")
+    link = os.path.join(out, "onnx", "model.onnx")
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(os.path.realpath(fp32), link)
+
+    folded = fold_weight_transposes(onnx.load(fp32))
+    q8 = hub_quant.quantize_q8(folded, "int8")
+    onnx.checker.check_model(q8)
+    onnx.save(q8, os.path.join(out, "onnx", "model_quantized.onnx"))
+    shutil.copyfile(os.path.join(out, "onnx", "model_quantized.onnx"), os.path.join(out, "onnx", "model_int8.onnx"))
+    # MatMuls to MatMulNBits first; q8 then finds only the embedding Gathers left to quantize.
+    q4 = hub_quant.quantize_q8(set_accuracy_level(hub_quant.quantize_q4(folded), accuracy_level), "int8")
+    onnx.save(q4, os.path.join(out, "onnx", "model_q4.onnx"))
+    sizes = {f: os.path.getsize(os.path.join(out, "onnx", f)) for f in ("model_quantized.onnx", "model_q4.onnx")}
+    print(f"{out}: fp32 {os.path.getsize(fp32) / 2**20:.1f} MiB, "
+          + ", ".join(f"{f} {s / 2**20:.1f} MiB" for f, s in sizes.items()), flush=True)
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    level = 4
+    if "--accuracy-level" in sys.argv:
+        level = int(sys.argv[sys.argv.index("--accuracy-level") + 1])
+        args = [a for a in args if a != str(level)]
+    if len(args) != 2:
+        sys.exit(__doc__)
+    quantize_folder(args[0], args[1], level)
