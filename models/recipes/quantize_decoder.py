@@ -68,6 +68,21 @@ def set_accuracy_level(model: onnx.ModelProto, level: int) -> onnx.ModelProto:
     return model
 
 
+def write_quantized(onnx_dir: str, fp32: str, accuracy_level: int = 4) -> None:
+    """Writes model_quantized.onnx, model_int8.onnx and model_q4.onnx of the fp32 graph into onnx_dir."""
+    folded = fold_weight_transposes(onnx.load(fp32))
+    q8 = hub_quant.quantize_q8(folded, "int8")
+    onnx.checker.check_model(q8)
+    onnx.save(q8, os.path.join(onnx_dir, "model_quantized.onnx"))
+    shutil.copyfile(os.path.join(onnx_dir, "model_quantized.onnx"), os.path.join(onnx_dir, "model_int8.onnx"))
+    # MatMuls to MatMulNBits first; q8 then finds only the embedding Gathers left to quantize.
+    q4 = hub_quant.quantize_q8(set_accuracy_level(hub_quant.quantize_q4(folded), accuracy_level), "int8")
+    onnx.save(q4, os.path.join(onnx_dir, "model_q4.onnx"))
+    sizes = {f: os.path.getsize(os.path.join(onnx_dir, f)) for f in ("model_quantized.onnx", "model_q4.onnx")}
+    print(f"{onnx_dir}: fp32 {os.path.getsize(fp32) / 2**20:.2f} MiB, "
+          + ", ".join(f"{f} {s / 2**20:.2f} MiB" for f, s in sizes.items()), flush=True)
+
+
 def quantize_folder(src: str, out: str, accuracy_level: int = 4) -> None:
     os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
     for name in FOLDER_FILES:
@@ -83,18 +98,7 @@ def quantize_folder(src: str, out: str, accuracy_level: int = 4) -> None:
     if os.path.lexists(link):
         os.remove(link)
     os.symlink(os.path.realpath(fp32), link)
-
-    folded = fold_weight_transposes(onnx.load(fp32))
-    q8 = hub_quant.quantize_q8(folded, "int8")
-    onnx.checker.check_model(q8)
-    onnx.save(q8, os.path.join(out, "onnx", "model_quantized.onnx"))
-    shutil.copyfile(os.path.join(out, "onnx", "model_quantized.onnx"), os.path.join(out, "onnx", "model_int8.onnx"))
-    # MatMuls to MatMulNBits first; q8 then finds only the embedding Gathers left to quantize.
-    q4 = hub_quant.quantize_q8(set_accuracy_level(hub_quant.quantize_q4(folded), accuracy_level), "int8")
-    onnx.save(q4, os.path.join(out, "onnx", "model_q4.onnx"))
-    sizes = {f: os.path.getsize(os.path.join(out, "onnx", f)) for f in ("model_quantized.onnx", "model_q4.onnx")}
-    print(f"{out}: fp32 {os.path.getsize(fp32) / 2**20:.1f} MiB, "
-          + ", ".join(f"{f} {s / 2**20:.1f} MiB" for f, s in sizes.items()), flush=True)
+    write_quantized(os.path.join(out, "onnx"), fp32, accuracy_level)
 
 
 if __name__ == "__main__":
