@@ -5,7 +5,7 @@
 The same maths and ONNX export as models/gpt2-code (models/recipes/common.py: GPT, export_decoder_onnx), shrunk to
 2 layers, 32 wide, 2 heads, 64 positions and a 512-token byte-level BPE (gpt2-code's tokenizer cut to its first
 255 merges), then quantize_decoder.write_quantized: model_quantized.onnx / model_int8.onnx (MatMulInteger, QInt8)
-and model_q4.onnx (MatMulNBits, 4 bits, block 32, accuracy_level 4). The weights are scaled up (WTE_SCALE,
+and model_q4.onnx (MatMulNBits, 4 bits, block 32, accuracy_level 4; LM head 8-bit). The weights are scaled up (WTE_SCALE,
 BLOCK_SCALE) so that the greedy steps of a random model differ from each other.
 test/inference/quantizedDecoding.test.mjs checks the engine against transformers.js on these files.
 """
@@ -63,8 +63,8 @@ def main():
     with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
         f.write("# tiny-gpt-quantized\n\nA tiny random-weight GPT (2 layers, 32 wide, 2 heads, 512-token byte-level BPE) in "
                 "this project's export layout, with: onnx/model.onnx (fp32), onnx/model_quantized.onnx and "
-                "onnx/model_int8.onnx (q8: DynamicQuantizeLinear + MatMulInteger, QInt8 per-tensor, int8 embedding "
-                "Gathers), onnx/model_q4.onnx (com.microsoft MatMulNBits, bits 4, block 32, accuracy_level 4). Made by "
+                "onnx/model_int8.onnx (q8: DynamicQuantizeLinear + MatMulInteger, QInt8 per-column, int8 embedding "
+                "Gathers), onnx/model_q4.onnx (com.microsoft MatMulNBits, bits 4, block 32, accuracy_level 4; the LM head as in q8). Made by "
                 "`models/recipes/make_quantized_fixture.py`; outputs are noise. "
                 "test/inference/quantizedDecoding.test.mjs checks the engine against transformers.js on each file.\n")
     print("written", out)

@@ -64,14 +64,14 @@ for (const [dtype, file] of [['q8', 'onnx/model_quantized.onnx'], ['int8', 'onnx
 }
 
 /**
- * Quantization error, on the first step of each prompt (the same context in every file). q8 (per-tensor
- * int8): fp32's top-5 tokens keep their log-probabilities within 0.06 (measured up to 0.056). q4 (16 levels
- * per block of 32) moves this 32-wide random model's flat distribution much more (the fp32 graph with the
+ * Quantization error, on the first step of each prompt (the same context in every file). q8 (per-column
+ * int8): fp32's top-5 tokens keep their log-probabilities within 0.08 (measured up to 0.062). q4 (16 levels
+ * per block of 32; the LM head at 8 bits) moves this 32-wide random model's flat distribution much more (the fp32 graph with the
  * same weights dequantized differs from fp32 by up to 1.05 nats, from MatMulNBits by 0.1), so only fp32's
  * greedy token is held to 0.5 (measured up to 0.43). A wrong packing or scale is a different random model:
  * its log-probabilities move by nats and the token leaves the top 50 of 512.
  */
-for (const [dtype, tokens, bound] of [['q8', 5, 0.06], ['q4', 1, 0.5]]) {
+for (const [dtype, tokens, bound] of [['q8', 5, 0.08], ['q4', 1, 0.5]]) {
   test(`${NAME} ${dtype}: the first step's log-probabilities of fp32's top ${tokens} stay within ${bound} of fp32`, async () => {
     for (const prompt of PROMPTS) {
       const [full, quantized] = [await ours('fp32', prompt, { maxNewTokens: 1 }), await ours(dtype, prompt, { maxNewTokens: 1, topAlternatives: 50 })];
