@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { quantizedSection } from './quantized.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { Engine, InferenceClient } = await import(join(root, 'dist', 'inference.js'));
@@ -153,6 +154,8 @@ if (smallResult) {
   log(`GPT-2-small-shaped model: ${(bytes / 2 ** 20).toFixed(0)} MiB of fp32 weights read per pass; measured copy bandwidth ${(bw / 1e9).toFixed(1)} GB/s → memory roofline ${fmt(roofline)} passes/s; greedy one token per pass reaches ${fmt((100 * smallResult.tps) / roofline, 0)}% of it.`);
 }
 log();
+
+await quantizedSection({ root, engine, log, repeats: REPEATS, quick, memoryBandwidth });
 
 log('## Inspection cost (greedy, same prompt, model loaded with and without the tapped graph)');
 log();
