@@ -3,7 +3,7 @@
 // per pass, against transformers.js on the same files; greedy agreement with fp32; bytes of weights read per
 // pass and the memory roofline; and the onnxruntime session options measured on the 124M quantized files.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 
@@ -17,11 +17,13 @@ const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /**
  * `.cache/quantized/<name of source>`: the q8/q4 folder of the fp32 folder `source`, built by the recipe when
- * it (or the fp32 file it links to) is missing. Other bench sections may use it to time the same files.
+ * a file is missing or older than the fp32 file (model.onnx there is a link to it). Other bench sections may use it to time the same files.
  */
 export function quantizedFolder(root, source) {
   const out = join(root, '.cache', 'quantized', basename(source));
-  const complete = Object.values(FILES).every((f) => existsSync(join(out, 'onnx', f))) && existsSync(join(out, 'bytes_read_per_pass.json'));
+  const fp32Time = statSync(join(source, 'onnx', 'model.onnx')).mtimeMs;
+  const current = (f) => existsSync(f) && statSync(f).mtimeMs >= fp32Time;
+  const complete = [...Object.values(FILES).map((f) => join(out, 'onnx', f)), join(out, 'bytes_read_per_pass.json')].every(current);
   if (!complete) execFileSync('/usr/bin/python3', [join(root, 'models', 'recipes', 'quantize_decoder.py'), source, out], { stdio: 'inherit' });
   return out;
 }
