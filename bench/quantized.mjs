@@ -120,8 +120,8 @@ export async function quantizedSection({ root, engine, log, repeats, quick, memo
   log('(DynamicQuantizeLinear + MatMulInteger, QInt8 weights with one scale per output column, the tied LM head included;');
   log('onnxruntime fuses each into DynamicQuantizeMatMul), q4 = `model_q4.onnx` (com.microsoft MatMulNBits, 4 bits, block');
   log('32, `accuracy_level` 4: int8 activations, int32 accumulation; the LM head 8-bit as in q8); both gather int8 embedding');
-  log('rows. Greedy, one token per');
-  log('pass, the chosen token\'s log-prob only (`topAlternatives: 0`); engines and dtypes alternate within each repeat.');
+  log('rows. Greedy, one token per pass, the chosen token\'s log-prob only (`topAlternatives: 0`); engines and dtypes');
+  log('alternate within each repeat.');
   log(`Roofline = measured copy bandwidth (${fmt(bandwidth / 1e9)} GB/s) / bytes of weights one pass reads.`);
   log();
   log('| model | dtype | weights read per pass | ours tok/s | roofline passes/s | ours % of roofline | ours first token ms | transformers.js tok/s | transformers.js first token ms | ratio | greedy ids equal to fp32 |');
