@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { quantizedFolder, quantizedSection } from './quantized.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { measureThreadPolicy, policyModels, threadPolicySummary, threadPolicyTable } = await import('./threadPolicy.mjs');
@@ -159,6 +160,8 @@ if (smallResult) {
 }
 log();
 
+await quantizedSection({ root, engine, log, repeats: REPEATS, quick, memoryBandwidth });
+
 await llamaCppSection({
   root,
   engine,
@@ -169,8 +172,9 @@ await llamaCppSection({
     { label: 'gpt2-code', dir: gpt, tokens: N, transformersJs: gptTheirs.tps },
     ...(smallTheirs ? [{ label: 'GPT-2-small-shaped 124M', dir: small, tokens: 32, transformersJs: smallTheirs.tps }] : []),
   ],
-  quantizedDir: (dir) => join(root, '.cache', 'quantized', basename(dir)),
+  quantizedDir: (dir) => quantizedFolder(root, dir),
 });
+
 
 log('## Inspection cost (greedy, same prompt, model loaded with and without the tapped graph)');
 log();
