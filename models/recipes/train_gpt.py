@@ -26,8 +26,9 @@ WORK = os.path.join(ROOT, "models", ".work")
 OUT = os.environ.get("GPT_OUT", os.path.join(ROOT, "models", "gpt2-code"))
 CORPUS = os.path.join(WORK, "corpus")
 EOT = "<|endoftext|>"
-VOCAB = 4096
-MODEL_CFG = dict(vocab_size=VOCAB, n_positions=512, n_embd=192, n_layer=4, n_head=6)
+VOCAB = 4096  # the byte-level BPE's own vocabulary (<|endoftext|>, 256 bytes, merges)
+from fim_transform import FIM_TOKENS, fim_example  # noqa: E402  (appended after the BPE's ids: 4096..4099)
+MODEL_CFG = dict(vocab_size=VOCAB + len(FIM_TOKENS), n_positions=512, n_embd=192, n_layer=4, n_head=6)
 SEED = 1234
 
 PROMPTS = [  # end on a non-blank token: the BPE splits "\n    x" as "\n   " + " x", so a trailing "\n" is rare
@@ -128,28 +129,54 @@ def tokenizer_config():
         "add_bos_token": False,
         "clean_up_tokenization_spaces": False,
         "errors": "replace",
-        "added_tokens_decoder": {"0": {"content": EOT, "lstrip": False, "normalized": False, "rstrip": False,
-                                       "single_word": False, "special": True}},
+        "additional_special_tokens": list(FIM_TOKENS),
+        "added_tokens_decoder": {str(i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
+                                          "single_word": False, "special": True}
+                                 for i, t in [(0, EOT)] + [(VOCAB + k, f) for k, f in enumerate(FIM_TOKENS)]},
     }
+
+
+def with_fim_tokens(tok):
+    """The BPE with the fill-in-the-middle markers appended after its ids, as special tokens."""
+    from bpe_tokenizer import Tokenizer
+    vocab = {t: i for t, i in tok.vocab.items() if i < VOCAB}
+    if len(vocab) != VOCAB or tok.vocab.get(EOT) != 0:
+        raise SystemExit(f"expected a {VOCAB}-token BPE with {EOT} = 0, got {len(vocab)} tokens")
+    vocab.update({t: VOCAB + k for k, t in enumerate(FIM_TOKENS)})
+    return Tokenizer(vocab, tok.merges, [EOT] + list(FIM_TOKENS))
+
+
+def text_tokenizer(tok):
+    """The same BPE that treats only <|endoftext|> as special: corpus text that spells a FIM marker stays text."""
+    from bpe_tokenizer import Tokenizer
+    return Tokenizer(tok.vocab, tok.merges, [EOT])
 
 
 def cmd_tokenizer():
     import numpy as np
     from bpe_tokenizer import train_bpe
 
+    from bpe_tokenizer import Tokenizer
+
     t0 = time.time()
-    text = open(os.path.join(CORPUS, "train.txt"), encoding="utf-8").read()
-    docs = text.split(EOT)
-    tok = train_bpe(docs, VOCAB, [EOT])
+    src = os.environ.get("TOKENIZER_FROM")  # a model folder whose BPE to keep (continuing its training)
+    if src:
+        base = Tokenizer.load(src)
+        print(f"BPE from {src}", flush=True)
+    else:
+        text = open(os.path.join(CORPUS, "train.txt"), encoding="utf-8").read()
+        base = train_bpe(text.split(EOT), VOCAB, [EOT])
+    tok = with_fim_tokens(base)
     tok.save(os.path.join(WORK, "tokenizer"), tokenizer_config())
     t1 = time.time()
+    enc = text_tokenizer(tok)
     for name in ("train", "val"):
         t = open(os.path.join(CORPUS, f"{name}.txt"), encoding="utf-8").read()
-        ids = np.array(tok.encode(t), dtype=np.uint16)
+        ids = np.array(enc.encode(t), dtype=np.uint16)
         np.save(os.path.join(CORPUS, f"{name}.npy"), ids)
         print(f"{name}: {len(t)} chars -> {len(ids)} tokens ({len(t) / len(ids):.2f} chars/token)", flush=True)
     with open(os.path.join(WORK, "tokenizer_timing.json"), "w") as f:
-        json.dump({"train_bpe_s": round(t1 - t0, 1), "encode_s": round(time.time() - t1, 1)}, f)
+        json.dump({"train_bpe_s": None if src else round(t1 - t0, 1), "encode_s": round(time.time() - t1, 1)}, f)
 
 
 def _setup_torch():
@@ -181,6 +208,37 @@ def _eval_loss(model, data, T, n_windows=None, batch=8):
     return tot / cnt, cnt
 
 
+def fim_validation_examples(n=96, room=512):
+    """Fixed 'line' FIM examples from the held-out documents: (ids, middle_start) pairs."""
+    import numpy as np
+    from bpe_tokenizer import Tokenizer
+    enc = text_tokenizer(Tokenizer.load(os.path.join(WORK, "tokenizer")))
+    docs = [d for d in open(os.path.join(CORPUS, "val.txt"), encoding="utf-8").read().split(EOT) if len(d) >= 8]
+    rng = np.random.default_rng(SEED + 7)
+    out = []
+    while len(out) < n:
+        ex = fim_example(docs[int(rng.integers(0, len(docs)))], enc, rng, room, mode="line")
+        if ex is not None:
+            out.append(ex)
+    return out
+
+
+def _eval_fim(model, examples):
+    """Mean loss (nats/token) of the middles and their closing <|endoftext|>, given prefix and suffix."""
+    import torch
+    tot, cnt = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for ids, m in examples:
+            x = torch.tensor([ids[:-1]])
+            logits, _, _ = model(x)
+            y = torch.tensor(ids[m:])
+            tot += float(torch.nn.functional.cross_entropy(logits[0, m - 1:], y, reduction="sum"))
+            cnt += len(y)
+    model.train()
+    return tot / cnt
+
+
 def cmd_train():
     import numpy as np
     torch = _setup_torch()
@@ -209,6 +267,27 @@ def cmd_train():
     B = int(os.environ.get("BATCH", "16"))
     rng = np.random.default_rng(SEED)
     ckpt_path = os.environ.get("CKPT_OUT", os.path.join(WORK, "ckpt.pt"))
+    # FIM_RATE: the share of training rows made of fill-in-the-middle examples (packed, see fim_transform.py)
+    fim_rate = float(os.environ.get("FIM_RATE", "0"))
+    fim_rng = np.random.default_rng(SEED + 1)
+    fim_val = None
+    if fim_rate > 0:
+        from bpe_tokenizer import Tokenizer
+        enc = text_tokenizer(Tokenizer.load(os.path.join(WORK, "tokenizer")))
+        docs = [d for d in open(os.path.join(CORPUS, "train.txt"), encoding="utf-8").read().split(EOT) if len(d) >= 8]
+        doc_end = np.cumsum([len(d) for d in docs])  # a document drawn by its length, as windows draw text
+        fim_val = fim_validation_examples()
+        print(f"FIM on {fim_rate:.0%} of rows from {len(docs)} documents; {len(fim_val)} held-out FIM examples", flush=True)
+
+    def fim_row(T):
+        ids = []
+        while len(ids) < T + 1:
+            d = docs[int(np.searchsorted(doc_end, fim_rng.integers(0, doc_end[-1]), side="right"))]
+            ex = fim_example(d, enc, fim_rng, T + 1)
+            if ex is not None:
+                ids += ex[0]
+        return np.array(ids[:T + 1], dtype=np.int64)
+
     t0 = time.time()
     last_ckpt = t0
     step, tokens = 0, 0
@@ -233,8 +312,10 @@ def cmd_train():
         for g in opt.param_groups:
             g["lr"] = lr
         offs = rng.integers(0, len(train) - T - 1, size=bsz)
-        x = torch.from_numpy(np.stack([train[o:o + T] for o in offs]).astype("int64"))
-        y = torch.from_numpy(np.stack([train[o + 1:o + T + 1] for o in offs]).astype("int64"))
+        rows = [fim_row(T) if fim_rate > 0 and fim_rng.random() < fim_rate else train[o:o + T + 1].astype("int64")
+                for o in offs]
+        x = torch.from_numpy(np.stack([r[:-1] for r in rows]))
+        y = torch.from_numpy(np.stack([r[1:] for r in rows]))
         logits, _, _ = model(x)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -250,9 +331,11 @@ def cmd_train():
                   f"{tokens / el:.0f} tok/s {el:.0f}s", flush=True)
         if time.time() - last_ckpt > 150:
             vl, _ = _eval_loss(model, val, 512, n_windows=24)
+            fl = _eval_fim(model, fim_val) if fim_val else None
             history.append({"step": step0 + step, "tokens": tokens0 + tokens, "seconds": round(secs0 + time.time() - t0),
-                            "val_loss": vl})
-            print(f"[eval] step {step} val_loss {vl:.3f} ppl {math.exp(vl):.1f}", flush=True)
+                            "val_loss": vl, **({"fim_middle_loss": fl} if fl is not None else {})})
+            print(f"[eval] step {step} val_loss {vl:.3f} ppl {math.exp(vl):.1f}"
+                  + (f" fim_middle_loss {fl:.3f}" if fl is not None else ""), flush=True)
             torch.save({"model": model.state_dict(), "cfg": MODEL_CFG, "step": step0 + step, "tokens": tokens0 + tokens,
                         "seconds": secs0 + time.time() - t0, "history": history, "phases": phases,
                         "batch": B, "lr_max": lr_max}, ckpt_path + ".tmp")
@@ -260,9 +343,13 @@ def cmd_train():
             last_ckpt = time.time()
     secs = time.time() - t0
     vl, _ = _eval_loss(model, val, 512, n_windows=24)
-    history.append({"step": step0 + step, "tokens": tokens0 + tokens, "seconds": round(secs0 + secs), "val_loss": vl})
-    phases.append({"steps": step, "tokens": tokens, "seconds": round(secs), "lr_max": lr_max, "lr_min": lr_min})
-    print(f"[final] step {step0 + step} tokens {tokens0 + tokens} {secs0 + secs:.0f}s val_loss(24x512) {vl:.3f}", flush=True)
+    fl = _eval_fim(model, fim_val) if fim_val else None
+    history.append({"step": step0 + step, "tokens": tokens0 + tokens, "seconds": round(secs0 + secs), "val_loss": vl,
+                    **({"fim_middle_loss": fl} if fl is not None else {})})
+    phases.append({"steps": step, "tokens": tokens, "seconds": round(secs), "lr_max": lr_max, "lr_min": lr_min,
+                   "fim_rate": fim_rate})
+    print(f"[final] step {step0 + step} tokens {tokens0 + tokens} {secs0 + secs:.0f}s val_loss(24x512) {vl:.3f}"
+          + (f" fim_middle_loss {fl:.3f}" if fl is not None else ""), flush=True)
     torch.save({"model": model.state_dict(), "cfg": MODEL_CFG, "step": step0 + step, "tokens": tokens0 + tokens,
                 "seconds": secs0 + secs, "history": history, "phases": phases, "batch": B, "lr_max": lr_max},
                ckpt_path + ".tmp")
