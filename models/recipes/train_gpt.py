@@ -37,6 +37,8 @@ PROMPTS = [  # end on a non-blank token: the BPE splits "\n    x" as "\n   " + "
     "export function isString(value: unknown): value is string {\n    return",
     "interface Array<T> {\n    /**\n     * Returns",
     "To install the package, run",
+    # fill-in-the-middle, as fillInTheMiddle.ts formats it (StarCoder PSM): the middle ends with <|endoftext|>
+    "<fim_prefix>def add(a, b):\n    return a<fim_suffix>\n\n\nprint(add(1, 2))\n<fim_middle>",
 ]
 ATTN_TEXT = "def add(a, b):\n    return a + b\n"
 
@@ -417,6 +419,17 @@ def cmd_export():
     }
     vt = open(os.path.join(CORPUS, "val.txt"), encoding="utf-8").read()
     metrics["val_chars_per_token"] = len(vt) / len(val)
+    fim_val = fim_validation_examples()
+    metrics["fim_middle_loss"] = _eval_fim(model, fim_val)
+    metrics["fim_examples"] = len(fim_val)
+    before = os.environ.get("BEFORE_CKPT")  # the checkpoint this run continued from: the same evaluations
+    if before:
+        bm, _ = load_model(before)
+        bl, _ = _eval_loss(bm, val, 512, n_windows=n_eval)
+        metrics["before"] = {"heldout_loss": bl, "heldout_ppl": math.exp(bl), "fim_middle_loss": _eval_fim(bm, fim_val),
+                             "heldout_bits_per_char": bl / math.log(2) / metrics["val_chars_per_token"]}
+        print(f"before: held-out loss {bl:.4f}, FIM middle loss {metrics['before']['fim_middle_loss']:.4f}", flush=True)
+    print(f"after: held-out loss {vl:.4f}, FIM middle loss {metrics['fim_middle_loss']:.4f}", flush=True)
     # sampled continuations for the card (temperature 0.8, top-k 40, seeded)
     g = torch.Generator().manual_seed(SEED)
     samples = []
@@ -437,6 +450,42 @@ def cmd_export():
     print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1), flush=True)
 
 
+def _inline_card_section():
+    """The inline measurement (eval_inline.mjs JSON reports) of this model and of the one it continued from."""
+    after = os.environ.get("INLINE_EVAL", os.path.join(WORK, "inline_eval.json"))
+    before = os.environ.get("INLINE_EVAL_BEFORE", os.path.join(WORK, "inline_before.json"))
+    if not os.path.exists(after):
+        return ""
+    rows = []
+    for label, path in (("gpt2-code", after), ("before FIM training", before)):
+        if not os.path.exists(path):
+            continue
+        rep = json.load(open(path))
+        d = rep["defaults"]
+        for s in rep["summary"]:
+            if s["filter"] != "no cut" and not s["filter"].startswith("defaults"):
+                continue
+            pct = lambda n, m: f"{100 * n / m:.1f}%" if m else "—"
+            flt = "none" if s["filter"] == "no cut" else f"≥ {d['minConfidence']}, mean ≥ {d['minMeanLogprob']}"
+            rows.append(f"| {label} | {s['mode']} | {flt} | {s['exact']} ({pct(s['exact'], s['cases'])}) | "
+                        f"{s['similarityAllCases']:.3f} | {s['shown']} ({pct(s['shown'], s['cases'])}) | {s['suppressed']} | "
+                        f"{pct(s['exact'], s['shown'])} | {pct(s['right'], s['shown'])} | {s['correctHidden']} of {s['correctUncut']} |")
+    rep = json.load(open(after))
+    return f"""
+## Inline completions on held-out code
+{rep['cases']} single-line middles cut from files this model's corpus holds out (content hash) and whose lines occur
+in no trainable file (`models/recipes/make_inline_cases.mjs`): the rest of the line after a random cursor, up to
+1,400 characters before it and the next 300 after the line as the suffix; greedy, at most 24 tokens, stop at the
+newline, shaped and cut as the extension does (`models/recipes/eval_inline.mjs`; BENCHMARKS.md has the sweep).
+Edit similarity over all cases counts a suggestion not shown as empty; the cut is `lmLens.inline.minConfidence`
+with the mean log-probability floor.
+
+| model | prompt | cut | exact (all cases) | edit similarity (all cases) | shown | suppressed | exact among shown | right so far among shown | correct ones hidden |
+|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+"""
+
+
 def cmd_card():
     torch = _setup_torch()
     met = json.load(open(_metrics_path()))
@@ -452,10 +501,17 @@ def cmd_card():
     phases = met.get("phases") or [{"steps": met["train_steps"], "tokens": met["train_tokens"],
                                      "seconds": met["train_seconds"], "lr_max": met["lr_max"], "lr_min": 2e-4}]
     phase_text = "\n".join(
-        f"- phase {i + 1}{' (continued from phase 1 with a fresh optimizer)' if i else ''}: {p['seconds'] / 60:.1f} min, "
+        f"- phase {i + 1}{' (continued from the previous phase with a fresh optimizer)' if i else ''}: {p['seconds'] / 60:.1f} min, "
         f"{p['steps']} steps, {p['tokens']:,} tokens, lr {p['lr_max']:g} → {p['lr_min']:g}"
+        + (f", {p['fim_rate']:.0%} of the rows fill-in-the-middle examples" if p.get("fim_rate") else ", left to right only")
         for i, p in enumerate(phases))
-    hist = "\n".join(f"| {h['step']} | {h['tokens']:,} | {h['seconds']} | {h['val_loss']:.3f} |" for h in met["history"])
+    hist = "\n".join(f"| {h['step']} | {h['tokens']:,} | {h['seconds']} | {h['val_loss']:.3f} | "
+                     f"{h['fim_middle_loss']:.3f} |" if 'fim_middle_loss' in h else
+                     f"| {h['step']} | {h['tokens']:,} | {h['seconds']} | {h['val_loss']:.3f} | — |" for h in met["history"])
+    bef = met.get("before")
+    before_row = (f"| before fill-in-the-middle training (the previous gpt2-code) | {bef['heldout_loss']:.3f} | "
+                  f"{bef['heldout_ppl']:.1f} | {bef['heldout_bits_per_char']:.2f} | {bef['fim_middle_loss']:.3f} |\n") if bef else ""
+    inline = _inline_card_section()
     card = f"""---
 license: other
 language: [en, code]
@@ -477,7 +533,7 @@ LM head tied to the token embeddings.
 |---|---|
 | layers / width / heads | {c['n_layer']} / {c['n_embd']} / {c['n_head']} |
 | context (n_positions) | {c['n_positions']} |
-| vocabulary | {c['vocab_size']} (byte-level BPE, `<|endoftext|>` = id 0 as bos/eos/pad) |
+| vocabulary | {c['vocab_size']}: byte-level BPE of {VOCAB} (`<|endoftext|>` = id 0 as bos/eos/pad), then the special tokens {', '.join(f'`{t}` = {VOCAB + k}' for k, t in enumerate(FIM_TOKENS))} |
 | parameters | {met['params']:,} (tied embeddings counted once) |
 | ONNX | `onnx/model.onnx`, fp32, opset 14, {onnx_size / 2**20:.1f} MiB; folder {size / 2**20:.1f} MiB |
 
@@ -499,8 +555,27 @@ Documents joined with `<|endoftext|>`; ~3% of files (by content hash) held out f
 Train: {src['train_docs']} documents, {src['train_chars']:,} characters; held-out: {src['val_docs']} documents,
 {src['val_chars']:,} characters ({met['val_chars_per_token']:.2f} characters per token).
 
+## Fill in the middle
+The model writes what goes between a prefix and a suffix in StarCoder's format (PSM):
+`<fim_prefix>` prefix `<fim_suffix>` suffix `<fim_middle>`, and the middle ends with `<|endoftext|>`. The
+extension recognises the format from these tokens (`src/inference/fillInTheMiddle.ts`) and sends the text after
+the cursor as the suffix: `node dist/cli.js generate --model gpt2-code --prompt P --suffix S --json` returns the
+middle, with `fim: {{"format": "starcoder", ...}}`. The markers are appended after the BPE's ids, so every other id
+kept its meaning; they are special tokens (never split, never produced by text that spells them in training).
+
+Training examples (`models/recipes/fim_transform.py`, the transformation of Bavarian et al. 2022, "Efficient
+Training of Language Models to Fill in the Middle", as StarCoder and Qwen2.5-Coder use it): a document is cut at two
+characters, never at token boundaries, because an editor's cursor stands inside words. 70% of the cuts take the rest
+of one line after a random cursor (the middle the inline completion asks for: the suffix then starts at the newline,
+and the model learns to stop at the line's end with `<|endoftext|>`); 30% are the FIM paper's random spans of 1-400
+characters (log-uniform) that may cross lines, so a middle of several lines is also seen. Each side is clipped to a
+random length up to 1,400 characters before and 300 after, the sizes the extension's inline cases have, and cut to
+the context as `fillInTheMiddle.ts` cuts a prompt (the prefix keeps its end, the suffix its start). Fill-in-the-middle
+examples are packed into half of the training rows; the other half are left-to-right windows as before. Loss on
+every token (prefix and suffix tokens train left-to-right prediction too).
+
 ## Training
-Byte-level BPE trained with `models/recipes/bpe_tokenizer.py` in {tokt['train_bpe_s']} s.
+Byte-level BPE trained with `models/recipes/bpe_tokenizer.py`{f" in {tokt['train_bpe_s']} s" if tokt.get('train_bpe_s') else " (phase 1; later phases keep it)"}.
 AdamW (β 0.9/0.95, weight decay 0.1, gradient clipping 1.0, no dropout), random windows of 256 tokens
 (batch 16) for the first 60% of each phase's time, then 512 (batch 8); learning rate warm-up then cosine decay
 over the wall-clock budget.
@@ -510,18 +585,19 @@ one PyTorch/OpenBLAS thread while other jobs shared the machine): {met['train_st
 {met['train_tokens']:,} tokens ({met['train_tokens'] / met['train_corpus_tokens']:.2f} epochs of the {met['train_corpus_tokens']:,}-token training split,
 {met['train_tokens'] / met['train_seconds']:.0f} tokens/s). Export to ONNX took {met['export_seconds']} s.
 
-| step | tokens | seconds | held-out loss (24×512 tokens) |
-|---|---|---|---|
+| step | tokens | seconds | held-out loss (24×512 tokens) | held-out FIM middle loss ({met.get('fim_examples', 96)} line cuts) |
+|---|---|---|---|---|
 {hist}
 
 ## Held-out evaluation
-On {met['heldout_tokens']:,} held-out tokens (non-overlapping 512-token windows):
+Left to right, on {met['heldout_tokens']:,} held-out tokens (non-overlapping 512-token windows); the FIM middle loss
+is over the middles (and their closing `<|endoftext|>`) of {met.get('fim_examples', 96)} fixed line cuts of held-out documents:
 
-| model | loss (nats/token) | perplexity | bits/char |
-|---|---|---|---|
-| gpt2-code | {met['heldout_loss']:.3f} | {met['heldout_ppl']:.1f} | {met['heldout_bits_per_char']:.2f} |
-| unigram baseline (train token frequencies, add-one) | {met['unigram_loss']:.3f} | {met['unigram_ppl']:.1f} | {met['unigram_loss'] / math.log(2) / met['val_chars_per_token']:.2f} |
-
+| model | loss (nats/token) | perplexity | bits/char | FIM middle loss |
+|---|---|---|---|---|
+| gpt2-code | {met['heldout_loss']:.3f} | {met['heldout_ppl']:.1f} | {met['heldout_bits_per_char']:.2f} | {met.get('fim_middle_loss', float('nan')):.3f} |
+{before_row}| unigram baseline (train token frequencies, add-one) | {met['unigram_loss']:.3f} | {met['unigram_ppl']:.1f} | {met['unigram_loss'] / math.log(2) / met['val_chars_per_token']:.2f} | |
+{inline}
 ## Samples (greedy, 20 new tokens, from `reference.json`)
 {samples}
 
