@@ -27,8 +27,12 @@ OUT = os.environ.get("GPT_OUT", os.path.join(ROOT, "models", "gpt2-code"))
 CORPUS = os.path.join(WORK, "corpus")
 EOT = "<|endoftext|>"
 VOCAB = 4096  # the byte-level BPE's own vocabulary (<|endoftext|>, 256 bytes, merges)
-from fim_transform import FIM_TOKENS, fim_example  # noqa: E402  (appended after the BPE's ids: 4096..4099)
-MODEL_CFG = dict(vocab_size=VOCAB + len(FIM_TOKENS), n_positions=512, n_embd=192, n_layer=4, n_head=6)
+from fim_transform import FIM_TOKENS, fim_example  # noqa: E402
+# FIM=1: the model has the fill-in-the-middle markers, appended after the BPE's ids (4096..4099), and trains with
+# FIM_RATE > 0. The committed gpt2-code is left to right only (FIM unset): see models/recipes/README.md.
+FIM = os.environ.get("FIM", "0") == "1"
+ADDED_TOKENS = list(FIM_TOKENS) if FIM else []
+MODEL_CFG = dict(vocab_size=VOCAB + len(ADDED_TOKENS), n_positions=512, n_embd=192, n_layer=4, n_head=6)
 SEED = 1234
 
 PROMPTS = [  # end on a non-blank token: the BPE splits "\n    x" as "\n   " + " x", so a trailing "\n" is rare
@@ -37,9 +41,9 @@ PROMPTS = [  # end on a non-blank token: the BPE splits "\n    x" as "\n   " + "
     "export function isString(value: unknown): value is string {\n    return",
     "interface Array<T> {\n    /**\n     * Returns",
     "To install the package, run",
-    # fill-in-the-middle, as fillInTheMiddle.ts formats it (StarCoder PSM): the middle ends with <|endoftext|>
+] + ([  # fill-in-the-middle, as fillInTheMiddle.ts formats it (StarCoder PSM): the middle ends with <|endoftext|>
     "<fim_prefix>def add(a, b):\n    return a<fim_suffix>\n\n\nprint(add(1, 2))\n<fim_middle>",
-]
+] if FIM else [])
 ATTN_TEXT = "def add(a, b):\n    return a + b\n"
 
 
@@ -131,21 +135,21 @@ def tokenizer_config():
         "add_bos_token": False,
         "clean_up_tokenization_spaces": False,
         "errors": "replace",
-        "additional_special_tokens": list(FIM_TOKENS),
+        **({"additional_special_tokens": ADDED_TOKENS} if ADDED_TOKENS else {}),
         "added_tokens_decoder": {str(i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
                                           "single_word": False, "special": True}
-                                 for i, t in [(0, EOT)] + [(VOCAB + k, f) for k, f in enumerate(FIM_TOKENS)]},
+                                 for i, t in [(0, EOT)] + [(VOCAB + k, f) for k, f in enumerate(ADDED_TOKENS)]},
     }
 
 
 def with_fim_tokens(tok):
-    """The BPE with the fill-in-the-middle markers appended after its ids, as special tokens."""
+    """The BPE with the fill-in-the-middle markers (FIM=1) appended after its ids, as special tokens."""
     from bpe_tokenizer import Tokenizer
     vocab = {t: i for t, i in tok.vocab.items() if i < VOCAB}
     if len(vocab) != VOCAB or tok.vocab.get(EOT) != 0:
         raise SystemExit(f"expected a {VOCAB}-token BPE with {EOT} = 0, got {len(vocab)} tokens")
-    vocab.update({t: VOCAB + k for k, t in enumerate(FIM_TOKENS)})
-    return Tokenizer(vocab, tok.merges, [EOT] + list(FIM_TOKENS))
+    vocab.update({t: VOCAB + k for k, t in enumerate(ADDED_TOKENS)})
+    return Tokenizer(vocab, tok.merges, [EOT] + ADDED_TOKENS)
 
 
 def text_tokenizer(tok):
@@ -271,6 +275,8 @@ def cmd_train():
     ckpt_path = os.environ.get("CKPT_OUT", os.path.join(WORK, "ckpt.pt"))
     # FIM_RATE: the share of training rows made of fill-in-the-middle examples (packed, see fim_transform.py)
     fim_rate = float(os.environ.get("FIM_RATE", "0"))
+    if fim_rate > 0 and not FIM:
+        raise SystemExit("FIM_RATE needs FIM=1 (the model and tokenizer with the fill-in-the-middle markers)")
     fim_rng = np.random.default_rng(SEED + 1)
     fim_val = None
     if fim_rate > 0:
@@ -419,17 +425,19 @@ def cmd_export():
     }
     vt = open(os.path.join(CORPUS, "val.txt"), encoding="utf-8").read()
     metrics["val_chars_per_token"] = len(vt) / len(val)
-    fim_val = fim_validation_examples()
-    metrics["fim_middle_loss"] = _eval_fim(model, fim_val)
-    metrics["fim_examples"] = len(fim_val)
+    fim_val = fim_validation_examples() if FIM else None
+    if FIM:
+        metrics["fim_middle_loss"] = _eval_fim(model, fim_val)
+        metrics["fim_examples"] = len(fim_val)
     before = os.environ.get("BEFORE_CKPT")  # the checkpoint this run continued from: the same evaluations
     if before:
         bm, _ = load_model(before)
         bl, _ = _eval_loss(bm, val, 512, n_windows=n_eval)
-        metrics["before"] = {"heldout_loss": bl, "heldout_ppl": math.exp(bl), "fim_middle_loss": _eval_fim(bm, fim_val),
-                             "heldout_bits_per_char": bl / math.log(2) / metrics["val_chars_per_token"]}
-        print(f"before: held-out loss {bl:.4f}, FIM middle loss {metrics['before']['fim_middle_loss']:.4f}", flush=True)
-    print(f"after: held-out loss {vl:.4f}, FIM middle loss {metrics['fim_middle_loss']:.4f}", flush=True)
+        metrics["before"] = {"heldout_loss": bl, "heldout_ppl": math.exp(bl),
+                             "heldout_bits_per_char": bl / math.log(2) / metrics["val_chars_per_token"],
+                             **({"fim_middle_loss": _eval_fim(bm, fim_val)} if FIM else {})}
+        print(f"before: held-out loss {bl:.4f}, FIM middle loss {metrics['before'].get('fim_middle_loss')}", flush=True)
+    print(f"after: held-out loss {vl:.4f}, FIM middle loss {metrics.get('fim_middle_loss')}", flush=True)
     # sampled continuations for the card (temperature 0.8, top-k 40, seeded)
     g = torch.Generator().manual_seed(SEED)
     samples = []
@@ -448,6 +456,28 @@ def cmd_export():
     metrics["heldout_bits_per_char"] = vl / math.log(2) / metrics["val_chars_per_token"]
     write_json(_metrics_path(), metrics)
     print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1), flush=True)
+
+
+FIM_CARD = """## Fill in the middle
+The model writes what goes between a prefix and a suffix in StarCoder's format (PSM):
+`<fim_prefix>` prefix `<fim_suffix>` suffix `<fim_middle>`, and the middle ends with `<|endoftext|>`. The
+extension recognises the format from these tokens (`src/inference/fillInTheMiddle.ts`) and sends the text after
+the cursor as the suffix: `node dist/cli.js generate --model gpt2-code --prompt P --suffix S --json` returns the
+middle, with `fim: {"format": "starcoder", ...}`. The markers are appended after the BPE's ids, so every other id
+kept its meaning; they are special tokens (never split, never produced by text that spells them in training).
+
+Training examples (`models/recipes/fim_transform.py`, the transformation of Bavarian et al. 2022, "Efficient
+Training of Language Models to Fill in the Middle", as StarCoder and Qwen2.5-Coder use it): a document is cut at two
+characters, never at token boundaries, because an editor's cursor stands inside words. 70% of the cuts take the rest
+of one line after a random cursor (the middle the inline completion asks for: the suffix then starts at the newline,
+and the model learns to stop at the line's end with `<|endoftext|>`); 30% are the FIM paper's random spans of 1-400
+characters (log-uniform) that may cross lines, so a middle of several lines is also seen. Each side is clipped to a
+random length up to 1,400 characters before and 300 after, the sizes the extension's inline cases have, and cut to
+the context as `fillInTheMiddle.ts` cuts a prompt (the prefix keeps its end, the suffix its start). Fill-in-the-middle
+examples are packed into half of the training rows; the other half are left-to-right windows as before. Loss on
+every token (prefix and suffix tokens train left-to-right prediction too).
+
+"""
 
 
 def _inline_card_section():
@@ -509,8 +539,11 @@ def cmd_card():
                      f"{h['fim_middle_loss']:.3f} |" if 'fim_middle_loss' in h else
                      f"| {h['step']} | {h['tokens']:,} | {h['seconds']} | {h['val_loss']:.3f} | — |" for h in met["history"])
     bef = met.get("before")
-    before_row = (f"| before fill-in-the-middle training (the previous gpt2-code) | {bef['heldout_loss']:.3f} | "
-                  f"{bef['heldout_ppl']:.1f} | {bef['heldout_bits_per_char']:.2f} | {bef['fim_middle_loss']:.3f} |\n") if bef else ""
+    before_row = ""
+    if bef:
+        fim_before = f"{bef['fim_middle_loss']:.3f}" if "fim_middle_loss" in bef else "—"
+        before_row = (f"| the model this phase continued from | {bef['heldout_loss']:.3f} | {bef['heldout_ppl']:.1f} | "
+                      f"{bef['heldout_bits_per_char']:.2f} | {fim_before} |\n")
     inline = _inline_card_section()
     card = f"""---
 license: other
@@ -533,7 +566,7 @@ LM head tied to the token embeddings.
 |---|---|
 | layers / width / heads | {c['n_layer']} / {c['n_embd']} / {c['n_head']} |
 | context (n_positions) | {c['n_positions']} |
-| vocabulary | {c['vocab_size']}: byte-level BPE of {VOCAB} (`<|endoftext|>` = id 0 as bos/eos/pad), then the special tokens {', '.join(f'`{t}` = {VOCAB + k}' for k, t in enumerate(FIM_TOKENS))} |
+| vocabulary | {c['vocab_size']}: byte-level BPE (`<|endoftext|>` = id 0 as bos/eos/pad){''.join(f', `{t}` = {VOCAB + k}' for k, t in enumerate(ADDED_TOKENS))} |
 | parameters | {met['params']:,} (tied embeddings counted once) |
 | ONNX | `onnx/model.onnx`, fp32, opset 14, {onnx_size / 2**20:.1f} MiB; folder {size / 2**20:.1f} MiB |
 
@@ -555,26 +588,7 @@ Documents joined with `<|endoftext|>`; ~3% of files (by content hash) held out f
 Train: {src['train_docs']} documents, {src['train_chars']:,} characters; held-out: {src['val_docs']} documents,
 {src['val_chars']:,} characters ({met['val_chars_per_token']:.2f} characters per token).
 
-## Fill in the middle
-The model writes what goes between a prefix and a suffix in StarCoder's format (PSM):
-`<fim_prefix>` prefix `<fim_suffix>` suffix `<fim_middle>`, and the middle ends with `<|endoftext|>`. The
-extension recognises the format from these tokens (`src/inference/fillInTheMiddle.ts`) and sends the text after
-the cursor as the suffix: `node dist/cli.js generate --model gpt2-code --prompt P --suffix S --json` returns the
-middle, with `fim: {{"format": "starcoder", ...}}`. The markers are appended after the BPE's ids, so every other id
-kept its meaning; they are special tokens (never split, never produced by text that spells them in training).
-
-Training examples (`models/recipes/fim_transform.py`, the transformation of Bavarian et al. 2022, "Efficient
-Training of Language Models to Fill in the Middle", as StarCoder and Qwen2.5-Coder use it): a document is cut at two
-characters, never at token boundaries, because an editor's cursor stands inside words. 70% of the cuts take the rest
-of one line after a random cursor (the middle the inline completion asks for: the suffix then starts at the newline,
-and the model learns to stop at the line's end with `<|endoftext|>`); 30% are the FIM paper's random spans of 1-400
-characters (log-uniform) that may cross lines, so a middle of several lines is also seen. Each side is clipped to a
-random length up to 1,400 characters before and 300 after, the sizes the extension's inline cases have, and cut to
-the context as `fillInTheMiddle.ts` cuts a prompt (the prefix keeps its end, the suffix its start). Fill-in-the-middle
-examples are packed into half of the training rows; the other half are left-to-right windows as before. Loss on
-every token (prefix and suffix tokens train left-to-right prediction too).
-
-## Training
+{FIM_CARD if FIM else ""}## Training
 Byte-level BPE trained with `models/recipes/bpe_tokenizer.py`{f" in {tokt['train_bpe_s']} s" if tokt.get('train_bpe_s') else " (phase 1; later phases keep it)"}.
 AdamW (β 0.9/0.95, weight decay 0.1, gradient clipping 1.0, no dropout), random windows of 256 tokens
 (batch 16) for the first 60% of each phase's time, then 512 (batch 8); learning rate warm-up then cosine decay
@@ -595,7 +609,7 @@ is over the middles (and their closing `<|endoftext|>`) of {met.get('fim_example
 
 | model | loss (nats/token) | perplexity | bits/char | FIM middle loss |
 |---|---|---|---|---|
-| gpt2-code | {met['heldout_loss']:.3f} | {met['heldout_ppl']:.1f} | {met['heldout_bits_per_char']:.2f} | {met.get('fim_middle_loss', float('nan')):.3f} |
+| gpt2-code | {met['heldout_loss']:.3f} | {met['heldout_ppl']:.1f} | {met['heldout_bits_per_char']:.2f} | {f"{met['fim_middle_loss']:.3f}" if 'fim_middle_loss' in met else '—'} |
 {before_row}| unigram baseline (train token frequencies, add-one) | {met['unigram_loss']:.3f} | {met['unigram_ppl']:.1f} | {met['unigram_loss'] / math.log(2) / met['val_chars_per_token']:.2f} | |
 {inline}
 ## Samples (greedy, 20 new tokens, from `reference.json`)

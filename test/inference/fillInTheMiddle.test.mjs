@@ -5,9 +5,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { fixturesDir, modelPath, newEngine, reference, rejectsWithCode, root } from '../helpers.mjs';
+import { fixturesDir, newEngine, rejectsWithCode, root } from '../helpers.mjs';
 import { startLlamaCppServer, startOllamaServer, startOpenAiServer } from '../servers/servingEngines.mjs';
 
 const engine = newEngine();
@@ -24,44 +24,6 @@ test("StarCoder's format (GPT-BigCode replica): the prompt's ids and the greedy 
   const stops = new Set([0, 1, 2, 3]); // <|endoftext|>, <fim_prefix>, <fim_middle>, <fim_suffix>
   const until = ref.greedy_ids.findIndex((id) => stops.has(id));
   assert.deepEqual(r.tokens.map((t) => t.id), until < 0 ? ref.greedy_ids : ref.greedy_ids.slice(0, until + 1));
-});
-
-test("the bundled gpt2-code fills the middle in StarCoder's format: prompt ids and greedy middle equal transformers.js's generate() and the PyTorch reference", async () => {
-  const prefix = 'def add(a, b):\n    return a';
-  const suffix = '\n\n\nprint(add(1, 2))\n';
-  const text = `<fim_prefix>${prefix}<fim_suffix>${suffix}<fim_middle>`;
-  const ref = reference('gpt2-code').prompts.find((p) => p.text === text);
-  assert.ok(ref, 'reference.json has the FIM prompt (train_gpt.py PROMPTS)');
-  const folder = modelPath('gpt2-code');
-  const { AutoModelForCausalLM, AutoTokenizer, env } = await import('@huggingface/transformers');
-  env.allowRemoteModels = false;
-  env.localModelPath = dirname(folder) + '/';
-  const tokenizer = await AutoTokenizer.from_pretrained(basename(folder));
-  const inputs = tokenizer(text);
-  const theirIds = Array.from(inputs.input_ids.data, Number);
-  assert.deepEqual(theirIds.slice(0, 1), [4096], '<fim_prefix> is one special token, appended after the BPE ids');
-  assert.deepEqual([theirIds.at(-1), theirIds[theirIds.indexOf(4098)]], [4097, 4098], '<fim_middle> ends the prompt, <fim_suffix> is in it');
-  assert.deepEqual(theirIds, ref.input_ids, 'transformers.js tokenizes the FIM prompt as the recipe did');
-  const model = await AutoModelForCausalLM.from_pretrained(basename(folder), { dtype: 'fp32', device: 'cpu' });
-  let theirs;
-  try {
-    const out = await model.generate({ ...inputs, max_new_tokens: ref.greedy_ids.length, do_sample: false, num_beams: 1 });
-    theirs = Array.from(out.data, Number).slice(theirIds.length);
-  } finally {
-    await model.dispose();
-  }
-  const r = await engine.generate({ model: { source: 'gpt2-code' }, prompt: prefix, suffix, options: { strategy: 'greedy', maxNewTokens: ref.greedy_ids.length, repetitionPenalty: 1 } });
-  assert.deepEqual(r.inputIds, ref.input_ids, 'the engine formats and tokenizes the same prompt');
-  assert.deepEqual(r.fim, { format: 'starcoder', promptTokens: ref.input_ids.length });
-  assert.equal(r.fimUnavailable, undefined);
-  // The middle ends at <|endoftext|> (the reference stops there) or a marker; transformers.js stops at EOS too.
-  const stops = new Set([0, 4096, 4097, 4098, 4099]);
-  const until = ref.greedy_ids.findIndex((id) => stops.has(id));
-  const middle = until < 0 ? ref.greedy_ids : ref.greedy_ids.slice(0, until + 1);
-  assert.deepEqual(r.tokens.map((t) => t.id), middle, 'greedy middle equals the PyTorch reference');
-  assert.deepEqual(theirs.slice(0, middle.length), middle, "greedy middle equals transformers.js's");
-  assert.ok(r.text.length > 0, 'a middle was written');
-  assert.equal(r.text, ref.greedy_text.replace(/<\|endoftext\|>$/, ''), 'the middle as text, without its end marker');
 });
 
 test('each family is recognised by its markers (and their stop tokens), a long prefix and suffix are cut nearest the cursor, a model without FIM tokens says it used the prefix alone', async () => {
@@ -86,10 +48,8 @@ test('each family is recognised by its markers (and their stop tokens), a long p
   assert.equal(long.inputIds.at(-1), 2, 'ends with <fim_middle>');
   await rejectsWithCode(local.generate({ model: { source: bigcode, dtype: 'fp32' }, prompt: 'x = 1\n'.repeat(400), suffix: 'y = 2\n'.repeat(400), options: { maxNewTokens: 4 } }), 'context-overflow', /before and after the cursor/);
 
-  // tiny-llama-gqa keeps the tokenizer it copied from gpt2-code before gpt2-code learned FIM: no FIM tokens.
-  const noFim = modelPath('tiny-llama-gqa');
-  const plain = await engine.generate({ model: { source: noFim }, prompt: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', options: { strategy: 'greedy', maxNewTokens: 6 } });
-  const alone = await engine.generate({ model: { source: noFim }, prompt: 'def add(a, b):\n    ', options: { strategy: 'greedy', maxNewTokens: 6 } });
+  const plain = await engine.generate({ model: { source: 'gpt2-code' }, prompt: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', options: { strategy: 'greedy', maxNewTokens: 6 } });
+  const alone = await engine.generate({ model: { source: 'gpt2-code' }, prompt: 'def add(a, b):\n    ', options: { strategy: 'greedy', maxNewTokens: 6 } });
   assert.equal(plain.text, alone.text);
   assert.equal(plain.fim, undefined);
   assert.match(plain.fimUnavailable, /has no fill-in-the-middle tokens: it continued the text before the cursor alone/);
@@ -104,16 +64,7 @@ test('CLI: generate --prompt P --suffix S --json returns the middle and the form
   assert.equal(typeof r.text, 'string');
 });
 
-test('CLI: generate --model gpt2-code --prompt P --suffix S --json fills the middle with the bundled model', async () => {
-  const ref = reference('gpt2-code').prompts.find((p) => p.text.startsWith('<fim_prefix>def add(a, b):'));
-  const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'dist', 'cli.js'), 'generate', '--model', 'gpt2-code', '--prompt', 'def add(a, b):\n    return a', '--suffix', '\n\n\nprint(add(1, 2))\n', '--strategy', 'greedy', '--max-new-tokens', String(ref.greedy_ids.length), '--json']);
-  const r = JSON.parse(stdout);
-  assert.deepEqual(r.fim, { format: 'starcoder', promptTokens: ref.input_ids.length });
-  assert.equal(r.text, ref.greedy_text.replace(/<\|endoftext\|>$/, ''), 'the middle the reference writes');
-  assert.ok(r.text.length > 0);
-});
-
-test('servers: llama.cpp fills the middle through /infill, Ollama through suffix; a server that refuses a suffix says so', async () => {
+test('servers: llama.cpp fills the middle through /infill, Ollama through suffix; where a server refuses, the prefix is continued alone and fimUnavailable says why', async () => {
   const llama = await (async () => { const s = await startLlamaCppServer(); servers.push(s); return s; })();
   const r = await engine.generate({ model: { source: 'gpt2-code', endpoint: { url: llama.url, api: 'llama.cpp' } }, prompt: 'def add(a, b):\n    ', suffix: '\n    return c', options: { strategy: 'greedy', maxNewTokens: 4 } });
   const req = llama.requests.at(-1);
@@ -127,8 +78,20 @@ test('servers: llama.cpp fills the middle through /infill, Ollama through suffix
   assert.equal(ollama.requests.at(-1).body.raw, undefined, 'the template renders prompt and suffix (raw off)');
   const refusing = await startOllamaServer();
   servers.push(refusing);
-  await rejectsWithCode(engine.generate({ model: { source: 'gpt2-code', endpoint: { url: refusing.url, api: 'ollama' } }, prompt: 'a', suffix: 'b', options: { maxNewTokens: 3 } }), 'server-error', /does not support insert/);
+  const alone = (await engine.generate({ model: { source: 'gpt2-code' }, prompt: 'a', options: { strategy: 'greedy', maxNewTokens: 3, repetitionPenalty: 1 } })).text;
+  const fromOllama = await engine.generate({ model: { source: 'gpt2-code', endpoint: { url: refusing.url, api: 'ollama' } }, prompt: 'a', suffix: 'b', options: { strategy: 'greedy', maxNewTokens: 3 } });
+  assert.match(fromOllama.fimUnavailable, /does not support insert.*no fill-in-the-middle template.*continued alone/);
+  assert.equal(fromOllama.text, alone);
+  assert.equal(refusing.requests.at(-1).body.raw, true, 'the prefix alone, raw');
+  const noInfill = await startLlamaCppServer({ noInfill: true });
+  servers.push(noInfill);
+  const fromLlama = await engine.generate({ model: { source: 'gpt2-code', endpoint: { url: noInfill.url, api: 'llama.cpp' } }, prompt: 'a', suffix: 'b', options: { strategy: 'greedy', maxNewTokens: 3 } });
+  assert.match(fromLlama.fimUnavailable, /501: Infill is not supported by this model.*no fill-in-the-middle tokens.*continued alone/);
+  assert.deepEqual(noInfill.requests.map((q) => q.path), ['/infill', '/completion']);
+  assert.equal(fromLlama.text, alone);
   const vllm = await startOpenAiServer();
   servers.push(vllm);
-  await rejectsWithCode(engine.generate({ model: { source: 'gpt2-code', endpoint: { url: `${vllm.url}/v1` } }, prompt: 'a', suffix: 'b', options: { maxNewTokens: 3 } }), 'server-error', /suffix/i);
+  const fromVllm = await engine.generate({ model: { source: 'gpt2-code', endpoint: { url: `${vllm.url}/v1` } }, prompt: 'a', suffix: 'b', options: { strategy: 'greedy', maxNewTokens: 3 } });
+  assert.match(fromVllm.fimUnavailable, /suffix is not currently supported/);
+  assert.equal(fromVllm.text, alone);
 });
