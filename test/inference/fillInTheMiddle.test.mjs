@@ -64,7 +64,7 @@ test('CLI: generate --prompt P --suffix S --json returns the middle and the form
   assert.equal(typeof r.text, 'string');
 });
 
-test('servers: llama.cpp fills the middle through /infill, Ollama through suffix; where a server refuses, the prefix is continued alone and fimUnavailable says why', async () => {
+test('servers: llama.cpp fills the middle through /infill, Ollama through suffix; a server that refuses a suffix says so', async () => {
   const llama = await (async () => { const s = await startLlamaCppServer(); servers.push(s); return s; })();
   const r = await engine.generate({ model: { source: 'gpt2-code', endpoint: { url: llama.url, api: 'llama.cpp' } }, prompt: 'def add(a, b):\n    ', suffix: '\n    return c', options: { strategy: 'greedy', maxNewTokens: 4 } });
   const req = llama.requests.at(-1);
@@ -78,20 +78,8 @@ test('servers: llama.cpp fills the middle through /infill, Ollama through suffix
   assert.equal(ollama.requests.at(-1).body.raw, undefined, 'the template renders prompt and suffix (raw off)');
   const refusing = await startOllamaServer();
   servers.push(refusing);
-  const alone = (await engine.generate({ model: { source: 'gpt2-code' }, prompt: 'a', options: { strategy: 'greedy', maxNewTokens: 3, repetitionPenalty: 1 } })).text;
-  const fromOllama = await engine.generate({ model: { source: 'gpt2-code', endpoint: { url: refusing.url, api: 'ollama' } }, prompt: 'a', suffix: 'b', options: { strategy: 'greedy', maxNewTokens: 3 } });
-  assert.match(fromOllama.fimUnavailable, /does not support insert.*no fill-in-the-middle template.*continued alone/);
-  assert.equal(fromOllama.text, alone);
-  assert.equal(refusing.requests.at(-1).body.raw, true, 'the prefix alone, raw');
-  const noInfill = await startLlamaCppServer({ noInfill: true });
-  servers.push(noInfill);
-  const fromLlama = await engine.generate({ model: { source: 'gpt2-code', endpoint: { url: noInfill.url, api: 'llama.cpp' } }, prompt: 'a', suffix: 'b', options: { strategy: 'greedy', maxNewTokens: 3 } });
-  assert.match(fromLlama.fimUnavailable, /501: Infill is not supported by this model.*no fill-in-the-middle tokens.*continued alone/);
-  assert.deepEqual(noInfill.requests.map((q) => q.path), ['/infill', '/completion']);
-  assert.equal(fromLlama.text, alone);
+  await rejectsWithCode(engine.generate({ model: { source: 'gpt2-code', endpoint: { url: refusing.url, api: 'ollama' } }, prompt: 'a', suffix: 'b', options: { maxNewTokens: 3 } }), 'server-error', /does not support insert/);
   const vllm = await startOpenAiServer();
   servers.push(vllm);
-  const fromVllm = await engine.generate({ model: { source: 'gpt2-code', endpoint: { url: `${vllm.url}/v1` } }, prompt: 'a', suffix: 'b', options: { strategy: 'greedy', maxNewTokens: 3 } });
-  assert.match(fromVllm.fimUnavailable, /suffix is not currently supported/);
-  assert.equal(fromVllm.text, alone);
+  await rejectsWithCode(engine.generate({ model: { source: 'gpt2-code', endpoint: { url: `${vllm.url}/v1` } }, prompt: 'a', suffix: 'b', options: { maxNewTokens: 3 } }), 'server-error', /suffix/i);
 });
