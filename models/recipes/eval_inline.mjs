@@ -1,18 +1,24 @@
 // Measures inline completions of gpt2-code on held-out code, without and with the confidence cut
 // (src/completion/confidenceCut.ts) at a sweep of thresholds, and picks lmLens.inline.minConfidence's default.
 //
-//   npm run build && node models/recipes/eval_inline.mjs [CASES_JSON] [OUT_JSON]
+//   npm run build && node models/recipes/eval_inline.mjs [--model SOURCE] [CASES_JSON] [OUT_JSON]
 //
+// SOURCE: the model (default gpt2-code; a folder path measures another, e.g. an older gpt2-code kept elsewhere).
 // CASES_JSON (default models/recipes/data/inline_cases.json, made by make_inline_cases.mjs): single-line middles
 // from files gpt2-code never trained on. Each case is generated as the extension does it: greedy, the line's rest
 // after the cursor, stop at the newline, shaped by completionText.ts, then cut by confidenceCut.ts. Each case runs
-// twice, without and with the text after the line as the suffix (gpt2-code has no fill-in-the-middle tokens: the
-// engine then continues the prefix and says why in `fimUnavailable`; the script reports what it said).
+// twice, without and with the text after the line as the suffix (filled in the middle when the model has FIM tokens;
+// a model without them continues the prefix and says why in `fimUnavailable`; the script reports what it said).
+//
+// First a summary: each run without the cut, with the extension's defaults (package.json, confidenceCut.ts) and with
+// the chosen pair: exact matches and edit similarity over all cases (a suggestion not shown counts as empty), how
+// many suggestions the cut suppressed, the precision of those shown (exact, right so far) and the correct ones hidden.
 //
 // The defaults are chosen by one rule: of every pair of threshold and mean log-probability floor in the sweep, the
 // one whose shown suggestions are most often right so far (a non-empty prefix of the line's true rest), among those
 // that hide at most a third of the correct suggestions (those right so far without the cut); on a tie the first in
-// the sweep (no floor before a floor, the lower threshold first).
+// the sweep (no floor before a floor, the lower threshold first). The extension sends the text after the cursor, so
+// the run with the suffix is the one that chooses.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,11 +36,16 @@ async function load(rel) {
   await esbuild.build({ entryPoints: [path.join(root, rel)], outfile, bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'silent' });
   return import(pathToFileURL(outfile).href);
 }
-const { confidenceCut } = await load('src/completion/confidenceCut.ts');
+const { confidenceCut, DEFAULT_MIN_MEAN_LOGPROB } = await load('src/completion/confidenceCut.ts');
 const { trimCompletion } = await load('src/completion/completionText.ts');
+const DEFAULT_MIN_CONFIDENCE = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).contributes.configuration.properties['lmLens.inline.minConfidence'].default;
 
-const casesFile = process.argv[2] ?? path.join(root, 'models', 'recipes', 'data', 'inline_cases.json');
-const outFile = process.argv[3];
+const args = process.argv.slice(2);
+const modelAt = args.indexOf('--model');
+const source = modelAt >= 0 ? args.splice(modelAt, 2)[1] : 'gpt2-code';
+if (!source) throw new Error('--model needs a model: a bundled name or a folder');
+const casesFile = args[0] ?? path.join(root, 'models', 'recipes', 'data', 'inline_cases.json');
+const outFile = args[1];
 const { cases } = JSON.parse(fs.readFileSync(casesFile, 'utf8'));
 const THRESHOLDS = [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6];
 const FLOORS = [undefined, -2, -1.5, -1.25, -1, -0.7, -0.5];
@@ -52,7 +63,7 @@ function levenshtein(a, b) {
 const similarity = (a, b) => (a.length || b.length ? 1 - levenshtein(a, b) / Math.max(a.length, b.length) : 1);
 
 const engine = new Engine(path.join(root, 'models'), { offline: true });
-const model = { source: 'gpt2-code', device: 'cpu' };
+const model = { source, device: 'cpu' };
 const runs = {};
 const fimNotes = new Set();
 const t0 = Date.now();
@@ -88,11 +99,13 @@ function commonPrefix(a, b) {
  * prefix of the line's true rest (exact included); "correct" suggestions are the uncut ones that are right so far.
  */
 function score(rows, minConfidence, minMeanLogprob) {
-  let shown = 0, exact = 0, right = 0, sim = 0, rightChars = 0, shownChars = 0, correctUncut = 0, correctHidden = 0;
+  let shown = 0, exact = 0, right = 0, sim = 0, rightChars = 0, shownChars = 0, correctUncut = 0, correctHidden = 0, suggested = 0;
   for (const r of rows) {
     const correct = r.text !== '' && r.expected.startsWith(r.text);
     if (correct) correctUncut++;
-    const cut = r.text.replace(/\s/g, '').length === 0 ? { text: undefined } : confidenceCut(r.text, r.tokens, { minConfidence, ...(minMeanLogprob !== undefined ? { minMeanLogprob } : {}) });
+    const blank = r.text.replace(/\s/g, '').length === 0;
+    if (!blank) suggested++;
+    const cut = blank ? { text: undefined } : confidenceCut(r.text, r.tokens, { minConfidence, ...(minMeanLogprob !== undefined ? { minMeanLogprob } : {}) });
     if (cut.text === undefined) {
       if (correct) correctHidden++;
       continue;
@@ -104,7 +117,8 @@ function score(rows, minConfidence, minMeanLogprob) {
     rightChars += commonPrefix(cut.text, r.expected);
     shownChars += cut.text.length;
   }
-  return { minConfidence, minMeanLogprob, cases: rows.length, shown, exact, right, meanSimilarity: shown ? sim / shown : 0, rightChars, shownChars, correctUncut, correctHidden };
+  // A suggestion not shown leaves the line as it was: similarity 0 to the expected rest (which is never empty).
+  return { minConfidence, minMeanLogprob, cases: rows.length, suggested, suppressed: suggested - shown, shown, exact, right, meanSimilarity: shown ? sim / shown : 0, similarityAllCases: sim / rows.length, rightChars, shownChars, correctUncut, correctHidden };
 }
 
 const pct = (n, d) => (d ? `${((100 * n) / d).toFixed(1)}%` : '—');
@@ -127,7 +141,19 @@ function choose(results) {
   return best;
 }
 
-const report = { cases: cases.length, options: OPTIONS, fim: [...fimNotes], runs: {} };
+const report = { model: source, cases: cases.length, options: OPTIONS, fim: [...fimNotes], defaults: { minConfidence: DEFAULT_MIN_CONFIDENCE, minMeanLogprob: DEFAULT_MIN_MEAN_LOGPROB }, runs: {} };
+
+/** Without the cut, with the extension's defaults and with the chosen pair, for both runs: the headline numbers. */
+function summary(settings) {
+  const lines = [
+    '| run | filter | exact (all cases) | edit similarity (all cases) | shown | suppressed by the cut | exact among shown | right so far among shown | correct without the cut, hidden by it |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const [mode, label, s] of settings) {
+    lines.push(`| ${mode} | ${label} | ${s.exact} (${pct(s.exact, s.cases)}) | ${s.similarityAllCases.toFixed(3)} | ${s.shown}/${s.cases} (${pct(s.shown, s.cases)}) | ${s.suppressed} of ${s.suggested} | ${pct(s.exact, s.shown)} | ${pct(s.right, s.shown)} | ${s.correctHidden} of ${s.correctUncut} |`);
+  }
+  return lines.join('\n');
+}
 for (const [mode, rows] of Object.entries(runs)) {
   // Every pair of threshold and mean floor; the rule picks among all of them.
   const grid = FLOORS.flatMap((f) => THRESHOLDS.map((t) => score(rows, t, f)));
@@ -147,6 +173,18 @@ for (const [mode, rows] of Object.entries(runs)) {
   console.log(`Min confidence ${chosen?.minConfidence}, each floor:\n\n${table(floors)}\n`);
   for (const [lang, list] of Object.entries(byLanguage)) console.log(`${lang}:\n\n${table(list)}\n`);
 }
+const chosenWithSuffix = report.runs['prefix + suffix'].chosen;
+const headline = [];
+for (const mode of Object.keys(runs)) {
+  headline.push([mode, 'no cut', score(runs[mode], 0)]);
+  headline.push([mode, `defaults (${DEFAULT_MIN_CONFIDENCE}, floor ${DEFAULT_MIN_MEAN_LOGPROB})`, score(runs[mode], DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_MEAN_LOGPROB)]);
+  if (chosenWithSuffix && (chosenWithSuffix.minConfidence !== DEFAULT_MIN_CONFIDENCE || chosenWithSuffix.minMeanLogprob !== DEFAULT_MIN_MEAN_LOGPROB)) {
+    headline.push([mode, `chosen (${chosenWithSuffix.minConfidence}, floor ${chosenWithSuffix.minMeanLogprob ?? 'none'})`, score(runs[mode], chosenWithSuffix.minConfidence, chosenWithSuffix.minMeanLogprob)]);
+  }
+}
+report.summary = headline.map(([mode, filter, s]) => ({ mode, filter, ...s }));
+console.log(`\n### Summary: ${source}, ${cases.length} cases\n\n${summary(headline)}\n`);
+console.log(`Chosen from the run with the suffix (what the extension sends): min confidence ${chosenWithSuffix?.minConfidence ?? 'none'}, mean log-prob floor ${chosenWithSuffix?.minMeanLogprob ?? 'none'}`);
 // The cut reads the trace: a suggestion whose tokens do not spell it would be shown unjudged.
 report.unscored = runs['prefix only'].filter((r) => r.text.trim() && confidenceCut(r.text, r.tokens, { minConfidence: 1 }).unscored).length;
 console.log(`Suggestions the trace does not spell (shown unjudged): ${report.unscored}`);

@@ -5,9 +5,11 @@
 // Which files: the held-out split of train_gpt.py `corpus`. That step reads the same sources (the CPython 3.11
 // standard library, the .js/.ts files in node_modules) with the same filters (200 B to 300 kB, not minified, no
 // <|endoftext|>) and holds out every file whose CRC-32 of its UTF-8 content is below 3 mod 100: such a file's
-// content is never in the training split, whatever else node_modules held when the model was trained. A held-out
-// file can still share lines with a trained one (another version of the same package), so a case is dropped
-// when its line, with the lines around it, occurs in any source file that is not held out.
+// content is never in the training split, whatever else node_modules held when the model was trained. The content
+// is hashed as Python reads it, line ends made "\n" (universal newlines): hashing the raw bytes of a CRLF file
+// held out files the recipe trains on. A held-out file can still share lines with a trained one (another version
+// of the same package, a README that quotes the code), so a case is dropped when its line, with the lines around
+// it, occurs in any source or .md file of the corpus that is not held out.
 //
 // Each case: the text before the cursor (up to 1400 characters, about 440 tokens: gpt2-code reads 512 tokens), a
 // cursor at a random point of a code line that is not a comment (after its indentation, before its last two
@@ -60,9 +62,9 @@ function corpusFile(p) {
   }
   if (size > 300_000 || size < 200) return undefined;
   const buf = fs.readFileSync(p);
-  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf, { stream: false });
+  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf, { stream: false }).replace(/\r\n?/g, '\n');
   if (isMinified(text) || text.includes(EOT)) return undefined;
-  return { path: p, text, heldOut: zlib.crc32(buf) % 100 < 3 };
+  return { path: p, text, heldOut: zlib.crc32(Buffer.from(text, 'utf8')) % 100 < 3 };
 }
 
 function readAll(paths) {
@@ -81,6 +83,9 @@ function readAll(paths) {
 const python = readAll(walk('/usr/lib/python3.11', (p) => p.endsWith('.py')));
 const nm = path.join(root, 'node_modules');
 const scripts = readAll(walk(nm, (p) => /\.(m|c)?(js|ts)$/.test(p) && !p.endsWith('.min.js') && !p.includes('/typescript/lib/lib.')));
+// The corpus's Markdown (train_gpt.py reads every .md in node_modules, minified or not): cases are not cut from it,
+// but a README can quote a held-out file's code.
+const markdown = readAll(walk(nm, (p) => p.toLowerCase().endsWith('.md')));
 const COMMENT = /^\s*(#|\/\/|\/\*|\*|"""|''')/;
 
 /** Up to `n` proposed cases from one held-out file, at random code lines. */
@@ -132,7 +137,7 @@ function markSeen(all, files) {
 function pick(files, language, random) {
   const held = files.filter((f) => f.heldOut).map((f) => [random(), f]).sort((a, b) => a[0] - b[0]).map(([, f]) => f);
   const proposed = held.map((f) => proposals(f, language, random, PER_FILE * 3));
-  markSeen(proposed.flat(), [...python, ...scripts]);
+  markSeen(proposed.flat(), [...python, ...scripts, ...markdown]);
   const cases = [];
   let seen = 0;
   for (const list of proposed) {

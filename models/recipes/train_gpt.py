@@ -26,8 +26,13 @@ WORK = os.path.join(ROOT, "models", ".work")
 OUT = os.environ.get("GPT_OUT", os.path.join(ROOT, "models", "gpt2-code"))
 CORPUS = os.path.join(WORK, "corpus")
 EOT = "<|endoftext|>"
-VOCAB = 4096
-MODEL_CFG = dict(vocab_size=VOCAB, n_positions=512, n_embd=192, n_layer=4, n_head=6)
+VOCAB = 4096  # the byte-level BPE's own vocabulary (<|endoftext|>, 256 bytes, merges)
+from fim_transform import FIM_TOKENS, fim_example  # noqa: E402
+# FIM=1: the model has the fill-in-the-middle markers, appended after the BPE's ids (4096..4099), and trains with
+# FIM_RATE > 0. The committed gpt2-code is left to right only (FIM unset): see models/recipes/README.md.
+FIM = os.environ.get("FIM", "0") == "1"
+ADDED_TOKENS = list(FIM_TOKENS) if FIM else []
+MODEL_CFG = dict(vocab_size=VOCAB + len(ADDED_TOKENS), n_positions=512, n_embd=192, n_layer=4, n_head=6)
 SEED = 1234
 
 PROMPTS = [  # end on a non-blank token: the BPE splits "\n    x" as "\n   " + " x", so a trailing "\n" is rare
@@ -36,7 +41,9 @@ PROMPTS = [  # end on a non-blank token: the BPE splits "\n    x" as "\n   " + "
     "export function isString(value: unknown): value is string {\n    return",
     "interface Array<T> {\n    /**\n     * Returns",
     "To install the package, run",
-]
+] + ([  # fill-in-the-middle, as fillInTheMiddle.ts formats it (StarCoder PSM): the middle ends with <|endoftext|>
+    "<fim_prefix>def add(a, b):\n    return a<fim_suffix>\n\n\nprint(add(1, 2))\n<fim_middle>",
+] if FIM else [])
 ATTN_TEXT = "def add(a, b):\n    return a + b\n"
 
 
@@ -128,28 +135,54 @@ def tokenizer_config():
         "add_bos_token": False,
         "clean_up_tokenization_spaces": False,
         "errors": "replace",
-        "added_tokens_decoder": {"0": {"content": EOT, "lstrip": False, "normalized": False, "rstrip": False,
-                                       "single_word": False, "special": True}},
+        **({"additional_special_tokens": ADDED_TOKENS} if ADDED_TOKENS else {}),
+        "added_tokens_decoder": {str(i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
+                                          "single_word": False, "special": True}
+                                 for i, t in [(0, EOT)] + [(VOCAB + k, f) for k, f in enumerate(ADDED_TOKENS)]},
     }
+
+
+def with_fim_tokens(tok):
+    """The BPE with the fill-in-the-middle markers (FIM=1) appended after its ids, as special tokens."""
+    from bpe_tokenizer import Tokenizer
+    vocab = {t: i for t, i in tok.vocab.items() if i < VOCAB}
+    if len(vocab) != VOCAB or tok.vocab.get(EOT) != 0:
+        raise SystemExit(f"expected a {VOCAB}-token BPE with {EOT} = 0, got {len(vocab)} tokens")
+    vocab.update({t: VOCAB + k for k, t in enumerate(ADDED_TOKENS)})
+    return Tokenizer(vocab, tok.merges, [EOT] + ADDED_TOKENS)
+
+
+def text_tokenizer(tok):
+    """The same BPE that treats only <|endoftext|> as special: corpus text that spells a FIM marker stays text."""
+    from bpe_tokenizer import Tokenizer
+    return Tokenizer(tok.vocab, tok.merges, [EOT])
 
 
 def cmd_tokenizer():
     import numpy as np
     from bpe_tokenizer import train_bpe
 
+    from bpe_tokenizer import Tokenizer
+
     t0 = time.time()
-    text = open(os.path.join(CORPUS, "train.txt"), encoding="utf-8").read()
-    docs = text.split(EOT)
-    tok = train_bpe(docs, VOCAB, [EOT])
+    src = os.environ.get("TOKENIZER_FROM")  # a model folder whose BPE to keep (continuing its training)
+    if src:
+        base = Tokenizer.load(src)
+        print(f"BPE from {src}", flush=True)
+    else:
+        text = open(os.path.join(CORPUS, "train.txt"), encoding="utf-8").read()
+        base = train_bpe(text.split(EOT), VOCAB, [EOT])
+    tok = with_fim_tokens(base)
     tok.save(os.path.join(WORK, "tokenizer"), tokenizer_config())
     t1 = time.time()
+    enc = text_tokenizer(tok)
     for name in ("train", "val"):
         t = open(os.path.join(CORPUS, f"{name}.txt"), encoding="utf-8").read()
-        ids = np.array(tok.encode(t), dtype=np.uint16)
+        ids = np.array(enc.encode(t), dtype=np.uint16)
         np.save(os.path.join(CORPUS, f"{name}.npy"), ids)
         print(f"{name}: {len(t)} chars -> {len(ids)} tokens ({len(t) / len(ids):.2f} chars/token)", flush=True)
     with open(os.path.join(WORK, "tokenizer_timing.json"), "w") as f:
-        json.dump({"train_bpe_s": round(t1 - t0, 1), "encode_s": round(time.time() - t1, 1)}, f)
+        json.dump({"train_bpe_s": None if src else round(t1 - t0, 1), "encode_s": round(time.time() - t1, 1)}, f)
 
 
 def _setup_torch():
@@ -181,6 +214,37 @@ def _eval_loss(model, data, T, n_windows=None, batch=8):
     return tot / cnt, cnt
 
 
+def fim_validation_examples(n=96, room=512):
+    """Fixed 'line' FIM examples from the held-out documents: (ids, middle_start) pairs."""
+    import numpy as np
+    from bpe_tokenizer import Tokenizer
+    enc = text_tokenizer(Tokenizer.load(os.path.join(WORK, "tokenizer")))
+    docs = [d for d in open(os.path.join(CORPUS, "val.txt"), encoding="utf-8").read().split(EOT) if len(d) >= 8]
+    rng = np.random.default_rng(SEED + 7)
+    out = []
+    while len(out) < n:
+        ex = fim_example(docs[int(rng.integers(0, len(docs)))], enc, rng, room, mode="line")
+        if ex is not None:
+            out.append(ex)
+    return out
+
+
+def _eval_fim(model, examples):
+    """Mean loss (nats/token) of the middles and their closing <|endoftext|>, given prefix and suffix."""
+    import torch
+    tot, cnt = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for ids, m in examples:
+            x = torch.tensor([ids[:-1]])
+            logits, _, _ = model(x)
+            y = torch.tensor(ids[m:])
+            tot += float(torch.nn.functional.cross_entropy(logits[0, m - 1:], y, reduction="sum"))
+            cnt += len(y)
+    model.train()
+    return tot / cnt
+
+
 def cmd_train():
     import numpy as np
     torch = _setup_torch()
@@ -209,6 +273,29 @@ def cmd_train():
     B = int(os.environ.get("BATCH", "16"))
     rng = np.random.default_rng(SEED)
     ckpt_path = os.environ.get("CKPT_OUT", os.path.join(WORK, "ckpt.pt"))
+    # FIM_RATE: the share of training rows made of fill-in-the-middle examples (packed, see fim_transform.py)
+    fim_rate = float(os.environ.get("FIM_RATE", "0"))
+    if fim_rate > 0 and not FIM:
+        raise SystemExit("FIM_RATE needs FIM=1 (the model and tokenizer with the fill-in-the-middle markers)")
+    fim_rng = np.random.default_rng(SEED + 1)
+    fim_val = None
+    if fim_rate > 0:
+        from bpe_tokenizer import Tokenizer
+        enc = text_tokenizer(Tokenizer.load(os.path.join(WORK, "tokenizer")))
+        docs = [d for d in open(os.path.join(CORPUS, "train.txt"), encoding="utf-8").read().split(EOT) if len(d) >= 8]
+        doc_end = np.cumsum([len(d) for d in docs])  # a document drawn by its length, as windows draw text
+        fim_val = fim_validation_examples()
+        print(f"FIM on {fim_rate:.0%} of rows from {len(docs)} documents; {len(fim_val)} held-out FIM examples", flush=True)
+
+    def fim_row(T):
+        ids = []
+        while len(ids) < T + 1:
+            d = docs[int(np.searchsorted(doc_end, fim_rng.integers(0, doc_end[-1]), side="right"))]
+            ex = fim_example(d, enc, fim_rng, T + 1)
+            if ex is not None:
+                ids += ex[0]
+        return np.array(ids[:T + 1], dtype=np.int64)
+
     t0 = time.time()
     last_ckpt = t0
     step, tokens = 0, 0
@@ -233,8 +320,10 @@ def cmd_train():
         for g in opt.param_groups:
             g["lr"] = lr
         offs = rng.integers(0, len(train) - T - 1, size=bsz)
-        x = torch.from_numpy(np.stack([train[o:o + T] for o in offs]).astype("int64"))
-        y = torch.from_numpy(np.stack([train[o + 1:o + T + 1] for o in offs]).astype("int64"))
+        rows = [fim_row(T) if fim_rate > 0 and fim_rng.random() < fim_rate else train[o:o + T + 1].astype("int64")
+                for o in offs]
+        x = torch.from_numpy(np.stack([r[:-1] for r in rows]))
+        y = torch.from_numpy(np.stack([r[1:] for r in rows]))
         logits, _, _ = model(x)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -250,9 +339,11 @@ def cmd_train():
                   f"{tokens / el:.0f} tok/s {el:.0f}s", flush=True)
         if time.time() - last_ckpt > 150:
             vl, _ = _eval_loss(model, val, 512, n_windows=24)
+            fl = _eval_fim(model, fim_val) if fim_val else None
             history.append({"step": step0 + step, "tokens": tokens0 + tokens, "seconds": round(secs0 + time.time() - t0),
-                            "val_loss": vl})
-            print(f"[eval] step {step} val_loss {vl:.3f} ppl {math.exp(vl):.1f}", flush=True)
+                            "val_loss": vl, **({"fim_middle_loss": fl} if fl is not None else {})})
+            print(f"[eval] step {step} val_loss {vl:.3f} ppl {math.exp(vl):.1f}"
+                  + (f" fim_middle_loss {fl:.3f}" if fl is not None else ""), flush=True)
             torch.save({"model": model.state_dict(), "cfg": MODEL_CFG, "step": step0 + step, "tokens": tokens0 + tokens,
                         "seconds": secs0 + time.time() - t0, "history": history, "phases": phases,
                         "batch": B, "lr_max": lr_max}, ckpt_path + ".tmp")
@@ -260,9 +351,13 @@ def cmd_train():
             last_ckpt = time.time()
     secs = time.time() - t0
     vl, _ = _eval_loss(model, val, 512, n_windows=24)
-    history.append({"step": step0 + step, "tokens": tokens0 + tokens, "seconds": round(secs0 + secs), "val_loss": vl})
-    phases.append({"steps": step, "tokens": tokens, "seconds": round(secs), "lr_max": lr_max, "lr_min": lr_min})
-    print(f"[final] step {step0 + step} tokens {tokens0 + tokens} {secs0 + secs:.0f}s val_loss(24x512) {vl:.3f}", flush=True)
+    fl = _eval_fim(model, fim_val) if fim_val else None
+    history.append({"step": step0 + step, "tokens": tokens0 + tokens, "seconds": round(secs0 + secs), "val_loss": vl,
+                    **({"fim_middle_loss": fl} if fl is not None else {})})
+    phases.append({"steps": step, "tokens": tokens, "seconds": round(secs), "lr_max": lr_max, "lr_min": lr_min,
+                   "fim_rate": fim_rate})
+    print(f"[final] step {step0 + step} tokens {tokens0 + tokens} {secs0 + secs:.0f}s val_loss(24x512) {vl:.3f}"
+          + (f" fim_middle_loss {fl:.3f}" if fl is not None else ""), flush=True)
     torch.save({"model": model.state_dict(), "cfg": MODEL_CFG, "step": step0 + step, "tokens": tokens0 + tokens,
                 "seconds": secs0 + secs, "history": history, "phases": phases, "batch": B, "lr_max": lr_max},
                ckpt_path + ".tmp")
@@ -330,6 +425,19 @@ def cmd_export():
     }
     vt = open(os.path.join(CORPUS, "val.txt"), encoding="utf-8").read()
     metrics["val_chars_per_token"] = len(vt) / len(val)
+    fim_val = fim_validation_examples() if FIM else None
+    if FIM:
+        metrics["fim_middle_loss"] = _eval_fim(model, fim_val)
+        metrics["fim_examples"] = len(fim_val)
+    before = os.environ.get("BEFORE_CKPT")  # the checkpoint this run continued from: the same evaluations
+    if before:
+        bm, _ = load_model(before)
+        bl, _ = _eval_loss(bm, val, 512, n_windows=n_eval)
+        metrics["before"] = {"heldout_loss": bl, "heldout_ppl": math.exp(bl),
+                             "heldout_bits_per_char": bl / math.log(2) / metrics["val_chars_per_token"],
+                             **({"fim_middle_loss": _eval_fim(bm, fim_val)} if FIM else {})}
+        print(f"before: held-out loss {bl:.4f}, FIM middle loss {metrics['before'].get('fim_middle_loss')}", flush=True)
+    print(f"after: held-out loss {vl:.4f}, FIM middle loss {metrics.get('fim_middle_loss')}", flush=True)
     # sampled continuations for the card (temperature 0.8, top-k 40, seeded)
     g = torch.Generator().manual_seed(SEED)
     samples = []
@@ -350,6 +458,64 @@ def cmd_export():
     print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=1), flush=True)
 
 
+FIM_CARD = """## Fill in the middle
+The model writes what goes between a prefix and a suffix in StarCoder's format (PSM):
+`<fim_prefix>` prefix `<fim_suffix>` suffix `<fim_middle>`, and the middle ends with `<|endoftext|>`. The
+extension recognises the format from these tokens (`src/inference/fillInTheMiddle.ts`) and sends the text after
+the cursor as the suffix: `node dist/cli.js generate --model gpt2-code --prompt P --suffix S --json` returns the
+middle, with `fim: {"format": "starcoder", ...}`. The markers are appended after the BPE's ids, so every other id
+kept its meaning; they are special tokens (never split, never produced by text that spells them in training).
+
+Training examples (`models/recipes/fim_transform.py`, the transformation of Bavarian et al. 2022, "Efficient
+Training of Language Models to Fill in the Middle", as StarCoder and Qwen2.5-Coder use it): a document is cut at two
+characters, never at token boundaries, because an editor's cursor stands inside words. 70% of the cuts take the rest
+of one line after a random cursor (the middle the inline completion asks for: the suffix then starts at the newline,
+and the model learns to stop at the line's end with `<|endoftext|>`); 30% are the FIM paper's random spans of 1-400
+characters (log-uniform) that may cross lines, so a middle of several lines is also seen. Each side is clipped to a
+random length up to 1,400 characters before and 300 after, the sizes the extension's inline cases have, and cut to
+the context as `fillInTheMiddle.ts` cuts a prompt (the prefix keeps its end, the suffix its start). Fill-in-the-middle
+examples are packed into half of the training rows; the other half are left-to-right windows as before. Loss on
+every token (prefix and suffix tokens train left-to-right prediction too).
+
+"""
+
+
+def _inline_card_section():
+    """The inline measurement (eval_inline.mjs JSON reports) of this model and of the one it continued from."""
+    after = os.environ.get("INLINE_EVAL", os.path.join(WORK, "inline_eval.json"))
+    before = os.environ.get("INLINE_EVAL_BEFORE", os.path.join(WORK, "inline_before.json"))
+    if not os.path.exists(after):
+        return ""
+    rows = []
+    for label, path in (("gpt2-code", after), ("before FIM training", before)):
+        if not os.path.exists(path):
+            continue
+        rep = json.load(open(path))
+        d = rep["defaults"]
+        for s in rep["summary"]:
+            if s["filter"] != "no cut" and not s["filter"].startswith("defaults"):
+                continue
+            pct = lambda n, m: f"{100 * n / m:.1f}%" if m else "—"
+            flt = "none" if s["filter"] == "no cut" else f"≥ {d['minConfidence']}, mean ≥ {d['minMeanLogprob']}"
+            rows.append(f"| {label} | {s['mode']} | {flt} | {s['exact']} ({pct(s['exact'], s['cases'])}) | "
+                        f"{s['similarityAllCases']:.3f} | {s['shown']} ({pct(s['shown'], s['cases'])}) | {s['suppressed']} | "
+                        f"{pct(s['exact'], s['shown'])} | {pct(s['right'], s['shown'])} | {s['correctHidden']} of {s['correctUncut']} |")
+    rep = json.load(open(after))
+    return f"""
+## Inline completions on held-out code
+{rep['cases']} single-line middles cut from files this model's corpus holds out (content hash) and whose lines occur
+in no trainable file (`models/recipes/make_inline_cases.mjs`): the rest of the line after a random cursor, up to
+1,400 characters before it and the next 300 after the line as the suffix; greedy, at most 24 tokens, stop at the
+newline, shaped and cut as the extension does (`models/recipes/eval_inline.mjs`; BENCHMARKS.md has the sweep).
+Edit similarity over all cases counts a suggestion not shown as empty; the cut is `lmLens.inline.minConfidence`
+with the mean log-probability floor.
+
+| model | prompt | cut | exact (all cases) | edit similarity (all cases) | shown | suppressed | exact among shown | right so far among shown | correct ones hidden |
+|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+"""
+
+
 def cmd_card():
     torch = _setup_torch()
     met = json.load(open(_metrics_path()))
@@ -365,10 +531,20 @@ def cmd_card():
     phases = met.get("phases") or [{"steps": met["train_steps"], "tokens": met["train_tokens"],
                                      "seconds": met["train_seconds"], "lr_max": met["lr_max"], "lr_min": 2e-4}]
     phase_text = "\n".join(
-        f"- phase {i + 1}{' (continued from phase 1 with a fresh optimizer)' if i else ''}: {p['seconds'] / 60:.1f} min, "
+        f"- phase {i + 1}{' (continued from the previous phase with a fresh optimizer)' if i else ''}: {p['seconds'] / 60:.1f} min, "
         f"{p['steps']} steps, {p['tokens']:,} tokens, lr {p['lr_max']:g} → {p['lr_min']:g}"
+        + (f", {p['fim_rate']:.0%} of the rows fill-in-the-middle examples" if p.get("fim_rate") else ", left to right only")
         for i, p in enumerate(phases))
-    hist = "\n".join(f"| {h['step']} | {h['tokens']:,} | {h['seconds']} | {h['val_loss']:.3f} |" for h in met["history"])
+    hist = "\n".join(f"| {h['step']} | {h['tokens']:,} | {h['seconds']} | {h['val_loss']:.3f} | "
+                     f"{h['fim_middle_loss']:.3f} |" if 'fim_middle_loss' in h else
+                     f"| {h['step']} | {h['tokens']:,} | {h['seconds']} | {h['val_loss']:.3f} | — |" for h in met["history"])
+    bef = met.get("before")
+    before_row = ""
+    if bef:
+        fim_before = f"{bef['fim_middle_loss']:.3f}" if "fim_middle_loss" in bef else "—"
+        before_row = (f"| the model this phase continued from | {bef['heldout_loss']:.3f} | {bef['heldout_ppl']:.1f} | "
+                      f"{bef['heldout_bits_per_char']:.2f} | {fim_before} |\n")
+    inline = _inline_card_section()
     card = f"""---
 license: other
 language: [en, code]
@@ -390,7 +566,7 @@ LM head tied to the token embeddings.
 |---|---|
 | layers / width / heads | {c['n_layer']} / {c['n_embd']} / {c['n_head']} |
 | context (n_positions) | {c['n_positions']} |
-| vocabulary | {c['vocab_size']} (byte-level BPE, `<|endoftext|>` = id 0 as bos/eos/pad) |
+| vocabulary | {c['vocab_size']}: byte-level BPE (`<|endoftext|>` = id 0 as bos/eos/pad){''.join(f', `{t}` = {VOCAB + k}' for k, t in enumerate(ADDED_TOKENS))} |
 | parameters | {met['params']:,} (tied embeddings counted once) |
 | ONNX | `onnx/model.onnx`, fp32, opset 14, {onnx_size / 2**20:.1f} MiB; folder {size / 2**20:.1f} MiB |
 
@@ -412,8 +588,8 @@ Documents joined with `<|endoftext|>`; ~3% of files (by content hash) held out f
 Train: {src['train_docs']} documents, {src['train_chars']:,} characters; held-out: {src['val_docs']} documents,
 {src['val_chars']:,} characters ({met['val_chars_per_token']:.2f} characters per token).
 
-## Training
-Byte-level BPE trained with `models/recipes/bpe_tokenizer.py` in {tokt['train_bpe_s']} s.
+{FIM_CARD if FIM else ""}## Training
+Byte-level BPE trained with `models/recipes/bpe_tokenizer.py`{f" in {tokt['train_bpe_s']} s" if tokt.get('train_bpe_s') else " (phase 1; later phases keep it)"}.
 AdamW (β 0.9/0.95, weight decay 0.1, gradient clipping 1.0, no dropout), random windows of 256 tokens
 (batch 16) for the first 60% of each phase's time, then 512 (batch 8); learning rate warm-up then cosine decay
 over the wall-clock budget.
@@ -423,18 +599,19 @@ one PyTorch/OpenBLAS thread while other jobs shared the machine): {met['train_st
 {met['train_tokens']:,} tokens ({met['train_tokens'] / met['train_corpus_tokens']:.2f} epochs of the {met['train_corpus_tokens']:,}-token training split,
 {met['train_tokens'] / met['train_seconds']:.0f} tokens/s). Export to ONNX took {met['export_seconds']} s.
 
-| step | tokens | seconds | held-out loss (24×512 tokens) |
-|---|---|---|---|
+| step | tokens | seconds | held-out loss (24×512 tokens) | held-out FIM middle loss ({met.get('fim_examples', 96)} line cuts) |
+|---|---|---|---|---|
 {hist}
 
 ## Held-out evaluation
-On {met['heldout_tokens']:,} held-out tokens (non-overlapping 512-token windows):
+Left to right, on {met['heldout_tokens']:,} held-out tokens (non-overlapping 512-token windows); the FIM middle loss
+is over the middles (and their closing `<|endoftext|>`) of {met.get('fim_examples', 96)} fixed line cuts of held-out documents:
 
-| model | loss (nats/token) | perplexity | bits/char |
-|---|---|---|---|
-| gpt2-code | {met['heldout_loss']:.3f} | {met['heldout_ppl']:.1f} | {met['heldout_bits_per_char']:.2f} |
-| unigram baseline (train token frequencies, add-one) | {met['unigram_loss']:.3f} | {met['unigram_ppl']:.1f} | {met['unigram_loss'] / math.log(2) / met['val_chars_per_token']:.2f} |
-
+| model | loss (nats/token) | perplexity | bits/char | FIM middle loss |
+|---|---|---|---|---|
+| gpt2-code | {met['heldout_loss']:.3f} | {met['heldout_ppl']:.1f} | {met['heldout_bits_per_char']:.2f} | {f"{met['fim_middle_loss']:.3f}" if 'fim_middle_loss' in met else '—'} |
+{before_row}| unigram baseline (train token frequencies, add-one) | {met['unigram_loss']:.3f} | {met['unigram_ppl']:.1f} | {met['unigram_loss'] / math.log(2) / met['val_chars_per_token']:.2f} | |
+{inline}
 ## Samples (greedy, 20 new tokens, from `reference.json`)
 {samples}
 
