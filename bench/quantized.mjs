@@ -190,8 +190,8 @@ async function sessionOptionsTable(root, log, repeats) {
   for (const [name] of variants) log(`| ${name} | ${['fp32', 'q8', 'q4'].map((d) => fmt(median(ms[`${d} ${name}`]), 2)).join(' | ')} |`);
   for (const s of Object.values(sessions)) await s.release();
   log();
-  log('The engine keeps onnxruntime\'s default pool (2 threads here, spinning) for graphs of 64 MiB and more, one thread');
-  log('below. MatMulNBits with `accuracy_level` 0 (fp32 compute) ran the 124M q4 file at 84.5 tok/s against 144.7 with');
+  log('The engine runs graphs of 64 MiB and more on onnxruntime\'s pool with spinning off, smaller ones on one thread (the');
+  log('thread policy table); this table is how the quantized files fare under each option. MatMulNBits with `accuracy_level` 0 (fp32 compute) ran the 124M q4 file at 84.5 tok/s against 144.7 with');
   log('level 4, and 8-bit MatMulNBits (block 32) at 95.3 against 130.2 for MatMulInteger q8, in one run of the same loop');
   log('(2026-12-05, loaded machine): hence level 4 for q4, and MatMulInteger for q8.');
   log();
