@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixturesDir, InferenceClient, assertRowsSumToOne, newEngine, root } from '../helpers.mjs';
+import { fixturesDir, InferenceClient, assertRowsSumToOne, newEngine, root, transformersSteps } from '../helpers.mjs';
 
 
 const TOLERANCE = 1e-4;
@@ -63,35 +63,6 @@ function assertTop5(result, prompt, allSteps, where) {
 }
 
 assert.ok(replicas.length >= 3, 'the Hub-layout replicas are present');
-
-/**
- * transformers.js's greedy generate() of a dtype file without repetition penalty, recording the
- * logits row of every step after the model's processors (a logits processor added after them).
- */
-async function transformersSteps(dir, key, causal, text, maxNewTokens) {
-  const { AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, LogitsProcessor, env } = await import('@huggingface/transformers');
-  const Auto = causal ? AutoModelForCausalLM : AutoModelForSeq2SeqLM;
-  env.allowRemoteModels = false;
-  env.localModelPath = fixturesDir + '/';
-  const [dtype, fileStem] = key.split(':');
-  const name = dir.slice(fixturesDir.length + 1);
-  const tokenizer = await AutoTokenizer.from_pretrained(name);
-  const model = await Auto.from_pretrained(name, { dtype, device: 'cpu', ...(fileStem ? { model_file_name: fileStem } : {}) });
-  const rows = [];
-  class Recorder extends LogitsProcessor {
-    _call(inputIds, logits) {
-      rows.push(Array.from(logits.data));
-      return logits;
-    }
-  }
-  try {
-    const inputs = tokenizer(text);
-    const out = await model.generate({ ...inputs, max_new_tokens: maxNewTokens, do_sample: false, num_beams: 1, repetition_penalty: 1, logits_processor: [new Recorder()] });
-    return { ids: Array.from(out.data, Number).slice(causal ? inputs.input_ids.dims[1] : 1), rows };
-  } finally {
-    await model.dispose();
-  }
-}
 
 for (const { name, dir, ref } of replicas) {
   for (const [key, entry] of Object.entries(ref.dtypes)) {

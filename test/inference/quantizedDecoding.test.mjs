@@ -3,7 +3,7 @@
 // same file with the same log-probability gaps, and stays near the fp32 file's distribution.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixturesDir, newEngine } from '../helpers.mjs';
+import { fixturesDir, newEngine, transformersSteps } from '../helpers.mjs';
 import { join } from 'node:path';
 
 const NAME = 'tiny-gpt-quantized';
@@ -12,29 +12,6 @@ const engine = newEngine();
 const PROMPTS = ['def add(a, b):', 'import os\nimport sys\n', 'The quick brown fox'];
 const NEW_TOKENS = 12;
 const GAP_TOLERANCE = 2e-4;
-
-/** transformers.js greedy decoding of one dtype file, with every step's processed logits. */
-async function transformersGreedy(dtype, text) {
-  const { AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, env } = await import('@huggingface/transformers');
-  env.allowRemoteModels = false;
-  env.localModelPath = fixturesDir + '/';
-  const tokenizer = await AutoTokenizer.from_pretrained(NAME);
-  const model = await AutoModelForCausalLM.from_pretrained(NAME, { dtype, device: 'cpu' });
-  const rows = [];
-  class Recorder extends LogitsProcessor {
-    _call(inputIds, logits) {
-      rows.push(Array.from(logits.data));
-      return logits;
-    }
-  }
-  try {
-    const inputs = tokenizer(text);
-    const out = await model.generate({ ...inputs, max_new_tokens: NEW_TOKENS, do_sample: false, num_beams: 1, repetition_penalty: 1, logits_processor: [new Recorder()] });
-    return { ids: Array.from(out.data, Number).slice(inputs.input_ids.dims[1]), rows };
-  } finally {
-    await model.dispose();
-  }
-}
 
 const ours = (dtype, prompt, extra = {}) =>
   engine.generate({ model: { source: dir, dtype }, prompt, options: { strategy: 'greedy', maxNewTokens: NEW_TOKENS, repetitionPenalty: 1, topAlternatives: 5, ...extra } });
@@ -46,7 +23,7 @@ for (const [dtype, file] of [['q8', 'onnx/model_quantized.onnx'], ['int8', 'onnx
     assert.deepEqual(info.onnxFiles, [file]);
     for (const prompt of PROMPTS) {
       const where = `${dtype} ${JSON.stringify(prompt)}`;
-      const theirs = await transformersGreedy(dtype, prompt);
+      const theirs = await transformersSteps(dir, dtype, true, prompt, NEW_TOKENS);
       // One token per pass and with prompt-lookup drafting (the default): the same ids either way.
       for (const result of [await ours(dtype, prompt, { promptLookupTokens: 0 }), await ours(dtype, prompt)]) {
         assert.deepEqual(result.tokens.map((t) => t.id), theirs.ids, `${where}: greedy ids`);
