@@ -5,7 +5,13 @@ A document is cut at two character positions into prefix, middle and suffix and 
 
     <fim_prefix> prefix <fim_suffix> suffix <fim_middle> middle <|endoftext|>
 
-so a left-to-right model learns to write the middle after reading both sides, and to end it. The pieces are
+so a left-to-right model learns to write the middle after reading both sides, and to end it. With `spm_share`
+> 0, that share of the examples is in the paper's SPM variant (StarCoder's and SantaCoder's training had both),
+
+    <fim_prefix> <fim_suffix> suffix <fim_middle> prefix middle <|endoftext|>
+
+where the middle continues the prefix's text directly, so what the model learned left to right carries over: a
+small model learns to fill this way much sooner than in PSM, where the middle starts after the suffix. The pieces are
 tokenized separately (as the extension's fillInTheMiddle.ts does with a prompt), and the cuts are at
 characters, not tokens: a cursor inside a word is what an editor gives.
 
@@ -56,9 +62,9 @@ def _span_cut(text, rng):
     return start, start + length
 
 
-def fim_example(text, tok, rng, room, line_share=0.7, mode=None):
+def fim_example(text, tok, rng, room, line_share=0.7, mode=None, spm_share=0.0):
     """Token ids of one FIM example from `text` (at most `room` ids) and the index where the middle starts
-    (the first id after <fim_middle>), or None when the document gives no cut. `mode` forces 'line' or 'span'."""
+    (the first id of the middle), or None when the document gives no cut. `mode` forces 'line' or 'span'."""
     if len(text) < 8:
         return None
     mode = mode or ("line" if rng.random() < line_share else "span")
@@ -79,5 +85,8 @@ def fim_example(text, tok, rng, room, line_share=0.7, mode=None):
         keep_suf = min(len(suf), max(free - len(pre), free // 3))
         suf = suf[:keep_suf]
         pre = pre[len(pre) - (free - keep_suf):]
-    ids = [v[FIM_PREFIX]] + pre + [v[FIM_SUFFIX]] + suf + [v[FIM_MIDDLE]]
+    if spm_share > 0 and rng.random() < spm_share:
+        ids = [v[FIM_PREFIX], v[FIM_SUFFIX]] + suf + [v[FIM_MIDDLE]] + pre
+    else:
+        ids = [v[FIM_PREFIX]] + pre + [v[FIM_SUFFIX]] + suf + [v[FIM_MIDDLE]]
     return ids + mid, len(ids)

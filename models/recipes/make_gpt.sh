@@ -24,7 +24,10 @@ PY=${PYTHON:-/usr/bin/python3}
 export TRAIN_MINUTES=${TRAIN_MINUTES:-25}
 CONTINUE_MINUTES=${CONTINUE_MINUTES:-14}
 FIM_MINUTES=${FIM_MINUTES:-0}
-if [ "$FIM_MINUTES" != 0 ]; then export FIM=1; fi
+FIM2_MINUTES=${FIM2_MINUTES:-0}
+if [ "$FIM_MINUTES" != 0 ] || [ "$FIM2_MINUTES" != 0 ]; then export FIM=1; fi
+# Phase 4 (FIM2_MINUTES) trains 80% of its FIM examples in SPM; the export then writes "fim_order": "spm".
+SPM_SHARE=$([ "$FIM2_MINUTES" != 0 ] && echo 0.8 || echo 0)
 START_FROM=${START_FROM:-}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}   # 1 when another job shares the 2 cores; 2 otherwise
 mkdir -p models/.work
@@ -46,14 +49,21 @@ else
 fi
 BEFORE=$CKPT
 if [ "$FIM_MINUTES" != 0 ]; then
-  TRAIN_MINUTES=$FIM_MINUTES FIM_RATE=${FIM_RATE:-0.5} LR=1e-3 LR_MIN=5e-5 WARMUP=50 INIT_CKPT=$CKPT \
+  TRAIN_MINUTES=$FIM_MINUTES FIM_RATE=${FIM_RATE:-0.5} FIM_SPM_SHARE=0 LR=1e-3 LR_MIN=5e-5 WARMUP=50 INIT_CKPT=$CKPT \
     CKPT_OUT=models/.work/ckpt_fim.pt $PY models/recipes/train_gpt.py train 2>&1 | tee models/.work/train_fim.log
   CKPT=models/.work/ckpt_fim.pt
+fi
+if [ "$FIM2_MINUTES" != 0 ]; then
+  cp "$CKPT" models/.work/ckpt_fim1.pt
+  TRAIN_MINUTES=$FIM2_MINUTES FIM_RATE=${FIM_RATE:-0.5} FIM_SPM_SHARE=$SPM_SHARE FIM_LINE_SHARE=0.85 LR=6e-4 LR_MIN=3e-5 WARMUP=50 \
+    INIT_CKPT=models/.work/ckpt_fim1.pt CKPT_OUT=models/.work/ckpt_fim2.pt $PY models/recipes/train_gpt.py train 2>&1 \
+    | tee models/.work/train_fim2.log
+  CKPT=models/.work/ckpt_fim2.pt
 fi
 # The previous model's folder, for the inline measurement next to this one (the export overwrites gpt2-code).
 rm -rf models/.work/before && mkdir -p models/.work/before
 if [ -n "$START_FROM" ]; then cp -r "$START_FROM" models/.work/before/gpt2-code; fi
-CKPT=$CKPT BEFORE_CKPT=$BEFORE $PY models/recipes/train_gpt.py export
+CKPT=$CKPT BEFORE_CKPT=$BEFORE FIM_SPM_SHARE=$SPM_SHARE $PY models/recipes/train_gpt.py export
 if [ "${SKIP_NODE_CHECKS:-0}" != 1 ]; then
   node models/recipes/verify_decoder.mjs models/gpt2-code models/.work/gpt2-code.logits.json
   npm run build
@@ -62,7 +72,7 @@ if [ "${SKIP_NODE_CHECKS:-0}" != 1 ]; then
     node models/recipes/eval_inline.mjs --model "$PWD/models/.work/before/gpt2-code" models/recipes/data/inline_cases.json \
       models/.work/inline_before.json > models/.work/inline_before.md
   fi
-  $PY models/recipes/lens_reference_gpt2_code.py
+  FIM_SPM_SHARE=$SPM_SHARE $PY models/recipes/lens_reference_gpt2_code.py
 fi
-$PY models/recipes/train_gpt.py card
+FIM_SPM_SHARE=$SPM_SHARE $PY models/recipes/train_gpt.py card
 du -sh models/gpt2-code

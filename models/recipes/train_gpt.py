@@ -41,8 +41,9 @@ PROMPTS = [  # end on a non-blank token: the BPE splits "\n    x" as "\n   " + "
     "export function isString(value: unknown): value is string {\n    return",
     "interface Array<T> {\n    /**\n     * Returns",
     "To install the package, run",
-] + ([  # fill-in-the-middle, as fillInTheMiddle.ts formats it (StarCoder PSM): the middle ends with <|endoftext|>
+] + ([  # fill-in-the-middle, as fillInTheMiddle.ts formats it (StarCoder PSM, then SPM): the middle ends with <|endoftext|>
     "<fim_prefix>def add(a, b):\n    return a<fim_suffix>\n\n\nprint(add(1, 2))\n<fim_middle>",
+    "<fim_prefix><fim_suffix>\n\n\nprint(add(1, 2))\n<fim_middle>def add(a, b):\n    return a",
 ] if FIM else [])
 ATTN_TEXT = "def add(a, b):\n    return a + b\n"
 
@@ -214,6 +215,11 @@ def _eval_loss(model, data, T, n_windows=None, batch=8):
     return tot / cnt, cnt
 
 
+# The order of the held-out FIM examples: SPM when most training examples are (FIM_SPM_SHARE), as the extension
+# then sends them (the model's config.json says "fim_order": "spm").
+FIM_VAL_SPM = float(os.environ.get("FIM_SPM_SHARE", "0")) >= 0.5
+
+
 def fim_validation_examples(n=96, room=512):
     """Fixed 'line' FIM examples from the held-out documents: (ids, middle_start) pairs."""
     import numpy as np
@@ -223,7 +229,8 @@ def fim_validation_examples(n=96, room=512):
     rng = np.random.default_rng(SEED + 7)
     out = []
     while len(out) < n:
-        ex = fim_example(docs[int(rng.integers(0, len(docs)))], enc, rng, room, mode="line")
+        ex = fim_example(docs[int(rng.integers(0, len(docs)))], enc, rng, room, mode="line",
+                         spm_share=1.0 if FIM_VAL_SPM else 0.0)
         if ex is not None:
             out.append(ex)
     return out
@@ -275,6 +282,10 @@ def cmd_train():
     ckpt_path = os.environ.get("CKPT_OUT", os.path.join(WORK, "ckpt.pt"))
     # FIM_RATE: the share of training rows made of fill-in-the-middle examples (packed, see fim_transform.py)
     fim_rate = float(os.environ.get("FIM_RATE", "0"))
+    # FIM_LINE_SHARE: the share of FIM examples cut as the rest of one line (the inline case), the others spans
+    fim_line_share = float(os.environ.get("FIM_LINE_SHARE", "0.7"))
+    # FIM_SPM_SHARE: the share of FIM examples in the SPM variant (fim_transform.py), the others PSM
+    fim_spm_share = float(os.environ.get("FIM_SPM_SHARE", "0"))
     if fim_rate > 0 and not FIM:
         raise SystemExit("FIM_RATE needs FIM=1 (the model and tokenizer with the fill-in-the-middle markers)")
     fim_rng = np.random.default_rng(SEED + 1)
@@ -285,13 +296,13 @@ def cmd_train():
         docs = [d for d in open(os.path.join(CORPUS, "train.txt"), encoding="utf-8").read().split(EOT) if len(d) >= 8]
         doc_end = np.cumsum([len(d) for d in docs])  # a document drawn by its length, as windows draw text
         fim_val = fim_validation_examples()
-        print(f"FIM on {fim_rate:.0%} of rows from {len(docs)} documents; {len(fim_val)} held-out FIM examples", flush=True)
+        print(f"FIM on {fim_rate:.0%} of rows ({fim_line_share:.0%} line cuts, {fim_spm_share:.0%} SPM) from {len(docs)} documents; {len(fim_val)} held-out FIM examples", flush=True)
 
     def fim_row(T):
         ids = []
         while len(ids) < T + 1:
             d = docs[int(np.searchsorted(doc_end, fim_rng.integers(0, doc_end[-1]), side="right"))]
-            ex = fim_example(d, enc, fim_rng, T + 1)
+            ex = fim_example(d, enc, fim_rng, T + 1, line_share=fim_line_share, spm_share=fim_spm_share)
             if ex is not None:
                 ids += ex[0]
         return np.array(ids[:T + 1], dtype=np.int64)
@@ -355,7 +366,7 @@ def cmd_train():
     history.append({"step": step0 + step, "tokens": tokens0 + tokens, "seconds": round(secs0 + secs), "val_loss": vl,
                     **({"fim_middle_loss": fl} if fl is not None else {})})
     phases.append({"steps": step, "tokens": tokens, "seconds": round(secs), "lr_max": lr_max, "lr_min": lr_min,
-                   "fim_rate": fim_rate})
+                   "fim_rate": fim_rate, **({"fim_line_share": fim_line_share, "fim_spm_share": fim_spm_share} if fim_rate > 0 else {})})
     print(f"[final] step {step0 + step} tokens {tokens0 + tokens} {secs0 + secs:.0f}s val_loss(24x512) {vl:.3f}"
           + (f" fim_middle_loss {fl:.3f}" if fl is not None else ""), flush=True)
     torch.save({"model": model.state_dict(), "cfg": MODEL_CFG, "step": step0 + step, "tokens": tokens0 + tokens,
@@ -394,7 +405,8 @@ def cmd_export():
                                   model.cfg.n_head, model.cfg.head_dim)
     t_export = time.time() - t0
     print("export", round(t_export, 2), "s; Softmax nodes:", softmax, flush=True)
-    write_json(os.path.join(OUT, "config.json"), model.hf_config(eot, eot))
+    # fim_order: the order the model learned most of its FIM examples in, which the extension then sends
+    write_json(os.path.join(OUT, "config.json"), {**model.hf_config(eot, eot), **({"fim_order": "spm"} if FIM and FIM_VAL_SPM else {})})
     write_json(os.path.join(OUT, "generation_config.json"),
                {"bos_token_id": eot, "eos_token_id": eot, "pad_token_id": eot, "max_length": MODEL_CFG["n_positions"]})
     tok.save(OUT, tokenizer_config())
@@ -459,23 +471,29 @@ def cmd_export():
 
 
 FIM_CARD = """## Fill in the middle
-The model writes what goes between a prefix and a suffix in StarCoder's format (PSM):
-`<fim_prefix>` prefix `<fim_suffix>` suffix `<fim_middle>`, and the middle ends with `<|endoftext|>`. The
-extension recognises the format from these tokens (`src/inference/fillInTheMiddle.ts`) and sends the text after
-the cursor as the suffix: `node dist/cli.js generate --model gpt2-code --prompt P --suffix S --json` returns the
-middle, with `fim: {"format": "starcoder", ...}`. The markers are appended after the BPE's ids, so every other id
-kept its meaning; they are special tokens (never split, never produced by text that spells them in training).
+The model writes what goes between a prefix and a suffix with StarCoder's markers, `<fim_prefix>`, `<fim_suffix>`,
+`<fim_middle>`, and ends the middle with `<|endoftext|>`. It learned both orders of the FIM paper: PSM
+(`<fim_prefix>` prefix `<fim_suffix>` suffix `<fim_middle>` middle) and, in its last phase mostly, SPM in the
+variant StarCoder and SantaCoder trained on (`<fim_prefix><fim_suffix>` suffix `<fim_middle>` prefix middle), where
+the middle continues the prefix's text directly. A model this small fills much better that way: after a 40-minute
+PSM phase it wrote nothing useful with the suffix (0 of 466 held-out middles exact, against 5 without it; its
+first middle token had to continue a prefix that ended a suffix ago). `config.json` says `"fim_order": "spm"`, and
+the extension (`src/inference/fillInTheMiddle.ts`) then writes its prompt in SPM:
+`node dist/cli.js generate --model gpt2-code --prompt P --suffix S --json` returns the middle, with
+`fim: {"format": "starcoder spm", ...}`. The markers are appended after the BPE's ids, so every other id kept its
+meaning; they are special tokens (never split, never produced by text that spells them in training).
 
 Training examples (`models/recipes/fim_transform.py`, the transformation of Bavarian et al. 2022, "Efficient
 Training of Language Models to Fill in the Middle", as StarCoder and Qwen2.5-Coder use it): a document is cut at two
-characters, never at token boundaries, because an editor's cursor stands inside words. 70% of the cuts take the rest
-of one line after a random cursor (the middle the inline completion asks for: the suffix then starts at the newline,
-and the model learns to stop at the line's end with `<|endoftext|>`); 30% are the FIM paper's random spans of 1-400
-characters (log-uniform) that may cross lines, so a middle of several lines is also seen. Each side is clipped to a
-random length up to 1,400 characters before and 300 after, the sizes the extension's inline cases have, and cut to
-the context as `fillInTheMiddle.ts` cuts a prompt (the prefix keeps its end, the suffix its start). Fill-in-the-middle
-examples are packed into half of the training rows; the other half are left-to-right windows as before. Loss on
-every token (prefix and suffix tokens train left-to-right prediction too).
+characters, never at token boundaries, because an editor's cursor stands inside words. Most cuts (70% in the PSM
+phase, 85% in the SPM phase) take the rest of one line after a random cursor (the middle the inline completion asks
+for: the suffix then starts at the newline, and the model learns to stop at the line's end with `<|endoftext|>`);
+the others are the FIM paper's random spans of 1-400 characters (log-uniform) that may cross lines, so a middle of
+several lines is also seen. Each side is clipped to a random length up to 1,400 characters before and 300 after,
+the sizes the extension's inline cases have, and cut to the context as `fillInTheMiddle.ts` cuts a prompt (the
+prefix keeps its end, the suffix its start). Fill-in-the-middle examples are packed into half of the training rows;
+the other half are left-to-right windows as before. Loss on every token (prefix and suffix tokens train
+left-to-right prediction too). The held-out FIM middle loss is measured in the order the extension sends.
 
 """
 
@@ -516,6 +534,12 @@ with the mean log-probability floor.
 """
 
 
+def _fim_mix(phase):
+    """How a phase's FIM examples were cut and ordered, for the card."""
+    spm = phase.get("fim_spm_share", 0)
+    return f"{phase.get('fim_line_share', 0.7):.0%} line cuts, " + (f"{spm:.0%} SPM" if spm else "PSM")
+
+
 def cmd_card():
     torch = _setup_torch()
     met = json.load(open(_metrics_path()))
@@ -533,7 +557,7 @@ def cmd_card():
     phase_text = "\n".join(
         f"- phase {i + 1}{' (continued from the previous phase with a fresh optimizer)' if i else ''}: {p['seconds'] / 60:.1f} min, "
         f"{p['steps']} steps, {p['tokens']:,} tokens, lr {p['lr_max']:g} → {p['lr_min']:g}"
-        + (f", {p['fim_rate']:.0%} of the rows fill-in-the-middle examples" if p.get("fim_rate") else ", left to right only")
+        + (f", {p['fim_rate']:.0%} of the rows fill-in-the-middle examples ({_fim_mix(p)})" if p.get("fim_rate") else ", left to right only")
         for i, p in enumerate(phases))
     hist = "\n".join(f"| {h['step']} | {h['tokens']:,} | {h['seconds']} | {h['val_loss']:.3f} | "
                      f"{h['fim_middle_loss']:.3f} |" if 'fim_middle_loss' in h else

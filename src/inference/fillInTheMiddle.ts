@@ -6,6 +6,8 @@ import { InferenceError } from './errors';
  * prefix and a suffix reads them in its own format, marked by special tokens of its vocabulary. The
  * format is recognised from those tokens, as Continue and llama.cpp recognise it.
  */
+export type FimOrder = 'psm' | 'spm';
+
 export interface FimFormat {
   /** The family, for messages and `GenerateResult.fim`. */
   readonly name: string;
@@ -13,8 +15,12 @@ export interface FimFormat {
   readonly suffix: string;
   /** Absent where the prompt ends with the prefix (suffix-prefix-middle, Codestral). */
   readonly middle?: string;
-  /** `psm`: prefix, suffix, middle; `spm`: suffix first, then prefix (the middle continues the prefix). */
-  readonly order: 'psm' | 'spm';
+  /**
+   * `psm`: prefix, suffix, middle; `spm`: suffix first, then prefix (the middle continues the prefix). A family
+   * with a middle marker writes SPM as the FIM paper's variant that StarCoder and SantaCoder also trained on:
+   * prefix and suffix markers, the suffix, the middle marker, then the prefix.
+   */
+  readonly order: FimOrder;
   /** Tokens that end the middle besides the model's EOS. */
   readonly stops: readonly string[];
   /**
@@ -65,7 +71,8 @@ export function fimFamiliesByName(): string {
  */
 export function fimPromptText(format: FimFormat, prefix: string, suffix: string): string {
   const m = format.asText ?? format;
-  return format.order === 'spm' ? `${m.suffix}${suffix}${m.prefix}${prefix}` : `${m.prefix}${prefix}${m.suffix}${suffix}${m.middle ?? ''}`;
+  if (format.order === 'psm') return `${m.prefix}${prefix}${m.suffix}${suffix}${m.middle ?? ''}`;
+  return m.middle === undefined ? `${m.suffix}${suffix}${m.prefix}${prefix}` : `${m.prefix}${m.suffix}${suffix}${m.middle}${prefix}`;
 }
 
 /** The model's fill-in-the-middle format and the ids of its markers, or undefined when it has none. */
@@ -77,8 +84,13 @@ export interface FimTokens {
   readonly stopIds: readonly number[];
 }
 
-export function fimTokens(vocab: ReadonlyMap<string, number>): FimTokens | undefined {
-  for (const format of FIM_FORMATS) {
+/**
+ * The first family whose markers are all in `vocab`. `order` is the model's own declaration (config.json's
+ * `fim_order`, for a model trained on the other order than its family's usual one): the family's markers in it.
+ */
+export function fimTokens(vocab: ReadonlyMap<string, number>, order?: FimOrder): FimTokens | undefined {
+  for (const family of FIM_FORMATS) {
+    const format = order === undefined || order === family.order ? family : { ...family, name: `${family.name} ${order}`, order };
     const prefixId = vocab.get(format.prefix);
     const suffixId = vocab.get(format.suffix);
     const middleId = format.middle === undefined ? undefined : vocab.get(format.middle);
@@ -116,6 +128,20 @@ export function fimPromptIds(tokenizer: PreTrainedTokenizer, fim: FimTokens, pre
     suf = suf.slice(0, keepSuffix);
     pre = pre.slice(pre.length - (room - keepSuffix));
   }
-  const middle = fim.middleId === undefined ? [] : [fim.middleId];
-  return fim.format.order === 'spm' ? [...bos, fim.suffixId, ...suf, fim.prefixId, ...pre] : [...bos, fim.prefixId, ...pre, fim.suffixId, ...suf, ...middle];
+  if (fim.format.order === 'psm') return [...bos, fim.prefixId, ...pre, fim.suffixId, ...suf, ...(fim.middleId === undefined ? [] : [fim.middleId])];
+  return fim.middleId === undefined ? [...bos, fim.suffixId, ...suf, fim.prefixId, ...pre] : [...bos, fim.prefixId, fim.suffixId, ...suf, fim.middleId, ...pre];
+}
+
+/** Where the prefix's own tokens start in a prompt `fimPromptIds` wrote (after the marker just before them). */
+export function fimPrefixStart(fim: FimTokens, inputIds: readonly number[]): number {
+  if (fim.format.order === 'psm') return inputIds.indexOf(fim.prefixId) + 1;
+  return inputIds.lastIndexOf(fim.middleId ?? fim.prefixId) + 1;
+}
+
+/** A model's declared order (config.json `fim_order`), checked: absent, `psm` or `spm`. */
+export function declaredFimOrder(config: Readonly<Record<string, unknown>>, where: string): FimOrder | undefined {
+  const order = config.fim_order;
+  if (order === undefined) return undefined;
+  if (order === 'psm' || order === 'spm') return order;
+  throw new InferenceError('unsupported-model', `config.json of ${where} has "fim_order": ${JSON.stringify(order)}; it can be "psm" or "spm".`);
 }

@@ -27,7 +27,8 @@ function convert(t, types) {
 async function compare(model, prompt) {
   const r = await engine.generate({ model: { source: 'gpt2-code' }, prompt, options: { maxNewTokens: 1, topAlternatives: 50 } });
   const llama = (await model.logProbs(r.inputIds)).at(-1);
-  assert.equal(llama.length, 4096, 'llama.cpp scores the whole 4096-token vocabulary');
+  const { vocab_size: vocabSize } = JSON.parse(readFileSync(join(modelPath('gpt2-code'), 'config.json'), 'utf8'));
+  assert.equal(llama.length, vocabSize, `llama.cpp scores the whole ${vocabSize}-token vocabulary`);
   const worst = Math.max(...r.tokens[0].top.map((a) => Math.abs(Math.log(a.prob) - llama[a.id])));
   return { worst, sameTop: llama.indexOf(Math.max(...llama)) === r.tokens[0].id, inputIds: r.inputIds };
 }
