@@ -20,6 +20,9 @@ test('repetitions are found where they begin', () => {
   assert.equal(cut('the number of items, the number of items, '), 'the number of items, ', 'a long stretch twice');
   assert.equal(cut('x = compute()\ny = 2\nx = compute()\n'), 'x = compute()\ny = 2\n', 'a line seen before, not back to back');
   assert.equal(cut('value)\n    return value)\n', '    return '), 'value)\n', 'the first line continues the prompt\'s line: the next repeats it whole');
+  assert.equal(cut(' # The\n    # The\n', 'x = compute(input)'), ' # The\n', 'what it wrote on the cursor\'s line, again below (seen in the editor)');
+  assert.equal(cut('\n    # the result\n', 'x = compute(input)  # the result'), '\n', 'the prompt line\'s trailing comment as a line of its own');
+  assert.equal(cut('\n    // keep it\n', 'let y = 2; // keep it'), '\n');
 });
 
 test('ordinary code is left alone', () => {
@@ -30,6 +33,8 @@ test('ordinary code is left alone', () => {
     'data = [0, 0, 0, 0, 0, 0]\n',
     '================\n',
     'a\n\n\nb\n',
+    'if (done) break;\n    break;\n',
+    'x = 1  # one\ny = 2  # one more\n',
   ]) {
     assert.equal(repetitionStart(text, ''), -1, JSON.stringify(text));
   }

@@ -10,6 +10,8 @@ const MIN_LINE = 4;
 /** A repeated stretch must have this many letters or digits, and repeat this many times back to back. */
 const MIN_WORD_CHARS = 2;
 const MAX_PERIOD = 80;
+/** A line that is a comment in the languages inline completion sees most (`#`, `//`, `/*`, `--`, `;`). */
+const COMMENT = /^(#|\/\/|\/\*|--|;)/;
 
 /**
  * The index in `text` where the repetition begins (the text is cut there), or -1. `promptLine` is the
@@ -39,7 +41,11 @@ function repeatedLine(text: string, promptLine: string): number {
   if (line === '') return -1;
   const rawBefore = (promptLine + text.slice(0, start - 1)).split('\n');
   const before = rawBefore.map((l) => l.trim());
-  const seenBefore = line.length >= MIN_LINE && /[\p{L}\p{N}]/u.test(line) && before.includes(line);
+  // Also seen: what the text wrote on the cursor's line (` # The` after code, then `# The` again below), and a
+  // comment that ends an earlier line, repeated as a line of its own.
+  const firstWritten = text.slice(0, text.indexOf('\n')).trim();
+  const seenBefore = line.length >= MIN_LINE && /[\p{L}\p{N}]/u.test(line)
+    && (before.includes(line) || (promptLine.trim() !== '' && line === firstWritten) || (COMMENT.test(line) && before.some((l) => l.endsWith(` ${line}`))));
   // Back to back: closing brackets at different depths differ only in indentation, so compare those as written.
   const previous = /[\p{L}\p{N}]/u.test(line) ? before[before.length - 1] : rawBefore[rawBefore.length - 1];
   return seenBefore || previous === (/[\p{L}\p{N}]/u.test(line) ? line : raw) ? start : -1;
