@@ -69,7 +69,7 @@ export interface Config {
  * with the mean floor, the pair whose shown suggestions were most often right among those that hid at most a third of
  * the right ones.
  */
-export const DEFAULT_MIN_CONFIDENCE = 0.1;
+export const DEFAULT_MIN_CONFIDENCE = 0.6;
 
 /** `lmLens.inline.extraContextTokens`'s default: half of gpt2-code's 512-token context at most, and only what the text around the cursor leaves. */
 export const DEFAULT_EXTRA_CONTEXT_TOKENS = 256;

@@ -3,17 +3,18 @@
 #   corpus -> tokenizer -> train (left to right) -> train with fill-in-the-middle -> export (+reference, metrics)
 #   -> inline measurement -> model card -> checks.
 # Usage (from anywhere):
-#   TRAIN_MINUTES=25 CONTINUE_MINUTES=14 models/recipes/make_gpt.sh                       # the committed model
-#   START_FROM=DIR FIM_MINUTES=38 models/recipes/make_gpt.sh                               # FIM trial from it
+#   TRAIN_MINUTES=25 CONTINUE_MINUTES=14 models/recipes/make_gpt.sh                       # the left-to-right model
+#   START_FROM=DIR FIM_MINUTES=40 FIM2_MINUTES=55 models/recipes/make_gpt.sh               # the committed model
 #   TRAIN_MINUTES: phase 1 (lr 3e-3 -> 2e-4); CONTINUE_MINUTES: phase 2 from phase 1's checkpoint with a fresh
 #   optimizer (lr 1e-3 -> 1e-4), 0 to skip; FIM_MINUTES (default 0): phase 3 from the previous checkpoint, fresh
-#   optimizer (lr 1e-3 -> 5e-5), half the rows fill-in-the-middle examples (FIM_RATE, fim_transform.py); it sets
-#   FIM=1 for every step, so the tokenizer and model get the StarCoder markers as ids 4096-4099.
-#   START_FROM: a gpt2-code folder (e.g. the left-to-right model of git history,
+#   optimizer (lr 1e-3 -> 5e-5), half the rows fill-in-the-middle examples in PSM (FIM_RATE, fim_transform.py);
+#   FIM2_MINUTES (default 0): phase 4, fresh optimizer (lr 6e-4 -> 3e-5), 85% line cuts and 80% of the FIM examples
+#   in SPM, after which the export writes "fim_order": "spm" (the extension then sends SPM). Either sets FIM=1 for
+#   every step, so the tokenizer and model get the StarCoder markers as ids 4096-4099.
+#   START_FROM: a gpt2-code folder (the left-to-right model of git history,
 #   `git show 8a74c54:models/gpt2-code/...`) whose BPE is kept and whose weights are read back from its ONNX
 #   (gpt_from_onnx.py, the FIM markers' rows = the mean embedding) instead of phases 1 and 2.
-#   The committed model is left to right (phases 1-2: 25 + 14 minutes). A 38-minute FIM phase from it on this
-#   shared 2-core machine (191 steps) did not learn to fill the middle: models/recipes/README.md has the numbers.
+#   PSM alone (phase 3) did not teach this 2.7M model to fill; SPM did: models/recipes/README.md has the numbers.
 # The llama test fixture (make_llama_fixture.py) keeps the tokenizer it copied from the left-to-right gpt2-code:
 # it is not rebuilt here.
 # Needs Debian's python3-torch python3-onnx python3-numpy python3-regex libopenblas0-pthread

@@ -566,7 +566,7 @@ def cmd_card():
     before_row = ""
     if bef:
         fim_before = f"{bef['fim_middle_loss']:.3f}" if "fim_middle_loss" in bef else "—"
-        before_row = (f"| the model this phase continued from | {bef['heldout_loss']:.3f} | {bef['heldout_ppl']:.1f} | "
+        before_row = (f"| the model the fill-in-the-middle phases continued from (left to right) | {bef['heldout_loss']:.3f} | {bef['heldout_ppl']:.1f} | "
                       f"{bef['heldout_bits_per_char']:.2f} | {fim_before} |\n")
     inline = _inline_card_section()
     card = f"""---
@@ -619,7 +619,7 @@ AdamW (β 0.9/0.95, weight decay 0.1, gradient clipping 1.0, no dropout), random
 over the wall-clock budget.
 {phase_text}
 In total {met['train_seconds'] / 60:.1f} minutes of wall clock on this machine (2-core AMD EPYC VM, CPU only,
-one PyTorch/OpenBLAS thread while other jobs shared the machine): {met['train_steps']} steps,
+one PyTorch/OpenBLAS thread, at times beside other jobs): {met['train_steps']} steps,
 {met['train_tokens']:,} tokens ({met['train_tokens'] / met['train_corpus_tokens']:.2f} epochs of the {met['train_corpus_tokens']:,}-token training split,
 {met['train_tokens'] / met['train_seconds']:.0f} tokens/s). Export to ONNX took {met['export_seconds']} s.
 

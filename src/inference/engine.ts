@@ -10,7 +10,7 @@ import { AttentionRecorder, singleMap } from './decoding/attentionRecorder';
 import { traceStep } from './decoding/trace';
 import { logitLens } from './decoding/logitLens';
 import { setUpTask } from './tasks';
-import { declaredFimOrder, fimPrefixStart, fimPromptIds, fimTokens, vocabularyOf, type FimTokens } from './fillInTheMiddle';
+import { blankSuffix, declaredFimOrder, fimPrefixStart, fimPromptIds, fimTokens, vocabularyOf, type FimTokens } from './fillInTheMiddle';
 import { contextIds, type ContextIds } from './promptContext';
 import { continuesPrompt } from './protocol';
 import { servedGenerate, servedModelInfo, servedScore, servingAdapter } from './remote/servedModel';
@@ -236,6 +236,8 @@ function lensProblemOf(info: ModelInfo, strategy: Strategy): string | null {
 function fillInTheMiddle(model: LoadedModel, request: GenerateRequest): { tokens?: FimTokens; unavailable: string } {
   if (!continuesPrompt(model.info)) throw new InferenceError('bad-request', `A suffix is for fill-in-the-middle with a decoder model; "${request.model.source}" is a Seq2Seq model.`);
   if (request.task && request.task.kind !== 'generate') throw new InferenceError('bad-request', `A suffix is for fill-in-the-middle, not for ${request.task.kind}.`);
+  const blank = blankSuffix(request.suffix ?? '');
+  if (blank) return { unavailable: blank };
   const tokens = fimTokens(vocabularyOf(model.tokenizer), declaredFimOrder(model.folder.config, model.folder.folder));
   return { tokens, unavailable: `"${request.model.source}" has no fill-in-the-middle tokens: it continued the text before the cursor alone.` };
 }

@@ -55,6 +55,15 @@ export const FIM_FORMATS: readonly FimFormat[] = [
   { name: 'codestral', prefix: '[PREFIX]', suffix: '[SUFFIX]', order: 'spm', stops: ['[PREFIX]', '[SUFFIX]'], modelNames: /codestral/i },
 ];
 
+/**
+ * Why a request's suffix is not filled toward, or undefined when it is: a blank suffix (the cursor at the end of
+ * the text) says nothing of where the middle should go, and a small FIM model trained on few empty suffixes ends
+ * such a middle at once; the text before the cursor is continued alone instead, by local and served models alike.
+ */
+export function blankSuffix(suffix: string): string | undefined {
+  return /\S/.test(suffix) ? undefined : 'Nothing but blanks follows the cursor: the text before it was continued alone, without fill-in-the-middle.';
+}
+
 /** The family a served model's name says it is of (the first whose `modelNames` match), or undefined. */
 export function fimFormatForModelName(model: string): FimFormat | undefined {
   return FIM_FORMATS.find((f) => f.modelNames?.test(model));

@@ -23,7 +23,7 @@ test('defaults when nothing is set', () => {
   assert.equal(c.device, 'auto');
   assert.equal(c.dtype, 'auto');
   assert.deepEqual(c.decoding, { strategy: 'greedy', maxNewTokens: 64, temperature: 0.8, topK: 40, topP: 0.95, numBeams: 4, repetitionPenalty: 1.1, topAlternatives: 10 });
-  assert.deepEqual(c.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000, minConfidence: 0.1, extraContextTokens: 256, trigger: 'automatic', excludeFiles: [] });
+  assert.deepEqual(c.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000, minConfidence: 0.6, extraContextTokens: 256, trigger: 'automatic', excludeFiles: [] });
   assert.equal(c.continueContextChars, 8000);
   assert.deepEqual(c.decodingOverrides, {});
   assert.equal(c.summarizeOutput, 'insertBelow');
@@ -117,19 +117,19 @@ test('the Summarize / Translate / attention path gets the same clamped values (d
 });
 
 test('inline.minConfidence: a probability, clamped to 0..1, the measured default otherwise', () => {
-  assert.equal(DEFAULT_MIN_CONFIDENCE, 0.1);
+  assert.equal(DEFAULT_MIN_CONFIDENCE, 0.6);
   const at = (value) => parseConfig(fakeConfig({ user: { 'inline.minConfidence': value } }), true).inline.minConfidence;
   assert.equal(at(0.35), 0.35);
   assert.equal(at(0), 0, '0 turns the cut off');
   assert.equal(at(1), 1);
   assert.equal(at(1.5), 1);
   assert.equal(at(-0.2), 0);
-  assert.equal(at('0.3'), 0.1, 'a string is not a number');
-  assert.equal(at(Number.NaN), 0.1);
-  assert.equal(at(null), 0.1);
+  assert.equal(at('0.3'), 0.6, 'a string is not a number');
+  assert.equal(at(Number.NaN), 0.6);
+  assert.equal(at(null), 0.6);
   // Not a cost limit: a workspace may set it either way, trusted or not.
   assert.equal(parseConfig(fakeConfig({ user: { 'inline.minConfidence': 0.3 }, workspace: { 'inline.minConfidence': 0.05 } }), false).inline.minConfidence, 0.05);
-  assert.equal(parseConfig(fakeConfig({ workspace: { 'inline.minConfidence': 0.6 } }), false).inline.minConfidence, 0.6);
+  assert.equal(parseConfig(fakeConfig({ workspace: { 'inline.minConfidence': 0.7 } }), false).inline.minConfidence, 0.7);
 });
 
 test('an untrusted workspace cannot raise a limit above the user value or the default, only lower it', () => {
@@ -146,7 +146,7 @@ test('an untrusted workspace cannot raise a limit above the user value or the de
   assert.equal(untrusted.decoding.maxNewTokens, 200, 'the user value bounds it');
   assert.equal(untrusted.decoding.numBeams, 4, 'the default bounds it');
   assert.equal(untrusted.decoding.topAlternatives, 10);
-  assert.deepEqual(untrusted.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000, minConfidence: 0.1, extraContextTokens: 256, trigger: 'automatic', excludeFiles: [] });
+  assert.deepEqual(untrusted.inline, { debounceMs: 150, maxNewTokens: 16, multiline: true, contextChars: 2000, minConfidence: 0.6, extraContextTokens: 256, trigger: 'automatic', excludeFiles: [] });
   assert.equal(untrusted.surprisalDebounceMs, 400);
   assert.deepEqual(untrusted.decodingOverrides, { maxNewTokens: 200, numBeams: 4 });
   const trusted = parseConfig(fakeConfig({ user: { 'decoding.maxNewTokens': 200 }, workspace: raising }), true);

@@ -4,10 +4,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { fixturesDir, newEngine, rejectsWithCode, root } from '../helpers.mjs';
+import { fixturesDir, modelPath, newEngine, rejectsWithCode, root } from '../helpers.mjs';
 import { startLlamaCppServer, startOllamaServer, startOpenAiServer } from '../servers/servingEngines.mjs';
 
 const engine = newEngine();
@@ -48,12 +49,51 @@ test('each family is recognised by its markers (and their stop tokens), a long p
   assert.equal(long.inputIds.at(-1), 2, 'ends with <fim_middle>');
   await rejectsWithCode(local.generate({ model: { source: bigcode, dtype: 'fp32' }, prompt: 'x = 1\n'.repeat(400), suffix: 'y = 2\n'.repeat(400), options: { maxNewTokens: 4 } }), 'context-overflow', /before and after the cursor/);
 
-  const plain = await engine.generate({ model: { source: 'gpt2-code' }, prompt: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', options: { strategy: 'greedy', maxNewTokens: 6 } });
-  const alone = await engine.generate({ model: { source: 'gpt2-code' }, prompt: 'def add(a, b):\n    ', options: { strategy: 'greedy', maxNewTokens: 6 } });
+  const gpt2 = { source: join(fixturesDir, 'hub-gpt2-merged'), dtype: 'fp32' };
+  const plain = await engine.generate({ model: gpt2, prompt: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', options: { strategy: 'greedy', maxNewTokens: 6 } });
+  const alone = await engine.generate({ model: gpt2, prompt: 'def add(a, b):\n    ', options: { strategy: 'greedy', maxNewTokens: 6 } });
   assert.equal(plain.text, alone.text);
   assert.equal(plain.fim, undefined);
   assert.match(plain.fimUnavailable, /has no fill-in-the-middle tokens: it continued the text before the cursor alone/);
   await rejectsWithCode(engine.generate({ model: { source: 'bart-translate-summarize' }, prompt: 'a', suffix: 'b' }), 'bad-request', /Seq2Seq/);
+});
+
+test('SPM order: a model whose config.json says "fim_order": "spm" gets the suffix first and the prefix last (the StarCoder markers in the FIM paper\'s SPM variant); a bad order is refused by name', async () => {
+  const { fimTokens } = await import(join(root, 'dist', 'inference.js'));
+  const vocab = new Map(['<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<|endoftext|>'].map((t, i) => [t, 10 + i]));
+  assert.equal(fimTokens(vocab).format.order, 'psm', "StarCoder's usual order");
+  const spm = fimTokens(vocab, 'spm');
+  assert.deepEqual([spm.format.name, spm.format.order, spm.prefixId, spm.suffixId, spm.middleId], ['starcoder spm', 'spm', 10, 12, 11]);
+
+  // The bundled gpt2-code learned most of its FIM examples in SPM: its reference (PyTorch, checked against
+  // transformers.js by verify_decoder.mjs) has the SPM prompt; the engine writes exactly its ids and middle.
+  const config = JSON.parse(readFileSync(join(modelPath('gpt2-code'), 'config.json'), 'utf8'));
+  assert.equal(config.fim_order, 'spm');
+  const ref = JSON.parse(readFileSync(join(modelPath('gpt2-code'), 'reference.json'), 'utf8')).prompts
+    .find((p) => p.text.startsWith('<fim_prefix><fim_suffix>'));
+  assert.equal(ref.text, '<fim_prefix><fim_suffix>\n\n\nprint(add(1, 2))\n<fim_middle>def add(a, b):\n    return a');
+  const r = await engine.generate({ model: { source: 'gpt2-code' }, prompt: 'def add(a, b):\n    return a', suffix: '\n\n\nprint(add(1, 2))\n', options: { strategy: 'greedy', maxNewTokens: ref.greedy_ids.length, repetitionPenalty: 1 } });
+  assert.deepEqual(r.inputIds, ref.input_ids, 'the SPM prompt as the reference tokenizes it');
+  assert.deepEqual(r.fim, { format: 'starcoder spm', promptTokens: ref.input_ids.length });
+  const eot = config.eos_token_id;
+  const until = ref.greedy_ids.indexOf(eot);
+  assert.deepEqual(r.tokens.map((t) => t.id), until < 0 ? ref.greedy_ids : ref.greedy_ids.slice(0, until + 1));
+
+  // A blank suffix (the cursor at the end of the file) is not filled toward: the prefix is continued alone.
+  const atEnd = await engine.generate({ model: { source: 'gpt2-code' }, prompt: 'def add(a, b):\n    return a', suffix: '\n\n', options: { strategy: 'greedy', maxNewTokens: 8 } });
+  const continued = await engine.generate({ model: { source: 'gpt2-code' }, prompt: 'def add(a, b):\n    return a', options: { strategy: 'greedy', maxNewTokens: 8 } });
+  assert.deepEqual(atEnd.tokens.map((t) => t.id), continued.tokens.map((t) => t.id));
+  assert.equal(atEnd.fim, undefined);
+  assert.match(atEnd.fimUnavailable, /Nothing but blanks follows the cursor/);
+
+  const dir = mkdtempSync(join(tmpdir(), 'fim-order-'));
+  cpSync(modelPath('gpt2-code'), dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, fim_order: 'middle-first' }));
+  try {
+    await rejectsWithCode(engine.generate({ model: { source: dir }, prompt: 'a', suffix: 'b', options: { maxNewTokens: 2 } }), 'unsupported-model', /"fim_order": "middle-first"; it can be "psm" or "spm"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('CLI: generate --prompt P --suffix S --json returns the middle and the formatted prompt\'s token count', async () => {

@@ -30,7 +30,12 @@ async function compare(model, prompt) {
   const { vocab_size: vocabSize } = JSON.parse(readFileSync(join(modelPath('gpt2-code'), 'config.json'), 'utf8'));
   assert.equal(llama.length, vocabSize, `llama.cpp scores the whole ${vocabSize}-token vocabulary`);
   const worst = Math.max(...r.tokens[0].top.map((a) => Math.abs(Math.log(a.prob) - llama[a.id])));
-  return { worst, sameTop: llama.indexOf(Math.max(...llama)) === r.tokens[0].id, inputIds: r.inputIds };
+  const theirTop = llama.indexOf(Math.max(...llama));
+  // How far below the engine's top token llama.cpp's top token is, by the engine's fp32 log-probabilities.
+  const top = r.tokens[0].top;
+  const mine = top.find((a) => a.id === theirTop);
+  const topGap = mine ? Math.log(top[0].prob) - Math.log(mine.prob) : Infinity;
+  return { worst, sameTop: theirTop === r.tokens[0].id, topGap, inputIds: r.inputIds };
 }
 
 test('the f32 GGUF of gpt2-code: llama.cpp\'s next-token log-probabilities and greedy ids equal the engine\'s', async (t) => {
@@ -59,14 +64,15 @@ test('the f32 GGUF of gpt2-code: llama.cpp\'s next-token log-probabilities and g
 test('the q8_0 and q4_0 GGUFs of gpt2-code stay as close to the engine\'s fp32 as their bits allow', async (t) => {
   assert.ok(!peer.reason, `llama.cpp peer unavailable: ${peer.reason}`);
   // Measured when written, over the top 50 of 3 prompts: q8_0 up to 0.056, q4_0 up to 0.47, the top
-  // token always the same. Blocks read in the wrong order or scaled wrongly give several nats.
+  // token the same but for one near tie. Blocks read in the wrong order or scaled wrongly give several nats.
   const files = convert(t, ['q8_0', 'q4_0']);
   for (const [type, tolerance] of [['q8_0', 0.15], ['q4_0', 1.0]]) {
     const llama = await LlamaCppModel.open(peer.llama, files[type], { threads: 1, exact: true });
     for (const prompt of prompts) {
-      const { worst, sameTop } = await compare(llama, prompt);
+      const { worst, sameTop, topGap } = await compare(llama, prompt);
       assert.ok(worst <= tolerance, `${type}, ${JSON.stringify(prompt)}: log-probabilities differ by up to ${worst.toFixed(3)} (tolerance ${tolerance})`);
-      assert.ok(sameTop, `${type}, ${JSON.stringify(prompt)}: same most probable token`);
+      // Quantized weights may swap a near tie (gpt2-code after "export function f(": 'obj' 0.0495, 'this' 0.0483).
+      assert.ok(sameTop || topGap <= 0.05, `${type}, ${JSON.stringify(prompt)}: the same most probable token, or one within 0.05 nats of it (${topGap.toFixed(3)})`);
     }
     await llama.dispose();
   }

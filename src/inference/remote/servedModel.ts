@@ -1,7 +1,7 @@
 import { InferenceError } from '../errors';
 import { resolveGenerationSettings } from '../decoding/generationConfig';
 import { repetitionStart } from '../decoding/repetitionStop';
-import { fimFamiliesByName, fimFormatForModelName, fimPromptText } from '../fillInTheMiddle';
+import { blankSuffix, fimFamiliesByName, fimFormatForModelName, fimPromptText } from '../fillInTheMiddle';
 import type { EndpointSpec, GenerateRequest, GenerateResult, ModelInfo, ModelSpec, ScoreRequest, ScoreResult, SequenceResult, TokenTrace } from '../protocol';
 import type { HttpOptions } from './httpClient';
 import { LlamaCppServer } from './llamaCppApi';
@@ -144,8 +144,9 @@ export async function servedGenerate(request: GenerateRequest, hooks: ServedHook
     throw new InferenceError('bad-request', `${beam ? 'Beam search' : `${asked} sequences`}: ${adapter.severalSequencesUnavailable}. Ask for one sequence with greedy decoding or sampling, or use an OpenAI-compatible server such as vLLM.`);
   }
   if (config.strategy === 'greedy' && asked > 1) throw new InferenceError('bad-request', `Greedy decoding gives one sequence; ${asked} sequences need sampling (the server's n) or beam search.`);
-  let fim = request.suffix === undefined ? undefined : servedFim(adapter, request.model.source, request.prompt, request.suffix);
-  let fimUnavailable: string | undefined;
+  const blank = request.suffix === undefined ? undefined : blankSuffix(request.suffix);
+  let fim = request.suffix === undefined || blank ? undefined : servedFim(adapter, request.model.source, request.prompt, request.suffix);
+  let fimUnavailable: string | undefined = blank;
   const refusedKey = `${adapter.base}#${request.model.source}`;
   if (fim?.suffix !== undefined && SUFFIX_REFUSED.has(refusedKey)) [fim, fimUnavailable] = [undefined, SUFFIX_REFUSED.get(refusedKey)];
   const started = performance.now();
