@@ -47,12 +47,23 @@ for (const family of FAMILIES) {
     assert.equal('suffix' in body, false, 'the suffix is in the prompt, not in the API field');
     for (const stop of family.stops) assert.ok(body.stop.includes(stop), `stop strings include ${stop}`);
     assert.deepEqual(server.generations.at(-1).fim, { prefix: PREFIX, suffix: SUFFIX }, 'the server read the prefix and the suffix back from the prompt');
-    // The bundled model has no FIM tokens: the server's middle is its continuation of the prefix.
+    // The test server writes the middle as the bundled model's continuation of the prefix.
     const ref = await local(PREFIX, { strategy: 'greedy', maxNewTokens: 8, stopStrings: body.stop });
     assert.equal(r.text, ref.text);
     assert.deepEqual(r.fim, { format: family.format, promptTokens: ref.inputIds.length, formattedBy: 'client' }, 'promptTokens is the server\'s usage.prompt_tokens');
   });
 }
+
+test('a blank suffix (the cursor at the end of the file) is not filled toward: the server gets the prefix alone and fimUnavailable says why', async () => {
+  const server = await started(startOpenAiServer, { model: 'bigcode/starcoder2-3b', fim: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', order: 'psm' } });
+  const r = await engine.generate({ model: { source: 'bigcode/starcoder2-3b', endpoint: { url: `${server.url}/v1` } }, prompt: PREFIX, suffix: '\n  \n', options: { strategy: 'greedy', maxNewTokens: 6 } });
+  const body = server.requests.at(-1).body;
+  assert.equal(body.prompt, PREFIX);
+  assert.equal('suffix' in body, false);
+  assert.equal(r.fim, undefined);
+  assert.match(r.fimUnavailable, /Nothing but blanks follows the cursor/);
+  assert.equal(r.text, (await local(PREFIX, { strategy: 'greedy', maxNewTokens: 6 })).text);
+});
 
 test('openai FIM, a model name of no known family: the API\'s suffix field; refused, the prefix is continued alone and fimUnavailable says why and what to do', async () => {
   const server = await started(startOpenAiServer);
